@@ -1,0 +1,518 @@
+"""Tests for jaxbp.mnist: the real MNIST copy when present, and every error path
+on small synthetic IDX files.  The network is never used: ``_fetch`` is
+replaced by a stub in every test (the real one is exercised with file:// URLs).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxbp import mnist
+from jaxbp.mnist import DatasetError, load_mnist, load_raw
+
+# Captured at import, before the autouse fixture clears the environment.
+_REPO = Path(__file__).resolve().parents[1]
+_REAL_MNIST_DIR = os.environ.get("JAXBP_DATA_DIR") or str(_REPO.parent / "shared" / "data" / "mnist")
+
+_REAL_FETCH = mnist._fetch  # saved before the autouse fixture stubs it out
+BASES = dict(mnist.FILES)  # key -> base name
+N_TRAIN, N_TEST = 5, 3
+
+
+# --------------------------------------------------------------------------
+# synthetic IDX files
+# --------------------------------------------------------------------------
+
+def idx_images(n, rows=28, cols=28, magic=2051, seed=0, extra=b"", cut=0):
+    rng = np.random.default_rng(seed)
+    pix = rng.integers(0, 256, size=(n, rows, cols), dtype=np.uint8)
+    data = struct.pack(">IIII", magic, n, rows, cols) + pix.tobytes() + extra
+    return data[: len(data) - cut] if cut else data
+
+
+def idx_labels(labels, magic=2049, extra=b"", cut=0):
+    labels = np.asarray(labels, dtype=np.uint8)
+    data = struct.pack(">II", magic, len(labels)) + labels.tobytes() + extra
+    return data[: len(data) - cut] if cut else data
+
+
+def default_payloads():
+    return {
+        "train-images-idx3-ubyte": idx_images(N_TRAIN, seed=1),
+        "train-labels-idx1-ubyte": idx_labels([0, 1, 2, 9, 4]),
+        "t10k-images-idx3-ubyte": idx_images(N_TEST, seed=2),
+        "t10k-labels-idx1-ubyte": idx_labels([7, 3, 5]),
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    """Private cache dir, no data env vars, no system dirs, no network."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    for var in ("JAXBP_DATA_DIR", "JAXBP_FASHION_DATA_DIR", "JAXBP_NO_CACHE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(mnist, "_SYSTEM_DIRS", {"mnist": (), "fashion-mnist": ()})
+
+    def no_network(url, dest, progress):
+        raise AssertionError(f"test tried to download {url}")
+
+    monkeypatch.setattr(mnist, "_fetch", no_network)
+
+
+class Synth:
+    """Writes synthetic dataset files and makes the loader expect their hashes."""
+
+    def __init__(self, monkeypatch, tmp_path):
+        self.monkeypatch = monkeypatch
+        self.dir = tmp_path / "data"
+        self.dir.mkdir()
+        self.payloads = default_payloads()
+
+    def write(self, gz=True, dataset="mnist", directory=None, **overrides):
+        directory = Path(directory) if directory is not None else self.dir
+        directory.mkdir(parents=True, exist_ok=True)
+        payloads = dict(self.payloads)
+        for key, data in overrides.items():
+            payloads[BASES[key]] = data
+        for base, data in payloads.items():
+            if gz:
+                (directory / (base + ".gz")).write_bytes(gzip.compress(data, mtime=0))
+            else:
+                (directory / base).write_bytes(data)
+        hashes = {b: hashlib.sha256(d).hexdigest() for b, d in payloads.items()}
+        self.monkeypatch.setitem(mnist._EXPECTED_SHA256, dataset, hashes)
+        self.monkeypatch.setitem(mnist._ACCEPTED_GZ_MD5, dataset, {})
+        return directory
+
+
+@pytest.fixture
+def synth(monkeypatch, tmp_path):
+    return Synth(monkeypatch, tmp_path)
+
+
+def cache_files(tmp_path, dataset="mnist"):
+    d = tmp_path / "xdg-cache" / "jaxbp" / dataset
+    return sorted(d.glob("*.npz")) if d.is_dir() else []
+
+
+# --------------------------------------------------------------------------
+# the real data
+# --------------------------------------------------------------------------
+
+def test_real_mnist(tmp_path):
+    if not Path(_REAL_MNIST_DIR, "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(
+            f"real MNIST not found at {_REAL_MNIST_DIR} "
+            "(set JAXBP_DATA_DIR to the folder holding the four .gz files)"
+        )
+    (x, t), (xt, tt) = load_mnist(data_dir=_REAL_MNIST_DIR, progress=False)
+    assert x.shape == (60000, 784) and xt.shape == (10000, 784)
+    assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() == 1.0
+    assert t.dtype == np.int32 and t.shape == (60000,) and tt.shape == (10000,)
+    assert t.min() == 0 and t.max() == 9
+    assert np.bincount(t, minlength=10).sum() == 60000
+    assert np.bincount(tt, minlength=10).sum() == 10000
+    assert t[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the well-known first labels
+    # second call comes from the parsed cache
+    assert len(cache_files(tmp_path)) == 1
+    (x8, t1h), (x8t, _) = load_mnist(normalize=False, flatten=False, one_hot_label=True,
+                                     data_dir=_REAL_MNIST_DIR, progress=False)
+    assert x8.shape == (60000, 1, 28, 28) and x8.dtype == np.uint8 and x8.max() == 255
+    assert x8t.shape == (10000, 1, 28, 28)
+    assert t1h.shape == (60000, 10) and t1h.dtype == np.float32
+    np.testing.assert_array_equal(t1h.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(t1h.argmax(axis=1), t)
+    np.testing.assert_array_equal(x8.reshape(60000, 784).astype(np.float32) / 255, x)
+
+
+# --------------------------------------------------------------------------
+# shapes and conversions (synthetic)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_synthetic_load(synth, gz):
+    d = synth.write(gz=gz)
+    raw = load_raw(data_dir=d, download=False)
+    assert set(raw) == {"x_train", "t_train", "x_test", "t_test"}
+    assert raw["x_train"].shape == (N_TRAIN, 28, 28) and raw["x_train"].dtype == np.uint8
+    assert raw["t_train"].tolist() == [0, 1, 2, 9, 4] and raw["t_train"].dtype == np.uint8
+    assert raw["x_test"].shape == (N_TEST, 28, 28) and raw["t_test"].tolist() == [7, 3, 5]
+    assert raw["x_train"].flags.writeable
+    expected_pix = np.frombuffer(synth.payloads["train-images-idx3-ubyte"], np.uint8, offset=16)
+    np.testing.assert_array_equal(raw["x_train"].ravel(), expected_pix)
+
+    (x, t), (xt, tt) = load_mnist(data_dir=d, download=False)
+    assert x.shape == (N_TRAIN, 784) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    np.testing.assert_allclose(x, raw["x_train"].reshape(N_TRAIN, -1) / 255.0, rtol=1e-6)
+    assert t.dtype == np.int32 and t.tolist() == [0, 1, 2, 9, 4]
+    assert xt.shape == (N_TEST, 784) and tt.dtype == np.int32
+
+    (x, t), (xt, tt) = load_mnist(normalize=False, flatten=False, one_hot_label=True,
+                                  data_dir=d, download=False)
+    assert x.shape == (N_TRAIN, 1, 28, 28) and x.dtype == np.uint8
+    assert xt.shape == (N_TEST, 1, 28, 28)
+    assert t.shape == (N_TRAIN, 10) and t.dtype == np.float32
+    np.testing.assert_array_equal(t.sum(axis=1), 1.0)
+    assert t.argmax(axis=1).tolist() == [0, 1, 2, 9, 4]
+    assert tt.argmax(axis=1).tolist() == [7, 3, 5]
+
+
+def test_mixed_gz_and_raw_files(synth):
+    d = synth.write(gz=True)
+    base = BASES["t_test"]
+    (d / (base + ".gz")).unlink()
+    (d / base).write_bytes(synth.payloads[base])
+    assert load_raw(data_dir=d, download=False)["t_test"].tolist() == [7, 3, 5]
+
+
+# --------------------------------------------------------------------------
+# corrupt files
+# --------------------------------------------------------------------------
+
+def test_truncated_gzip(synth):
+    d = synth.write()
+    p = d / (BASES["x_train"] + ".gz")
+    p.write_bytes(p.read_bytes()[:-20])
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte\.gz.*gzip"):
+        load_raw(data_dir=d, download=False)
+    assert cache_files(synth.dir.parent) == []  # nothing partial is cached
+
+
+def test_corrupt_gzip(synth):
+    d = synth.write()
+    p = d / (BASES["t_train"] + ".gz")
+    blob = bytearray(p.read_bytes())
+    blob[-8] ^= 0xFF  # CRC32 of the payload
+    p.write_bytes(bytes(blob))
+    with pytest.raises(DatasetError, match=r"train-labels-idx1-ubyte\.gz.*gzip"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_not_gzip_at_all(synth):
+    d = synth.write()
+    (d / (BASES["x_test"] + ".gz")).write_bytes(b"<html>not found</html>")
+    with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte\.gz.*gzip"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_wrong_magic_images(synth):
+    d = synth.write(x_train=idx_images(N_TRAIN, magic=2049))
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.*magic number 2049.*2051"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_wrong_magic_labels(synth):
+    d = synth.write(t_test=idx_labels([1, 2, 3], magic=2051))
+    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte.*magic number 2051.*2049"):
+        load_raw(data_dir=d, download=False)
+
+
+@pytest.mark.parametrize(
+    "key, data, what",
+    [
+        ("x_train", idx_images(N_TRAIN, cut=1), "truncated"),
+        ("x_train", idx_images(N_TRAIN, extra=b"\0"), "trailing"),
+        ("t_train", idx_labels([0, 1, 2, 3, 4], cut=2), "truncated"),
+        ("t_train", idx_labels([0, 1, 2, 3, 4], extra=b"\1\2"), "trailing"),
+        ("x_test", b"\x00\x00\x08", "too short"),
+    ],
+)
+def test_wrong_payload_size(synth, key, data, what):
+    d = synth.write(**{key: data})
+    with pytest.raises(DatasetError, match=rf"{BASES[key]}.*{what}"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_wrong_image_size(synth):
+    d = synth.write(x_test=idx_images(N_TEST, rows=27, cols=28))
+    with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte.*27x28.*28x28"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_image_label_count_mismatch(synth):
+    d = synth.write(t_train=idx_labels([0, 1, 2, 3]))
+    with pytest.raises(DatasetError, match=r"5 train images but 4 train labels"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_label_out_of_range(synth):
+    d = synth.write(t_test=idx_labels([7, 10, 5]))
+    with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte.*label 10 out of range"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_checksum_mismatch(synth, monkeypatch):
+    d = synth.write()
+    base = BASES["x_test"]
+    actual = hashlib.sha256(synth.payloads[base]).hexdigest()
+    monkeypatch.setitem(mnist._EXPECTED_SHA256["mnist"], base, "ab" * 32)
+    with pytest.raises(DatasetError) as ei:
+        load_raw(data_dir=d, download=False)
+    msg = str(ei.value)
+    assert "t10k-images-idx3-ubyte.gz" in msg and "ab" * 32 in msg and actual in msg
+
+
+def test_checksum_of_decompressed_bytes_not_wrapper(synth):
+    """A recompressed .gz (other wrapper bytes, same payload) is accepted."""
+    d = synth.write()
+    base = BASES["x_train"]
+    (d / (base + ".gz")).write_bytes(gzip.compress(synth.payloads[base], compresslevel=1, mtime=12345))
+    assert load_raw(data_dir=d, download=False)["x_train"].shape == (N_TRAIN, 28, 28)
+
+
+def test_gz_md5_fallback(synth, monkeypatch):
+    """For fashion-mnist, the published MD5 of the upstream .gz is also accepted."""
+    d = synth.write(dataset="fashion-mnist")
+    base = BASES["t_train"]
+    md5 = hashlib.md5((d / (base + ".gz")).read_bytes()).hexdigest()
+    monkeypatch.setitem(mnist._EXPECTED_SHA256["fashion-mnist"], base, "00" * 32)
+    with pytest.raises(DatasetError, match="SHA-256"):
+        load_raw("fashion-mnist", data_dir=d, download=False)
+    monkeypatch.setitem(mnist._ACCEPTED_GZ_MD5, "fashion-mnist", {base: md5})
+    assert load_raw("fashion-mnist", data_dir=d, download=False)["t_train"].shape == (N_TRAIN,)
+
+
+# --------------------------------------------------------------------------
+# where files are looked for
+# --------------------------------------------------------------------------
+
+def test_missing_files_no_download_data_dir(tmp_path):
+    d = tmp_path / "empty"
+    with pytest.raises(DatasetError) as ei:
+        load_raw(data_dir=d, download=False)
+    msg = str(ei.value)
+    assert str(d) in msg and "JAXBP_DATA_DIR" in msg and "train-images-idx3-ubyte.gz" in msg
+
+
+def test_missing_files_no_download_default(tmp_path):
+    with pytest.raises(DatasetError) as ei:
+        load_mnist(download=False)
+    msg = str(ei.value)
+    assert str(tmp_path / "xdg-cache" / "jaxbp" / "mnist") in msg and "JAXBP_DATA_DIR" in msg
+
+
+def test_missing_fashion_names_its_env_var(tmp_path):
+    with pytest.raises(DatasetError, match="JAXBP_FASHION_DATA_DIR"):
+        load_raw("fashion-mnist", download=False)
+
+
+def test_env_var_dir(synth, monkeypatch):
+    d = synth.write()
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    assert load_raw(download=False)["t_train"].tolist() == [0, 1, 2, 9, 4]
+
+
+def test_incomplete_dir_is_skipped(synth, monkeypatch, tmp_path):
+    """The env-var folder lacks a file: the complete per-user cache folder is used."""
+    d = synth.write()
+    (d / (BASES["t_test"] + ".gz")).unlink()
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    synth.write(directory=mnist.default_cache_dir("mnist"))
+    assert load_raw(download=False)["t_test"].tolist() == [7, 3, 5]
+
+
+def test_data_dir_is_exclusive(synth, monkeypatch, tmp_path):
+    d = synth.write()
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    with pytest.raises(DatasetError, match="not found"):
+        load_raw(data_dir=tmp_path / "elsewhere", download=False)
+
+
+def test_fashion_env_var_and_system_dir(synth, monkeypatch, tmp_path):
+    d = synth.write(dataset="fashion-mnist")
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(d))  # mnist's variable: ignored for fashion
+    monkeypatch.setenv("JAXBP_NO_CACHE", "1")
+    with pytest.raises(DatasetError):
+        load_raw("fashion-mnist", download=False)
+    monkeypatch.setenv("JAXBP_FASHION_DATA_DIR", str(d))
+    assert load_raw("fashion-mnist", download=False)["t_test"].tolist() == [7, 3, 5]
+    monkeypatch.delenv("JAXBP_FASHION_DATA_DIR")
+    monkeypatch.setattr(mnist, "_SYSTEM_DIRS", {"mnist": (), "fashion-mnist": (str(d),)})
+    assert load_raw("fashion-mnist", download=False)["t_test"].tolist() == [7, 3, 5]
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match=r"'kmnist'.*mnist, fashion-mnist"):
+        load_raw("kmnist")
+    with pytest.raises(ValueError, match="known datasets"):
+        load_mnist(dataset="emnist")
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    assert mnist.default_cache_dir("fashion-mnist") == tmp_path / "xdg-cache" / "jaxbp" / "fashion-mnist"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert mnist.default_cache_dir() == tmp_path / "home" / ".cache" / "jaxbp" / "mnist"
+
+
+# --------------------------------------------------------------------------
+# downloading (stubbed _fetch; never the network)
+# --------------------------------------------------------------------------
+
+def _copying_fetch(source_dir, calls, fail_prefixes=()):
+    def fetch(url, dest, progress):
+        calls.append(url)
+        if url.startswith(tuple(fail_prefixes)):
+            raise OSError("HTTP Error 403: Forbidden")
+        name = url.rsplit("/", 1)[-1]
+        Path(dest).write_bytes((Path(source_dir) / name).read_bytes())
+    return fetch
+
+
+def test_download_success(synth, monkeypatch, tmp_path):
+    src = synth.write(directory=tmp_path / "mirror")
+    calls = []
+    monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls))
+    raw = load_raw(progress=False)
+    assert raw["t_train"].tolist() == [0, 1, 2, 9, 4]
+    target = mnist.default_cache_dir("mnist")
+    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".npz")) == sorted(
+        b + ".gz" for b in BASES.values()
+    )  # no temp files left
+    assert len(calls) == 4 and all(c.startswith(mnist._MIRRORS["mnist"][0]) for c in calls)
+    # next time nothing is fetched (npz cache, or else the downloaded files)
+    monkeypatch.setenv("JAXBP_NO_CACHE", "1")
+    load_raw(progress=False)
+    assert len(calls) == 4
+
+
+def test_download_only_missing_files_into_data_dir(synth, monkeypatch, tmp_path):
+    src = synth.write(directory=tmp_path / "mirror")
+    d = synth.write()
+    (d / (BASES["t_test"] + ".gz")).unlink()
+    calls = []
+    monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls))
+    assert load_raw(data_dir=d, progress=False)["t_test"].tolist() == [7, 3, 5]
+    assert [c.rsplit("/", 1)[-1] for c in calls] == ["t10k-labels-idx1-ubyte.gz"]
+    assert (d / "t10k-labels-idx1-ubyte.gz").is_file()
+
+
+def test_download_falls_back_to_next_mirror(synth, monkeypatch, tmp_path):
+    src = synth.write(directory=tmp_path / "mirror")
+    first = mnist._MIRRORS["mnist"][0]
+    calls = []
+    monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls, fail_prefixes=[first]))
+    load_raw(progress=False)
+    assert len(calls) == 8
+    assert [c.startswith(first) for c in calls] == [True, False] * 4
+
+
+def test_download_all_mirrors_fail(monkeypatch, tmp_path):
+    calls = []
+
+    def failing(url, dest, progress):
+        calls.append(url)
+        Path(dest).write_bytes(b"partial")
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(mnist, "_fetch", failing)
+    d = tmp_path / "dl"
+    with pytest.raises(DatasetError) as ei:
+        load_raw(data_dir=d, progress=False)
+    msg = str(ei.value)
+    assert "train-images-idx3-ubyte.gz" in msg and str(d) in msg and "JAXBP_DATA_DIR" in msg
+    for mirror in mnist._MIRRORS["mnist"]:
+        assert mirror in msg
+    assert "Name or service not known" in msg
+    assert len(calls) == len(mnist._MIRRORS["mnist"])  # stops at the first file
+    assert list(d.iterdir()) == []  # no temp files, no final file
+
+
+def test_download_failed_verify_leaves_nothing(synth, monkeypatch, tmp_path):
+    src = synth.write(directory=tmp_path / "mirror")
+    monkeypatch.setitem(mnist._EXPECTED_SHA256["mnist"], BASES["x_train"], "cd" * 32)
+    calls = []
+    monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls))
+    d = tmp_path / "dl"
+    with pytest.raises(DatasetError, match=r"(?s)could not download train-images-idx3-ubyte\.gz.*SHA-256"):
+        load_raw(data_dir=d, progress=False)
+    assert len(calls) == len(mnist._MIRRORS["mnist"])
+    assert list(d.iterdir()) == []
+
+
+def test_download_fashion_mirrors(synth, monkeypatch, tmp_path):
+    src = synth.write(directory=tmp_path / "mirror", dataset="fashion-mnist")
+    calls = []
+    monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls))
+    load_raw("fashion-mnist", progress=False)
+    assert all(c.startswith(mnist._MIRRORS["fashion-mnist"][0]) for c in calls)
+    assert (mnist.default_cache_dir("fashion-mnist") / "train-images-idx3-ubyte.gz").is_file()
+
+
+def test_real_fetch_with_file_url(tmp_path, capsys):
+    """The real urllib-based _fetch, on file:// URLs (no network)."""
+    src = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    payload = os.urandom(200_000)
+    src.write_bytes(payload)
+    dest = tmp_path / "out.part"
+    _REAL_FETCH(src.as_uri(), str(dest), True)
+    assert dest.read_bytes() == payload
+    err = capsys.readouterr().err
+    assert "t10k-labels-idx1-ubyte.gz" in err and "100%" in err
+    dest2 = tmp_path / "quiet.part"
+    _REAL_FETCH(src.as_uri(), str(dest2), False)
+    assert dest2.read_bytes() == payload and capsys.readouterr().err == ""
+    with pytest.raises(OSError):
+        _REAL_FETCH((tmp_path / "missing.gz").as_uri(), str(tmp_path / "x.part"), False)
+
+
+# --------------------------------------------------------------------------
+# parsed .npz cache
+# --------------------------------------------------------------------------
+
+def test_cache_round_trip(synth, tmp_path):
+    d = synth.write()
+    first = load_raw(data_dir=d, download=False)
+    (npz,) = cache_files(tmp_path)
+    assert npz.parent == mnist.default_cache_dir("mnist")
+    assert [p.name for p in npz.parent.iterdir()] == [npz.name]  # no temp files
+    # remove the sources: the second load must come from the npz
+    for p in d.iterdir():
+        p.unlink()
+    second = load_raw(data_dir=d, download=False)
+    for k in first:
+        np.testing.assert_array_equal(first[k], second[k])
+        assert second[k].dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", ["garbage", "bad-shapes"])
+def test_corrupt_cache_is_rebuilt(synth, tmp_path, kind):
+    d = synth.write()
+    load_raw(data_dir=d, download=False)
+    (npz,) = cache_files(tmp_path)
+    if kind == "garbage":
+        npz.write_bytes(b"PK\x03\x04 definitely not a zip")
+    else:
+        with open(npz, "wb") as f:
+            np.savez(f, x_train=np.zeros((2, 3), np.uint8), t_train=np.zeros(2, np.uint8),
+                     x_test=np.zeros((1, 28, 28), np.uint8), t_test=np.zeros(1, np.uint8))
+    raw = load_raw(data_dir=d, download=False)
+    assert raw["x_train"].shape == (N_TRAIN, 28, 28)
+    with np.load(npz) as z:  # rebuilt
+        assert z["x_train"].shape == (N_TRAIN, 28, 28)
+
+
+def test_cache_keyed_by_hashes(synth, monkeypatch, tmp_path):
+    d = synth.write()
+    load_raw(data_dir=d, download=False)
+    other = default_payloads()
+    other["train-labels-idx1-ubyte"] = idx_labels([9, 9, 9, 9, 9])
+    synth.payloads = other
+    synth.write()  # new files, new expected hashes: the old npz must not be used
+    assert load_raw(data_dir=d, download=False)["t_train"].tolist() == [9] * 5
+    assert len(cache_files(tmp_path)) == 2
+
+
+def test_no_cache_env(synth, monkeypatch, tmp_path):
+    monkeypatch.setenv("JAXBP_NO_CACHE", "1")
+    d = synth.write()
+    load_raw(data_dir=d, download=False)
+    assert cache_files(tmp_path) == []
