@@ -15,6 +15,8 @@ Labels ``t`` are one-hot float rows ``(N, C)`` or integer indices ``(N,)``.
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,11 +56,21 @@ def _check_params(params):
         raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
 
 
-def predict(params, x):
-    """Logits ``(N, n_out)`` for images ``x`` ``(N, n_in)`` (or ``(n_in,)``)."""
+def predict(params, x, compute_dtype=None):
+    """Logits ``(N, n_out)`` for images ``x`` ``(N, n_in)`` (or ``(n_in,)``).
+
+    ``compute_dtype`` (e.g. ``jnp.bfloat16``) runs both affine layers in that
+    dtype (mixed precision: parameters stay float32, the casts sit outside the
+    custom rules so gradients come back in the parameters' dtype); the logits
+    are returned in the parameters' dtype.
+    """
     _check_params(params)
+    out_dtype = params["W2"].dtype
+    if compute_dtype is not None:
+        x = jnp.asarray(x).astype(compute_dtype)
+        params = {k: v.astype(compute_dtype) for k, v in params.items()}
     h = relu(affine(x, params["W1"], params["b1"]))
-    return affine(h, params["W2"], params["b2"])
+    return affine(h, params["W2"], params["b2"]).astype(out_dtype)
 
 
 def check_labels(t, n_classes):
@@ -74,9 +86,9 @@ def check_labels(t, n_classes):
         raise TypeError(f"labels must be integer indices or one-hot floats, got {t.dtype}")
 
 
-@jax.jit
-def _loss(params, x, t):
-    return softmax_with_loss(predict(params, x), t)
+@functools.partial(jax.jit, static_argnames="compute_dtype")
+def _loss(params, x, t, compute_dtype=None):
+    return softmax_with_loss(predict(params, x, compute_dtype), t)
 
 
 def loss(params, x, t):
