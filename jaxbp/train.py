@@ -110,19 +110,42 @@ def prepare_data(raw):
 
 # ---- devices --------------------------------------------------------------------
 def make_mesh(devices="1"):
-    """A 1-D ``Mesh`` over the first ``devices`` local devices (``"all"``: all)."""
+    """A 1-D ``Mesh`` (axis ``"batch"``) over ``devices`` devices (``"all"``: all).
+
+    In a single process these are the local devices; in a multi-process run
+    (after :func:`jax.distributed.initialize`) the mesh must span every
+    process's devices, so only ``"all"`` (or the global device count) is valid.
+    """
     from jax.sharding import Mesh
-    local = jax.local_devices() if jax.process_count() == 1 else jax.devices()
-    n = len(local) if devices == "all" else int(devices)
-    if not 1 <= n <= len(local):
-        raise ValueError(f"devices={devices!r}: this machine has {len(local)} "
-                         f"{local[0].platform} device(s)")
-    return Mesh(np.array(local[:n]), ("batch",))
+    pool = jax.local_devices() if jax.process_count() == 1 else jax.devices()
+    n = len(pool) if devices == "all" else int(devices)
+    if not 1 <= n <= len(pool):
+        raise ValueError(f"devices={devices!r}: this machine has {len(pool)} "
+                         f"{pool[0].platform} device(s)")
+    if jax.process_count() > 1 and n != len(pool):
+        raise ValueError(f"devices={devices!r}: a multi-process run ({jax.process_count()} "
+                         f"processes) must use all {len(pool)} devices (--devices all)")
+    return Mesh(np.array(pool[:n]), ("batch",))
 
 
 def _shardings(mesh):
+    """``(replicated, batch-sharded)`` ``NamedSharding``s of ``mesh``."""
     from jax.sharding import NamedSharding, PartitionSpec as P
     return NamedSharding(mesh, P()), NamedSharding(mesh, P("batch"))
+
+
+def _replicate(sharding):
+    """``put(a)``: a global ``jax.Array`` replicated on ``sharding``'s mesh.
+
+    Every process holds the same host value (each loads the whole dataset), so
+    each device's copy is made from the local value; this works in one process
+    and across processes alike (``jax.device_put`` of host data to devices of
+    other processes is not allowed in every JAX version).
+    """
+    def put(a):
+        a = np.asarray(a)
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+    return put
 
 
 # ---- the compiled programs --------------------------------------------------------
@@ -232,19 +255,29 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
     n_train = data["x_train"].shape[0]
     iter_per_epoch = config.eval_every or max(n_train // config.batch_size, 1)
 
+    # Data parallel: a 1-D mesh, minibatch sharded along "batch", everything
+    # else (images, labels, parameters, optimizer state) replicated; XLA
+    # partitions the step and inserts the gradient all-reduce.  One device in
+    # one process is exactly the single-device path (no mesh).
     mesh = make_mesh(config.devices) if config.devices != "1" else None
+    if mesh is not None and mesh.size == 1 and jax.process_count() == 1:
+        mesh = None
     replicated = batch_sharding = None
     if mesh is not None:
         replicated, batch_sharding = _shardings(mesh)
         if config.batch_size % mesh.size:
             raise ValueError(f"batch_size {config.batch_size} does not divide over "
                              f"{mesh.size} devices; use a multiple of {mesh.size}")
-    put = (lambda a: jax.device_put(a, replicated)) if mesh is not None else jnp.asarray
+    put = _replicate(replicated) if mesh is not None else jnp.asarray
     x_train, t_train = put(data["x_train"]), put(data["t_train"])
     x_test, t_test = put(data["x_test"]), put(data["t_test"])
+    scalar = put if mesh is not None else jnp.int32   # step counters as arrays
+    if mesh is not None and jax.process_index() != 0:
+        out_dir = None                                  # process 0 writes the outputs
 
     key = jax.random.PRNGKey(config.seed)
     init_key, data_key = jax.random.split(key)
+    data_key = put(data_key)
     params = jax.tree_util.tree_map(put, net.init_params(
         init_key, x_train.shape[1], config.hidden_size, 10, config.weight_init_std))
     optimizer = optax.sgd(config.lr)
@@ -265,7 +298,8 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
 
     # Compile once, ahead of time, so compile time is reported on its own.
     t0 = time.perf_counter()
-    args = (params, opt_state, data_key, x_train, t_train, jnp.int32(0), jnp.int32(max_n))
+    args = (params, opt_state, data_key, x_train, t_train, scalar(np.int32(0)),
+            scalar(np.int32(max_n)))
     compiled = chunk.lower(*args, max_n=max_n).compile()
     if config.evaluate:
         jax.block_until_ready(_count_correct(params, x_test, t_test, chunk=min(10000, x_test.shape[0])))
@@ -294,7 +328,8 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
                 n = min(iter_per_epoch - step % iter_per_epoch, config.iters - step)
                 t0 = time.perf_counter()
                 params, opt_state, losses = compiled(params, opt_state, data_key, x_train,
-                                                     t_train, jnp.int32(step), jnp.int32(n))
+                                                     t_train, scalar(np.int32(step)),
+                                                     scalar(np.int32(n)))
                 losses = np.asarray(losses[:n])           # waits for the chunk
                 dt = time.perf_counter() - t0
                 metrics["steps_s"] += dt
@@ -399,7 +434,9 @@ def _parser():
     p.add_argument("--dtype", default=c.dtype, choices=sorted(_DTYPES),
                    help="compute dtype of the matmuls; parameters and loss stay float32")
     p.add_argument("--devices", default=c.devices,
-                   help="data parallel over this many local devices, or 'all' (default 1)")
+                   help="data parallel over this many devices, or 'all': the minibatch is "
+                        "sharded over a 1-D mesh, the parameters replicated; batch-size "
+                        "must divide by the device count (default 1)")
     p.add_argument("--out-dir", default="runs/latest",
                    help="where metrics.json, training.png and params.npz go "
                         "(default %(default)s; '' writes nothing)")
@@ -427,6 +464,12 @@ def main(argv=None):
                     eval_every=args.eval_every, dtype=args.dtype, devices=args.devices)
     try:
         config.validate()
+        if config.devices != "1":       # --devices: check the mesh before loading data
+            n = make_mesh(config.devices).size
+            if config.batch_size % n:
+                raise ValueError(f"--batch-size {config.batch_size} does not divide over "
+                                 f"{n} devices; use a multiple of {n} (e.g. "
+                                 f"{-(-config.batch_size // n) * n})")
     except ValueError as e:
         _parser().error(str(e))
     data = load_data(args.dataset, args.data_dir, not args.quiet)
@@ -445,10 +488,56 @@ def main(argv=None):
     return 130 if m["interrupted"] else 0
 
 
+def _distributed_env():
+    """Keyword arguments for :func:`jax.distributed.initialize`, or ``None``.
+
+    A multi-process run is recognised by the usual variables:
+
+    * ``JAX_COORDINATOR_ADDRESS`` (host:port of process 0) with
+      ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` (a manual launch; JAX
+      itself reads only the address, so the other two are passed here);
+    * SLURM (``SLURM_JOB_ID`` ... with ``SLURM_NTASKS`` > 1) and Open MPI
+      (``mpirun``: ``OMPI_COMM_WORLD_SIZE`` > 1), which JAX auto-detects;
+    * a Cloud TPU pod slice (``TPU_WORKER_HOSTNAMES`` or
+      ``TPU_PROCESS_ADDRESSES`` listing more than one host, or
+      ``MEGASCALE_COORDINATOR_ADDRESS``), which JAX auto-detects;
+    * ``JAXBP_DISTRIBUTED=1``: call ``jax.distributed.initialize()`` anyway
+      (other clusters JAX detects, e.g. a GCE TPU VM pod via its metadata).
+
+    A single process (one SLURM task, a single-host TPU such as Colab's v2-8)
+    is left alone.
+    """
+    env = os.environ
+    if env.get("JAX_COORDINATOR_ADDRESS"):
+        kw = {"coordinator_address": env["JAX_COORDINATOR_ADDRESS"]}
+        if env.get("JAX_NUM_PROCESSES"):
+            kw["num_processes"] = int(env["JAX_NUM_PROCESSES"])
+        if env.get("JAX_PROCESS_ID"):
+            kw["process_id"] = int(env["JAX_PROCESS_ID"])
+        return kw
+    if env.get("JAXBP_DISTRIBUTED", "") not in ("", "0"):
+        return {}
+    if "SLURM_JOB_ID" in env and int(env.get("SLURM_NTASKS", "1") or 1) > 1:
+        return {}
+    if "OMPI_MCA_orte_hnp_uri" in env and int(env.get("OMPI_COMM_WORLD_SIZE", "1") or 1) > 1:
+        return {}
+    hosts = env.get("TPU_PROCESS_ADDRESSES") or env.get("TPU_WORKER_HOSTNAMES") or ""
+    if "," in hosts or env.get("MEGASCALE_COORDINATOR_ADDRESS"):
+        return {}
+    return None
+
+
 def _maybe_initialize_distributed():
-    """Join a multi-host run when the usual coordinator variables are set."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("JAXBP_DISTRIBUTED"):
-        jax.distributed.initialize()
+    """Join a multi-process run when :func:`_distributed_env` finds one.
+
+    Returns whether :func:`jax.distributed.initialize` was called.  Must run
+    before anything touches the devices (``main`` calls it first).
+    """
+    kw = _distributed_env()
+    if kw is None:
+        return False
+    jax.distributed.initialize(**kw)
+    return True
 
 
 if __name__ == "__main__":
