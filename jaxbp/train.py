@@ -182,7 +182,9 @@ def make_train_chunk(config, optimizer, batch_sharding=None):
         body = partial(one_step, key=key, x=x, t=t, step0=step0)
         return jax.lax.fori_loop(0, n, body, (params, opt_state, losses))
 
-    return jax.jit(chunk, static_argnames="max_n", donate_argnums=(0, 1))
+    # No buffer donation: the parameters are 160 KB, and keeping the inputs
+    # alive lets an interrupted chunk be dropped cleanly.
+    return jax.jit(chunk, static_argnames="max_n")
 
 
 @partial(jax.jit, static_argnames="chunk")
@@ -327,10 +329,12 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
                     record_eval(step)
                 n = min(iter_per_epoch - step % iter_per_epoch, config.iters - step)
                 t0 = time.perf_counter()
-                params, opt_state, losses = compiled(params, opt_state, data_key, x_train,
-                                                     t_train, scalar(np.int32(step)),
-                                                     scalar(np.int32(n)))
-                losses = np.asarray(losses[:n])           # waits for the chunk
+                out = compiled(params, opt_state, data_key, x_train, t_train,
+                               scalar(np.int32(step)), scalar(np.int32(n)))
+                losses = np.asarray(out[2][:n])           # waits for the chunk
+                # Only now adopt the chunk's result: a Ctrl-C while it runs leaves
+                # params, step and losses consistent (the last finished chunk).
+                params, opt_state = out[0], out[1]
                 dt = time.perf_counter() - t0
                 metrics["steps_s"] += dt
                 metrics["epoch_wall_s"].append(dt)

@@ -98,3 +98,35 @@ def test_cli_help_and_unknown_flag():
     bad = subprocess.run([sys.executable, "-m", "jaxbp.train", "--iters", "0"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "iters must be a positive integer" in bad.stderr
+
+
+def _cli(*args, **kw):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.Popen([sys.executable, "-m", "jaxbp.train", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+
+
+def test_ctrl_c_saves_what_was_done_and_evaluate_reloads_it(mnist_raw, tmp_path):
+    """Ctrl-C after the first epoch: exit 130, metrics and params on disk,
+    and ``--evaluate`` of the saved checkpoint reproduces the last accuracy."""
+    import signal
+    out = tmp_path / "run"
+    p = _cli("--no-gradient-check", "--quiet", "--out-dir", str(out))
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if "step   600/" in line:
+            p.send_signal(signal.SIGINT)
+            break
+    rest, _ = p.communicate(timeout=120)
+    assert p.returncode == 130, "".join(lines) + rest
+    assert "interrupted at step" in rest
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["interrupted"] and 600 <= m["steps_done"] < 10000
+    assert (out / "training.png").exists()
+    ev = _cli("--evaluate", str(out / "params.npz"), "--quiet")
+    text, _ = ev.communicate(timeout=120)
+    assert ev.returncode == 0, text
+    saved_step = train.load_checkpoint(out / "params.npz")[1]["step"]
+    assert saved_step == m["steps_done"]
+    assert f"(step {saved_step})" in text
