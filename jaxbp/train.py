@@ -315,19 +315,21 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
         metrics["train_acc"].append(tr)
         metrics["test_acc"].append(te)
         elapsed = time.perf_counter() - t_start
-        rate = step / metrics["steps_s"] if metrics["steps_s"] else 0.0
+        rate = len(metrics["loss"]) / metrics["steps_s"] if metrics["steps_s"] else 0.0
         log(f"train acc, test acc | {tr:.4f}, {te:.4f}   step {step:5d}/{config.iters}"
             f"  {elapsed:6.1f}s  {rate:8.0f} steps/s  [{metrics['device']}]")
         if out_dir:                                     # nothing finished is lost
             write_outputs(out_dir, params, metrics, config, step, with_plot=False)
 
-    step = 0
+    step = 0                                   # updates done so far
     try:
         with _sigint_as_keyboard_interrupt():
             while step < config.iters:
-                if config.evaluate and step % iter_per_epoch == 0:
-                    record_eval(step)
-                n = min(iter_per_epoch - step % iter_per_epoch, config.iters - step)
+                # The book evaluates after the update of step i when
+                # i % iter_per_epoch == 0: run up to and including that step.
+                next_eval = -(-step // iter_per_epoch) * iter_per_epoch
+                n = (min(next_eval + 1, config.iters) if config.evaluate
+                     else min(step + max_n, config.iters)) - step
                 t0 = time.perf_counter()
                 out = compiled(params, opt_state, data_key, x_train, t_train,
                                scalar(np.int32(step)), scalar(np.int32(n)))
@@ -340,10 +342,12 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
                 metrics["epoch_wall_s"].append(dt)
                 metrics["loss"].extend(float(v) for v in losses)
                 step += n
-                if not config.evaluate and progress:
+                if config.evaluate and (step - 1) % iter_per_epoch == 0:
+                    record_eval(step - 1)                   # the book's i
+                elif not config.evaluate and progress:
                     log(f"step {step:5d}/{config.iters}  {step / metrics['steps_s']:8.0f} steps/s")
-            if config.evaluate:
-                record_eval(step)                           # the book forgets this one
+            if config.evaluate and (config.iters - 1) % iter_per_epoch:
+                record_eval(config.iters)                   # the book forgets this one
     except KeyboardInterrupt:
         metrics["interrupted"] = True
         log(f"interrupted at step {step}: saving what was done")
