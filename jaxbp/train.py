@@ -154,37 +154,65 @@ def _normalise(x_uint8):
 
 
 def make_train_chunk(config, optimizer, batch_sharding=None):
-    """``chunk(params, opt_state, key, x, t, step0, n) -> (params, opt_state, losses)``.
+    """``chunk(params, opt_state, key, x, t, step0, n, max_n=...) -> (params, opt_state, losses)``.
 
-    Runs steps ``step0 .. step0 + n - 1`` in one ``fori_loop``; ``losses`` has
-    length ``max chunk`` with the minibatch loss of each step (before its update).
+    Runs steps ``step0 .. step0 + n - 1`` in one compiled program (``n`` is a
+    run-time value, so one program serves every chunk length up to the static
+    ``max_n``); ``losses`` ``(max_n,)`` holds each step's minibatch loss
+    (before its update) in its first ``n`` entries.
+
+    Measured on a 2-core CPU (median of 9): unrolling the loop body 4 steps
+    makes the 10000 steps ~6% faster (2.35 s vs 2.51 s) but compiles 0.1-0.5 s
+    longer, more than it saves in the book's run; a ``lax.scan`` with a static
+    length would need one program per chunk length (1, 600 and 399 steps).
     """
     compute_dtype = _DTYPES[config.dtype]
     B = config.batch_size
     loss_and_grad = jax.value_and_grad(
         lambda p, xb, tb: net._loss(p, xb, tb, compute_dtype=compute_dtype))
 
-    def one_step(i, carry, key, x, t, step0):
-        params, opt_state, losses = carry
-        k = jax.random.fold_in(key, step0 + i)
-        idx = jax.random.randint(k, (B,), 0, x.shape[0])
-        xb, tb = _normalise(x[idx]), t[idx]
-        if batch_sharding is not None:
-            xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
-            tb = jax.lax.with_sharding_constraint(tb, batch_sharding)
-        loss, grads = loss_and_grad(params, xb, tb)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return params, opt_state, losses.at[i].set(loss)
-
     def chunk(params, opt_state, key, x, t, step0, n, max_n):
-        losses = jnp.zeros(max_n, jnp.float32)
-        body = partial(one_step, key=key, x=x, t=t, step0=step0)
-        return jax.lax.fori_loop(0, n, body, (params, opt_state, losses))
+        def one_step(i, carry):
+            params, opt_state, losses = carry
+            k = jax.random.fold_in(key, step0 + i)
+            idx = jax.random.randint(k, (B,), 0, x.shape[0])   # with replacement
+            xb, tb = _normalise(x[idx]), t[idx]
+            if batch_sharding is not None:
+                xb = jax.lax.with_sharding_constraint(xb, batch_sharding)
+                tb = jax.lax.with_sharding_constraint(tb, batch_sharding)
+            loss, grads = loss_and_grad(params, xb, tb)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, losses.at[i].set(loss)
+
+        carry = (params, opt_state, jnp.zeros(max_n, jnp.float32))
+        return jax.lax.fori_loop(0, n, one_step, carry)
 
     # No buffer donation: the parameters are 160 KB, and keeping the inputs
     # alive lets an interrupted chunk be dropped cleanly.
     return jax.jit(chunk, static_argnames="max_n")
+
+
+def chunk_schedule(iters, iter_per_epoch, evaluate=True):
+    """``[(n_steps, eval_at), ...]``: the book's loop cut at its evaluations.
+
+    The book evaluates after the update of step ``i`` when
+    ``i % iter_per_epoch == 0``; each chunk runs up to such a step and
+    ``eval_at`` is that ``i`` (``iters`` for the extra evaluation after the
+    last step; ``None``: no evaluation after this chunk).
+    """
+    out, step = [], 0
+    while step < iters:
+        if evaluate:
+            nxt = -(-step // iter_per_epoch) * iter_per_epoch   # next i with i % ipe == 0
+            end = min(nxt + 1, iters)
+        else:
+            end = min(step + iter_per_epoch, iters)
+        at = end - 1 if evaluate and (end - 1) % iter_per_epoch == 0 else None
+        out.append((end - step, at))
+        step = end
+    if evaluate and (iters - 1) % iter_per_epoch:
+        out[-1] = (out[-1][0], iters)                          # the book forgets this one
+    return out
 
 
 @partial(jax.jit, static_argnames="chunk")
@@ -285,7 +313,7 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
     optimizer = optax.sgd(config.lr)
     opt_state = optimizer.init(params)
     chunk = make_train_chunk(config, optimizer, batch_sharding)
-    max_n = min(iter_per_epoch, config.iters)
+    schedule = chunk_schedule(config.iters, iter_per_epoch, config.evaluate)
 
     metrics = {"config": dataclasses.asdict(config), "device": _device_name(),
                "versions": {"jax": jax.__version__, "jaxlib": jax.lib.__version__ if hasattr(jax, "lib") else None,
@@ -298,11 +326,11 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
         f"{metrics['device']} ({'mesh of %d' % mesh.size if mesh else 'single device'}), "
         f"dtype {config.dtype}, seed {config.seed}")
 
-    # Compile once, ahead of time, so compile time is reported on its own.
+    # Compile ahead of time, so that compile time is reported on its own.
     t0 = time.perf_counter()
-    args = (params, opt_state, data_key, x_train, t_train, scalar(np.int32(0)),
-            scalar(np.int32(max_n)))
-    compiled = chunk.lower(*args, max_n=max_n).compile()
+    max_n = max(n for n, _ in schedule)
+    compiled = chunk.lower(params, opt_state, data_key, x_train, t_train,
+                           scalar(np.int32(0)), scalar(np.int32(max_n)), max_n=max_n).compile()
     if config.evaluate:
         jax.block_until_ready(_count_correct(params, x_test, t_test, chunk=min(10000, x_test.shape[0])))
     metrics["compile_s"] = time.perf_counter() - t0
@@ -324,12 +352,7 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
     step = 0                                   # updates done so far
     try:
         with _sigint_as_keyboard_interrupt():
-            while step < config.iters:
-                # The book evaluates after the update of step i when
-                # i % iter_per_epoch == 0: run up to and including that step.
-                next_eval = -(-step // iter_per_epoch) * iter_per_epoch
-                n = (min(next_eval + 1, config.iters) if config.evaluate
-                     else min(step + max_n, config.iters)) - step
+            for n, eval_at in schedule:
                 t0 = time.perf_counter()
                 out = compiled(params, opt_state, data_key, x_train, t_train,
                                scalar(np.int32(step)), scalar(np.int32(n)))
@@ -342,12 +365,10 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
                 metrics["epoch_wall_s"].append(dt)
                 metrics["loss"].extend(float(v) for v in losses)
                 step += n
-                if config.evaluate and (step - 1) % iter_per_epoch == 0:
-                    record_eval(step - 1)                   # the book's i
-                elif not config.evaluate and progress:
+                if eval_at is not None:
+                    record_eval(eval_at)
+                elif progress:
                     log(f"step {step:5d}/{config.iters}  {step / metrics['steps_s']:8.0f} steps/s")
-            if config.evaluate and (config.iters - 1) % iter_per_epoch:
-                record_eval(config.iters)                   # the book forgets this one
     except KeyboardInterrupt:
         metrics["interrupted"] = True
         log(f"interrupted at step {step}: saving what was done")
