@@ -130,3 +130,13 @@ def test_ctrl_c_saves_what_was_done_and_evaluate_reloads_it(mnist_raw, tmp_path)
     saved_step = train.load_checkpoint(out / "params.npz")[1]["step"]
     assert saved_step == m["steps_done"]
     assert f"(step {saved_step})" in text
+
+
+def test_chunk_schedule_is_the_books_loop():
+    """Evaluations after the update of each i % iter_per_epoch == 0, plus the end."""
+    s = train.chunk_schedule(10000, 600)
+    assert sum(n for n, _ in s) == 10000
+    assert [at for _, at in s] == list(range(0, 10000, 600)) + [10000]   # 17 + 1
+    assert s[0] == (1, 0) and s[-1] == (399, 10000)
+    assert train.chunk_schedule(601, 600) == [(1, 0), (600, 600)]        # no duplicate at the end
+    assert train.chunk_schedule(1000, 600, evaluate=False) == [(600, None), (400, None)]
