@@ -81,7 +81,6 @@ comparisons are trusted):
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import math
 import os
@@ -365,26 +364,34 @@ def child_step(spec, data):
             "test_acc": te, "repeats": spec["repeats"]}
 
 
-def child_scan(spec, data):
-    """jax-grad-scan / jaxbp-scan: make_scan_trainer with either loss."""
+def _scan_inputs(spec, data):
+    """``make_scan_trainer`` keywords, device arrays, data key and initial params."""
     import jax
     import jax.numpy as jnp
     import numpy as np
     from jaxbp.two_layer_net import init_params
-
-    loss = _loss_for(spec["row"])
     kw = dict(iters=spec["iters"], batch_size=spec["batch_size"], lr=spec["lr"],
               eval_every=spec["eval_every"], x_kind=spec["scan_x"],
               sampling=spec["scan_sampling"], labels=spec["labels"], unroll=spec["scan_unroll"])
     x = data["x_train"] if spec["scan_x"] == "u8" else data["x_train"].astype(np.float32) / 255.0
-    t = data["t_train"]
-    t_te = data["t_test"]
+    t, t_te = data["t_train"], data["t_test"]
     if spec["labels"] == "onehot":
         eye = np.eye(N_OUT, dtype=np.float32)
         t, t_te = eye[t], eye[t_te]
     args = [jnp.asarray(a) for a in (x, t, data["x_test"], t_te)]
     key = jax.random.PRNGKey(spec["seed"] + 1)
     p0 = init_params(jax.random.PRNGKey(spec["seed"]), N_IN, spec["hidden_size"], N_OUT)
+    return kw, args, key, p0
+
+
+def child_scan(spec, data):
+    """jax-grad-scan / jaxbp-scan: make_scan_trainer with either loss."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    loss = _loss_for(spec["row"])
+    kw, args, key, p0 = _scan_inputs(spec, data)
 
     fast = make_scan_trainer(loss, evaluate=False, **kw)
     t0 = time.perf_counter()
@@ -424,19 +431,7 @@ def child_rule_cost(spec, data):
     import jax
     import jax.numpy as jnp
     from jaxbp import reference, two_layer_net
-    from jaxbp.two_layer_net import init_params
-    kw = dict(iters=spec["iters"], batch_size=spec["batch_size"], lr=spec["lr"],
-              eval_every=spec["eval_every"], x_kind=spec["scan_x"],
-              sampling=spec["scan_sampling"], labels=spec["labels"], unroll=spec["scan_unroll"])
-    import numpy as np
-    x = data["x_train"] if spec["scan_x"] == "u8" else data["x_train"].astype(np.float32) / 255.0
-    t, t_te = data["t_train"], data["t_test"]
-    if spec["labels"] == "onehot":
-        eye = np.eye(N_OUT, dtype=np.float32)
-        t, t_te = eye[t], eye[t_te]
-    args = [jnp.asarray(a) for a in (x, t, data["x_test"], t_te)]
-    key = jax.random.PRNGKey(spec["seed"] + 1)
-    p0 = init_params(jax.random.PRNGKey(spec["seed"]), N_IN, spec["hidden_size"], N_OUT)
+    kw, args, key, p0 = _scan_inputs(spec, data)
     progs = {name: make_scan_trainer(loss, evaluate=False, **kw).lower(p0, key, *args).compile()
              for name, loss in (("jax-grad", reference.loss), ("jaxbp", two_layer_net.loss))}
     calls = {name: (lambda c: lambda p: c(p, key, *args))(c) for name, c in progs.items()}
