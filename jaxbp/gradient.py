@@ -22,7 +22,20 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["numerical_gradient", "gradient_check", "mean_abs_diff"]
+__all__ = ["numerical_gradient", "gradient_check", "mean_abs_diff", "enable_x64"]
+
+
+def enable_x64(on=True):
+    """Context manager scoping float64 on (or off), on the newest JAX and older.
+
+    ``jax.enable_x64(on)`` where it exists (JAX 0.10 removed
+    ``jax.experimental.enable_x64``, which older releases, e.g. Colab's, have
+    instead).
+    """
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(on)
+    from jax.experimental import enable_x64 as _old
+    return _old(on)
 
 
 def numerical_gradient(f, x, h=1e-4, batch_size=256):
@@ -88,7 +101,7 @@ def print_gradient_check(x_uint8, t, hidden_size=50, seed=0, print=print):
     import numpy as np
     from jaxbp import two_layer_net
 
-    with jax.enable_x64(True):
+    with enable_x64():
         x = jnp.asarray(np.asarray(x_uint8).reshape(len(t), -1), jnp.float64) / 255.0
         t = jnp.asarray(np.asarray(t), jnp.int32)
         params = two_layer_net.init_params(jax.random.PRNGKey(seed), x.shape[1],

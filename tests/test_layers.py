@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from jaxbp import layers, reference
 from jaxbp.layers import affine, relu, sigmoid, softmax, softmax_with_loss, cross_entropy_error
+from jaxbp.gradient import enable_x64
 
 SETTINGS = settings(max_examples=20, deadline=None)
 dims = st.integers(1, 7)
@@ -29,7 +30,7 @@ def assert_tree_close(a, b, tol=1e-12):
 @SETTINGS
 @given(shape=st.lists(dims, min_size=1, max_size=3), seed=st.integers(0, 2**31 - 1))
 def test_relu_and_sigmoid_match_reference(shape, seed):
-    with jax.enable_x64(True):
+    with enable_x64():
         x = jnp.asarray(np.random.default_rng(seed).normal(size=shape) * 3)
         x = x.at[(0,) * len(shape)].set(0.0)           # the kink: derivative 0, as the book
         for ours, ref in ((relu, reference.relu), (sigmoid, reference.sigmoid)):
@@ -44,7 +45,7 @@ def test_relu_and_sigmoid_match_reference(shape, seed):
 def test_affine_matches_reference(batch, n_in, n_out, extra, seed):
     """Single sample (5.6.1), batch (5.6.2, batch 1 included) and (N, 2, n) inputs."""
     rng = np.random.default_rng(seed)
-    with jax.enable_x64(True):
+    with enable_x64():
         if batch is None:
             xshape = (n_in,)
         elif extra:
@@ -64,7 +65,7 @@ def test_affine_matches_reference(batch, n_in, n_out, extra, seed):
        scale=st.sampled_from([1.0, 30.0]), seed=st.integers(0, 2**31 - 1))
 def test_softmax_with_loss_matches_reference(batch, classes, one_hot, scale, seed):
     rng = np.random.default_rng(seed)
-    with jax.enable_x64(True):
+    with enable_x64():
         x = jnp.asarray(rng.normal(size=(batch, classes)) * scale)
         t = jnp.asarray(rng.integers(0, classes, size=batch), jnp.int32)
         if one_hot:
@@ -94,7 +95,7 @@ def test_softmax_with_loss_single_sample_and_integer_labels():
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
 def test_softmax_with_loss_finite_for_huge_logits(dtype):
-    with jax.enable_x64(dtype == jnp.float64):
+    with enable_x64(dtype == jnp.float64):
         x = jnp.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4]], dtype)
         for t in (jnp.array([1, 2]), jax.nn.one_hot(jnp.array([1, 2]), 3, dtype=dtype)):
             loss, g = jax.value_and_grad(softmax_with_loss)(x, t)
@@ -147,7 +148,7 @@ def test_jax_grad_goes_through_the_hand_written_rule(name, rule, fwd, _, args):
 
 # ---- transformations and dtypes -------------------------------------------------
 def test_compose_with_jit_vmap_and_grad_of_grad():
-    with jax.enable_x64(True):
+    with enable_x64():
         rng = np.random.default_rng(0)
         x = jnp.asarray(rng.normal(size=(4, 5)))
         W, b = jnp.asarray(rng.normal(size=(5, 3))), jnp.asarray(rng.normal(size=3))
@@ -171,7 +172,7 @@ def test_compose_with_jit_vmap_and_grad_of_grad():
 
 @pytest.mark.parametrize("x64", [False, True])
 def test_gradient_dtypes_follow_inputs(x64):
-    with jax.enable_x64(x64):
+    with enable_x64(x64):
         x = jnp.ones((2, 3), jnp.float32)
         W, b = jnp.ones((3, 4), jnp.float32), jnp.zeros(4, jnp.float32)
         grads = jax.grad(lambda x, W, b: softmax_with_loss(affine(relu(sigmoid(x)), W, b),

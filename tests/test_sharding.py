@@ -63,7 +63,7 @@ def _worker():
     p1, m1, s1 = fit("1")
     p8, m8, s8 = fit("8")
     out["single_sharding"] = type(s1).__name__
-    out["mesh_sharding"] = str(s8)
+    out["mesh_sharding"] = {"mesh": dict(s8.mesh.shape), "replicated": s8.is_fully_replicated}
     out["max_abs_diff"] = {k: float(np.abs(p1[k] - p8[k]).max()) for k in p1}
     out["mesh_all"] = train.make_mesh("all").shape["batch"]
     out["max_param"] = max(float(np.abs(v).max()) for v in p1.values())
@@ -91,6 +91,7 @@ def _worker():
     jaxpr = str(jax.make_jaxpr(lambda p, x, t: net._loss(p, x, t))(
         params, jnp.zeros((BATCH, 784)), jnp.zeros(BATCH, jnp.int32)))
     out["bwd_rules"] = sorted(set(re.findall(r"bwd=(\w+)", jaxpr)))
+    out["n_custom_vjp"] = jaxpr.count("custom_vjp_call")
 
     # 4. observable: an affine rule whose db is zero leaves the biases at
     #    exactly 0 under sharding too (JAX's own derivative would move them)
@@ -147,7 +148,7 @@ def sharded():
 def test_eight_devices_match_one_device(sharded):
     assert sharded["device_count"] == N_DEV
     assert sharded["single_sharding"] == "SingleDeviceSharding"   # no mesh for 1 device
-    assert "Mesh('batch': 8" in sharded["mesh_sharding"] and "P()" in sharded["mesh_sharding"]
+    assert sharded["mesh_sharding"] == {"mesh": {"batch": 8}, "replicated": True}
     diff = max(sharded["max_abs_diff"].values())
     print(f"8 vs 1 device, {ITERS} steps of batch {BATCH}: max |param diff| = {diff:.3g} "
           f"(params up to {sharded['max_param']:.3g}), loss diff {sharded['loss_max_abs_diff']:.3g}")
@@ -167,8 +168,10 @@ def test_compiled_program_all_reduces_sharded_batch(sharded):
 
 
 def test_custom_rules_run_under_sharding(sharded):
-    assert {"_affine_bwd", "_relu_bwd"} <= set(sharded["bwd_rules"])
-    assert any(r.startswith("_swl") for r in sharded["bwd_rules"])
+    assert sharded["n_custom_vjp"] == 4          # affine, relu, affine, softmax_with_loss
+    if sharded["bwd_rules"] != ["Wrapped"]:      # older JAX prints no rule names
+        assert {"_affine_bwd", "_relu_bwd"} <= set(sharded["bwd_rules"])
+        assert any(r.startswith("_swl") for r in sharded["bwd_rules"])
     # the patched rule (db = 0) is what the sharded program differentiates with
     assert sharded["patched_bias_absmax"] == 0.0
     assert sharded["patched_W_moved"] > 0.0

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from jaxbp import gradient, layers, reference, two_layer_net as net
+from jaxbp.gradient import enable_x64
 
 
 def f64(params):
@@ -32,7 +33,7 @@ def test_init_params_is_the_books():
 def test_backprop_matches_jax_grad_of_reference(batch, n_in, hidden, classes, one_hot, seed):
     """Way (a) vs way (b), float64: <= 1e-12 on random shapes, batch 1 included."""
     rng = np.random.default_rng(seed)
-    with jax.enable_x64(True):
+    with enable_x64():
         p = f64(net.init_params(seed, n_in, hidden, classes, weight_init_std=1.0))
         p = {k: v + (jnp.asarray(rng.normal(size=v.shape)) if k[0] == "b" else 0)
              for k, v in p.items()}
@@ -58,7 +59,7 @@ def test_gradient_check_on_three_mnist_images(mnist_raw):
         assert row["reference-numerical"] <= 1e-9, (key, row)
     assert "W1" in "\n".join(lines)
     # the fast numerical gradient equals the book's generic one (full recomputation)
-    with jax.enable_x64(True):
+    with enable_x64():
         xf = jnp.asarray(x.reshape(3, -1), jnp.float64) / 255
         p = f64(net.init_params(1, 784, 8, 10))
         fast = net.numerical_gradient(p, xf, t)
@@ -69,7 +70,7 @@ def test_gradient_check_on_three_mnist_images(mnist_raw):
 
 
 def test_numerical_gradient_generic_matches_analytic():
-    with jax.enable_x64(True):
+    with enable_x64():
         f = lambda v: jnp.sum(v["a"] ** 2) + jnp.prod(v["b"])
         v = {"a": jnp.array([3.0, -4.0]), "b": jnp.array([2.0, 5.0])}
         g = gradient.numerical_gradient(f, v)
