@@ -144,36 +144,34 @@ def _numerical_gradient(params, x, t, h):
     z1 = relu(a1)
     a2 = z1 @ W2 + b2                                  # (N, C)
     L = lambda logits: softmax_with_loss(logits, t2)
+    # Each affine layer as one matrix: a1 = [x, 1] @ [W1; b1], a2 = [z1, 1] @ [W2; b2].
+    ones = jnp.ones((x2.shape[0], 1), x2.dtype)
+    x1, z1e = jnp.concatenate([x2, ones], 1), jnp.concatenate([z1, ones], 1)
+    Wb1 = jnp.concatenate([W1, b1[None]], 0)           # (n_in + 1, H)
+    Wb2 = jnp.concatenate([W2, b2[None]], 0)           # (H + 1, C)
 
-    def hidden(col, j, w):
-        # a1[:, j] -> col; a1 is affine in W1[:, j] and b1[j], so the perturbed
-        # pre-activation is exact; a2 then changes by (z1' - z1)[:, j] W2[j].
-        dz = relu(col) - z1[:, j]
-        return L(a2 + dz[:, None] * W2[j][None, :])
+    def d_layer1(ij):
+        # Wb1[i, j] moves only a1[:, j], exactly, by (w' - w) * x1[:, i]; the
+        # logits then change by (relu(a1') - z1)[:, j] * W2[j].
+        i, j = ij // Wb1.shape[1], ij % Wb1.shape[1]
+        w = Wb1[i, j]
 
-    def d_w1(ij):
-        i, j = ij // W1.shape[1], ij % W1.shape[1]
-        w = W1[i, j]
-        return _central(lambda v: hidden(a1[:, j] + (v - w) * x2[:, i], j, w), w, h)
+        def loss_at(v):
+            dz = relu(a1[:, j] + (v - w) * x1[:, i]) - z1[:, j]
+            return L(a2 + dz[:, None] * W2[j][None, :])
+        return _central(loss_at, w, h)
 
-    def d_b1(j):
-        w = b1[j]
-        return _central(lambda v: hidden(a1[:, j] + (v - w), j, w), w, h)
-
-    def d_w2(jk):
-        j, k = jk // W2.shape[1], jk % W2.shape[1]
-        w = W2[j, k]
-        return _central(lambda v: L(a2.at[:, k].add((v - w) * z1[:, j])), w, h)
-
-    def d_b2(k):
-        w = b2[k]
-        return _central(lambda v: L(a2.at[:, k].add(v - w)), w, h)
+    def d_layer2(jk):
+        # Wb2[j, k] moves only the logits' column k, by (w' - w) * z1e[:, j].
+        j, k = jk // Wb2.shape[1], jk % Wb2.shape[1]
+        w = Wb2[j, k]
+        return _central(lambda v: L(a2.at[:, k].add((v - w) * z1e[:, j])), w, h)
 
     def each(f, p):
         return jax.lax.map(f, jnp.arange(p.size), batch_size=min(4096, p.size)).reshape(p.shape)
 
-    return {"W1": each(d_w1, W1), "b1": each(d_b1, b1),
-            "W2": each(d_w2, W2), "b2": each(d_b2, b2)}
+    g1, g2 = each(d_layer1, Wb1), each(d_layer2, Wb2)
+    return {"W1": g1[:-1], "b1": g1[-1], "W2": g2[:-1], "b2": g2[-1]}
 
 
 def numerical_gradient(params, x, t, h=1e-4):
