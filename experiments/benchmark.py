@@ -198,7 +198,7 @@ def make_scan_trainer(loss_fn, *, iters, batch_size, lr, eval_every, evaluate,
     def norm(xb):
         return xb.astype(jnp.float32) * (1.0 / 255.0) if xb.dtype == jnp.uint8 else xb
 
-    def n_correct(params, x, t, chunk=10000):
+    def n_correct(params, x, t, chunk=2000):   # as jaxbp.train (cache-sized chunks)
         n = x.shape[0]
         chunk = min(chunk, n)
         pad = (-n) % chunk
