@@ -175,8 +175,21 @@ def _log_softmax(x):
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
 
 
-def _is_concrete(a) -> bool:
-    return not isinstance(a, jax.core.Tracer)
+def check_label_range(t, n_classes, name):
+    """Raise ``ValueError`` if concrete integer labels fall outside ``[0, n_classes)``.
+
+    Tracers (labels inside ``jit``) cannot be checked and pass; callers that
+    jit validate once on concrete data instead (:mod:`jaxbp.train` on load,
+    :func:`jaxbp.two_layer_net.loss` before its jitted call).
+    """
+    if isinstance(t, jax.core.Tracer):
+        return
+    tn = np.asarray(t)
+    if np.issubdtype(tn.dtype, np.integer) and tn.size and (
+            tn.min() < 0 or tn.max() >= n_classes):
+        raise ValueError(
+            f"{name}: labels must be in [0, {n_classes - 1}] for {n_classes} "
+            f"classes, got values in [{tn.min()}, {tn.max()}]")
 
 
 def _labels(name: str, x, t):
@@ -188,12 +201,7 @@ def _labels(name: str, x, t):
             raise ValueError(
                 f"{name}: integer labels t must have shape {x.shape[:-1]} for "
                 f"x of shape {x.shape}, got {t.shape}")
-        if _is_concrete(t) and t.size:
-            tn = np.asarray(t)
-            if tn.min() < 0 or tn.max() >= n_class:
-                raise ValueError(
-                    f"{name}: labels must be in [0, {n_class - 1}] for {n_class} "
-                    f"classes, got values in [{tn.min()}, {tn.max()}]")
+        check_label_range(t, n_class, name)
         return t, True
     if jnp.issubdtype(t.dtype, jnp.floating):
         if t.shape != x.shape:

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbp.layers import affine, relu, softmax_with_loss
+from jaxbp.layers import affine, check_label_range, relu, softmax_with_loss
 
 __all__ = ["init_params", "predict", "loss", "accuracy", "gradient",
            "numerical_gradient", "PARAM_KEYS"]
@@ -74,16 +74,12 @@ def predict(params, x, compute_dtype=None):
 
 
 def check_labels(t, n_classes):
-    """Range/dtype check of concrete labels; tracers pass (validate at load)."""
-    if isinstance(t, jax.core.Tracer):
-        return
-    t = np.asarray(t)
-    if np.issubdtype(t.dtype, np.integer) and t.size:
-        if t.min() < 0 or t.max() >= n_classes:
-            raise ValueError(f"labels must be in [0, {n_classes - 1}], got values "
-                             f"in [{t.min()}, {t.max()}]")
-    elif not np.issubdtype(t.dtype, np.integer) and not np.issubdtype(t.dtype, np.floating):
-        raise TypeError(f"labels must be integer indices or one-hot floats, got {t.dtype}")
+    """Dtype and range check of concrete labels before a jitted call."""
+    if not isinstance(t, jax.core.Tracer):
+        dtype = np.asarray(t).dtype
+        if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+            raise TypeError(f"labels must be integer indices or one-hot floats, got {dtype}")
+    check_label_range(t, n_classes, "two_layer_net")
 
 
 @functools.partial(jax.jit, static_argnames="compute_dtype")
