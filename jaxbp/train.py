@@ -128,6 +128,26 @@ def make_mesh(devices="1"):
     return Mesh(np.array(pool[:n]), ("batch",))
 
 
+def data_parallel_mesh(config):
+    """The mesh ``fit`` trains on, or ``None`` for the single-device path.
+
+    One device in one process is exactly the single-device path (no mesh).
+    Raises ``ValueError`` when ``config.batch_size`` does not divide over the
+    devices.
+    """
+    if config.devices == "1":
+        return None
+    mesh = make_mesh(config.devices)
+    if mesh.size == 1 and jax.process_count() == 1:
+        return None
+    if config.batch_size % mesh.size:
+        n = mesh.size
+        raise ValueError(f"batch_size {config.batch_size} does not divide over {n} "
+                         f"devices; use a multiple of {n} (e.g. "
+                         f"{-(-config.batch_size // n) * n})")
+    return mesh
+
+
 def _shardings(mesh):
     """``(replicated, batch-sharded)`` ``NamedSharding``s of ``mesh``."""
     from jax.sharding import NamedSharding, PartitionSpec as P
@@ -303,15 +323,10 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
     # else (images, labels, parameters, optimizer state) replicated; XLA
     # partitions the step and inserts the gradient all-reduce.  One device in
     # one process is exactly the single-device path (no mesh).
-    mesh = make_mesh(config.devices) if config.devices != "1" else None
-    if mesh is not None and mesh.size == 1 and jax.process_count() == 1:
-        mesh = None
+    mesh = data_parallel_mesh(config)
     replicated = batch_sharding = None
     if mesh is not None:
         replicated, batch_sharding = _shardings(mesh)
-        if config.batch_size % mesh.size:
-            raise ValueError(f"batch_size {config.batch_size} does not divide over "
-                             f"{mesh.size} devices; use a multiple of {mesh.size}")
     put = _replicate(replicated) if mesh is not None else jnp.asarray
     x_train, t_train = put(data["x_train"]), put(data["t_train"])
     x_test, t_test = put(data["x_test"]), put(data["t_test"])
@@ -352,8 +367,7 @@ def fit(config=Config(), data=None, progress=True, out_dir=None, data_dir=None,
     def record_eval(step):
         t0 = time.perf_counter()
         correct = np.asarray(accuracies(params, x_train, t_train, x_test, t_test))
-        tr, te = correct[0] / x_train.shape[0], correct[1] / x_test.shape[0]
-        tr, te = float(tr), float(te)
+        tr, te = float(correct[0] / x_train.shape[0]), float(correct[1] / x_test.shape[0])
         metrics["eval_s"] += time.perf_counter() - t0
         metrics["eval_steps"].append(step)
         metrics["train_acc"].append(tr)
@@ -509,12 +523,7 @@ def main(argv=None):
                     eval_every=args.eval_every, dtype=args.dtype, devices=args.devices)
     try:
         config.validate()
-        if config.devices != "1":       # --devices: check the mesh before loading data
-            n = make_mesh(config.devices).size
-            if config.batch_size % n:
-                raise ValueError(f"--batch-size {config.batch_size} does not divide over "
-                                 f"{n} devices; use a multiple of {n} (e.g. "
-                                 f"{-(-config.batch_size // n) * n})")
+        data_parallel_mesh(config)      # --devices: check the mesh before loading data
     except ValueError as e:
         _parser().error(str(e))
     data = load_data(args.dataset, args.data_dir, not args.quiet)
