@@ -52,3 +52,40 @@ def predict(params, x):
 
 def loss(params, x, t):
     return softmax_with_loss(predict(params, x), t)
+
+
+# ---- chapter 7 twins ----
+# Convolution and max pooling (7.4) as a JAX user would write them: XLA's own
+# convolution, and a pooling whose jax.grad sends each window's gradient to
+# the same element as the book's np.argmax (the first maximum, row-major).
+__all__ += ["convolution", "max_pooling"]
+
+
+def convolution(x, W, b, stride=1, pad=0):
+    """``jax.lax.conv_general_dilated`` (NCHW input, OIHW filters) plus bias."""
+    out = jax.lax.conv_general_dilated(
+        x, W, (stride, stride), [(pad, pad), (pad, pad)],
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=jax.lax.Precision.HIGHEST)
+    return out + b[None, :, None, None]
+
+
+def max_pooling(x, pool_h, pool_w, stride=1, pad=0):
+    """Max over each zero-padded window, picked by a one-hot of ``argmax``.
+
+    The windows come from ``jax.lax.conv_general_dilated_patches`` (channel
+    major, then row-major in the window, as the book's ``im2col``); the value
+    is the window entry selected by a constant (non-differentiated) mask of
+    ``argmax``, so ``jax.grad`` sends ``dout`` to the first maximum, the
+    book's tie rule.  (``jax.lax.reduce_window`` with ``max`` computes the
+    same values; its gradient's choice among ties is XLA's, not specified.)
+    """
+    N, C = x.shape[:2]
+    patches = jax.lax.conv_general_dilated_patches(
+        x, (pool_h, pool_w), (stride, stride), [(pad, pad), (pad, pad)],
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=jax.lax.Precision.HIGHEST)
+    patches = patches.reshape(N, C, pool_h * pool_w, *patches.shape[2:])
+    first_max = jax.lax.stop_gradient(
+        jnp.argmax(patches, axis=2, keepdims=True) == jnp.arange(pool_h * pool_w)[:, None, None])
+    return jnp.sum(jnp.where(first_max, patches, jnp.zeros_like(patches)), axis=2)

@@ -1,0 +1,313 @@
+"""Convolution and pooling layers (book section 7.4) as pure functions.
+
+``im2col`` and ``col2im`` (7.4.3) are plain ``jnp`` functions with the book's
+layout: ``im2col`` turns images ``(N, C, H, W)`` into one row per output pixel,
+``col`` of shape ``(N * out_h * out_w, C * filter_h * filter_w)``, each row the
+filter window flattened in ``(C, filter_h, filter_w)`` order.  ``col2im`` is
+its adjoint (``<im2col(x), c> == <x, col2im(c)>``): it adds every row back
+onto the pixels it came from, so overlapping windows sum.
+
+The layers, each a :func:`jax.custom_vjp` rule whose residuals are what the
+book's class keeps on ``self``:
+
+    convolution  (7.4.3)  residuals: col, col_W   out = col . col_W + b
+                                                  db = sum(dout), dW = col^T . dout,
+                                                  dx = col2im(dout . col_W^T)
+    max_pooling  (7.4.4)  residual: arg_max       out = max over each window
+                                                  dx = col2im(dout placed at arg_max)
+
+The book also keeps ``self.x``, but only for its shape in ``col2im``; shapes
+are static in JAX, so the shape travels with the rule as a static argument
+(``_Geometry``) and ``x`` itself is not stored.
+
+Output size (eq. 7.1): ``out_h = (H + 2 * pad - filter_h) // stride + 1``
+(floor, as the book's ``im2col``: a last partial window is dropped).
+Padding is with zeros, for pooling too (the book's ``im2col`` pads before
+pooling, so a window that overlaps the padding can have the maximum 0).
+
+The plain-jnp twins (``jax.lax.conv_general_dilated`` and a one-hot-of-argmax
+pooling) live in :mod:`jaxbp.reference`.
+"""
+from __future__ import annotations
+
+import functools
+import operator
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["im2col", "col2im", "convolution", "max_pooling", "output_size"]
+
+
+# ---- validation ---------------------------------------------------------------
+def _floating(name: str, arg: str, x):
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"{name}: {arg} must be a floating-point array, got dtype "
+                        f"{x.dtype} (normalise images first, e.g. x / 255)")
+    return x
+
+
+def _check_stride_pad(name: str, stride, pad) -> tuple[int, int]:
+    for arg, v, low in (("stride", stride, 1), ("pad", pad, 0)):
+        try:
+            ok = operator.index(v) >= low
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{name}: {arg} must be an integer >= {low}, got {v!r}")
+    return int(stride), int(pad)
+
+
+def _check_images(name: str, shape, filter_h: int, filter_w: int, pad: int) -> None:
+    """Images must be (N, C, H, W), N >= 1, and the window fit the padded image."""
+    if len(shape) != 4:
+        raise ValueError(f"{name}: x must be 4-D (N, C, H, W), got shape {tuple(shape)}")
+    N, C, H, W = shape
+    if N < 1 or C < 1:
+        raise ValueError(f"{name}: x of shape {tuple(shape)} is empty (needs N >= 1 "
+                         f"images of C >= 1 channels)")
+    if filter_h < 1 or filter_w < 1:
+        raise ValueError(f"{name}: window must be at least 1x1, got "
+                         f"{filter_h}x{filter_w}")
+    if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
+        raise ValueError(
+            f"{name}: window {filter_h}x{filter_w} is larger than the padded input "
+            f"{H + 2 * pad}x{W + 2 * pad} (x of shape {tuple(shape)}, pad={pad})")
+
+
+def output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
+    """Eq. 7.1: ``(input_size + 2 * pad - filter_size) // stride + 1``."""
+    return (input_size + 2 * pad - filter_size) // stride + 1
+
+
+# ---- im2col / col2im (7.4.3) ------------------------------------------------------
+def _im2col(x, filter_h, filter_w, stride, pad):
+    N, C, H, W = x.shape
+    out_h = output_size(H, filter_h, stride, pad)
+    out_w = output_size(W, filter_w, stride, pad)
+    img = jnp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    # One strided slice per filter offset (y, x): the pixels that offset of
+    # every window sees, (N, C, out_h, out_w); fh * fw slices, not a pixel loop.
+    windows = [jax.lax.slice(img, (0, 0, y, x),
+                             (N, C, y + stride * (out_h - 1) + 1, x + stride * (out_w - 1) + 1),
+                             (1, 1, stride, stride))
+               for y in range(filter_h) for x in range(filter_w)]
+    col = jnp.stack(windows, axis=2)                  # (N, C, fh*fw, out_h, out_w)
+    col = col.reshape(N, C, filter_h, filter_w, out_h, out_w)
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+
+
+def _col2im(col, input_shape, filter_h, filter_w, stride, pad):
+    N, C, H, W = input_shape
+    out_h = output_size(H, filter_h, stride, pad)
+    out_w = output_size(W, filter_w, stride, pad)
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    zero = jnp.zeros((), col.dtype)
+    img = jnp.zeros((N, C, H, W), col.dtype)
+    for y in range(filter_h):
+        for x in range(filter_w):
+            # The adjoint of the strided slice: spread the (out_h, out_w) block
+            # `stride` apart (interior padding) and place it at offset (y, x) of
+            # the padded image; negative edge padding crops the `pad` border.
+            img = img + jax.lax.pad(col[:, :, y, x], zero, (
+                (0, 0, 0), (0, 0, 0),
+                (y - pad, H + pad - y - stride * (out_h - 1) - 1, stride - 1),
+                (x - pad, W + pad - x - stride * (out_w - 1) - 1, stride - 1)))
+    return img
+
+
+def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0):
+    """Image to columns (7.4.3, the book's ``common/util.py``).
+
+    ``x``: ``(N, C, H, W)``.  Returns ``col`` of shape
+    ``(N * out_h * out_w, C * filter_h * filter_w)``: row ``(n, i, j)`` (in
+    that order) is the window whose top-left corner is at
+    ``(i * stride - pad, j * stride - pad)`` of image ``n``, flattened in
+    ``(C, filter_h, filter_w)`` order; the input is zero-padded by ``pad``.
+    """
+    x = _floating("im2col", "x", x)
+    stride, pad = _check_stride_pad("im2col", stride, pad)
+    _check_images("im2col", x.shape, filter_h, filter_w, pad)
+    return _im2col(x, filter_h, filter_w, stride, pad)
+
+
+def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0):
+    """Columns back to images (7.4.3): the adjoint of :func:`im2col`.
+
+    ``col``: ``(N * out_h * out_w, C * filter_h * filter_w)``;
+    ``input_shape``: ``(N, C, H, W)``.  Each entry of ``col`` is added to the
+    pixel it was read from, overlapping windows summing, and entries that read
+    the padding are dropped; so ``sum(im2col(x) * c) == sum(x * col2im(c))``.
+    """
+    col = _floating("col2im", "col", col)
+    stride, pad = _check_stride_pad("col2im", stride, pad)
+    input_shape = tuple(int(s) for s in input_shape)
+    _check_images("col2im", input_shape, filter_h, filter_w, pad)
+    N, C, H, W = input_shape
+    rows = N * output_size(H, filter_h, stride, pad) * output_size(W, filter_w, stride, pad)
+    if col.shape != (rows, C * filter_h * filter_w):
+        raise ValueError(f"col2im: col must have shape {(rows, C * filter_h * filter_w)} for "
+                         f"input_shape {input_shape}, a {filter_h}x{filter_w} window, "
+                         f"stride={stride}, pad={pad}; got {col.shape}")
+    return _col2im(col, input_shape, filter_h, filter_w, stride, pad)
+
+
+class _Geometry(NamedTuple):
+    """Static shape information of one layer call (the book's ``self.x.shape``,
+    ``self.stride``, ``self.pad``, and the window size)."""
+    x_shape: tuple
+    filter_h: int
+    filter_w: int
+    stride: int
+    pad: int
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return (output_size(self.x_shape[2], self.filter_h, self.stride, self.pad),
+                output_size(self.x_shape[3], self.filter_w, self.stride, self.pad))
+
+
+# ---- Convolution (7.4.3) ------------------------------------------------------------
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _convolution(x, W, b, geometry):
+    return _convolution_fwd(x, W, b, geometry)[0]
+
+
+def _convolution_fwd(x, W, b, geometry):
+    N = x.shape[0]
+    FN = W.shape[0]
+    out_h, out_w = geometry.out_hw
+    col = _im2col(x, geometry.filter_h, geometry.filter_w,
+                  geometry.stride, geometry.pad)      # self.col = col
+    col_W = W.reshape(FN, -1).T                       # self.col_W = col_W
+    out = col @ col_W + b                             # (N*out_h*out_w, FN)
+    out = out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
+    return out, (col, col_W)
+
+
+def _convolution_bwd(geometry, res, dout):
+    col, col_W = res
+    FN = col_W.shape[1]
+    C = geometry.x_shape[1]
+    dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)  # (N*out_h*out_w, FN)
+    db = jnp.sum(dout, axis=0)                        # self.db = np.sum(dout, axis=0)
+    dW = (col.T @ dout).T.reshape(FN, C, geometry.filter_h, geometry.filter_w)
+    dcol = dout @ col_W.T                             # dcol = np.dot(dout, self.col_W.T)
+    dx = _col2im(dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w,
+                 geometry.stride, geometry.pad)
+    return dx, dW, db
+
+
+_convolution.defvjp(_convolution_fwd, _convolution_bwd)
+
+
+def convolution(x, W, b, stride: int = 1, pad: int = 0):
+    """Convolution layer (7.4.3, the book's ``Convolution``; 7.2 for the maths).
+
+    Shapes: ``x`` ``(N, C, H, W)``, filters ``W`` ``(FN, C, FH, FW)``, bias
+    ``b`` ``(FN,)``; result ``(N, FN, out_h, out_w)`` with
+    ``out_h = (H + 2 * pad - FH) // stride + 1`` (eq. 7.1), likewise ``out_w``.
+
+    ``out[n, f, i, j] = b[f] + sum_{c, p, q} W[f, c, p, q] *
+    xpad[n, c, i * stride + p, j * stride + q]`` (a cross-correlation, as in
+    the book and every deep-learning library), computed as the book does:
+    ``col = im2col(x)``, ``col_W = W.reshape(FN, -1).T``,
+    ``out = col . col_W + b``.
+
+    Backward (the book's ``Convolution.backward``), with ``dout`` reshaped to
+    ``(N * out_h * out_w, FN)``: ``db = sum(dout, axis=0)``,
+    ``dW = (col^T . dout)^T`` reshaped to ``(FN, C, FH, FW)``,
+    ``dx = col2im(dout . col_W^T)``.
+
+    Raises ``ValueError`` for a channel mismatch, a filter larger than the
+    padded input, an empty batch, ``stride < 1`` or ``pad < 0``, a bias of the
+    wrong shape; ``TypeError`` for non-floating inputs.  Inputs are promoted to
+    a common floating dtype before the rule.
+    """
+    x = _floating("convolution", "x", x)
+    W = _floating("convolution", "W", W)
+    b = _floating("convolution", "b", b)
+    stride, pad = _check_stride_pad("convolution", stride, pad)
+    if W.ndim != 4:
+        raise ValueError(f"convolution: W must be 4-D (FN, C, FH, FW), got shape {W.shape}")
+    if x.ndim == 4 and x.shape[1] != W.shape[1]:
+        raise ValueError(f"convolution: x of shape {x.shape} has {x.shape[1]} channels but "
+                         f"W of shape {W.shape} expects {W.shape[1]}")
+    _check_images("convolution", x.shape, W.shape[2], W.shape[3], pad)
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"convolution: b must have shape ({W.shape[0]},) to match W of "
+                         f"shape {W.shape}, got {b.shape}")
+    dtype = jnp.result_type(x, W, b)
+    geometry = _Geometry(tuple(x.shape), W.shape[2], W.shape[3], stride, pad)
+    return _convolution(x.astype(dtype), W.astype(dtype), b.astype(dtype), geometry)
+
+
+# ---- Max pooling (7.4.4) --------------------------------------------------------------
+def _pool_windows(x, geometry):
+    """(N*out_h*out_w*C, pool_h*pool_w): one row per (image, output pixel, channel)."""
+    col = _im2col(x, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad)
+    return col.reshape(-1, geometry.filter_h * geometry.filter_w)
+
+
+def _as_images(rows, geometry):
+    """(N*out_h*out_w*C,) -> (N, C, out_h, out_w)."""
+    N, C = geometry.x_shape[:2]
+    return rows.reshape(N, *geometry.out_hw, C).transpose(0, 3, 1, 2)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _max_pooling(x, geometry):
+    return _as_images(jnp.max(_pool_windows(x, geometry), axis=1), geometry)
+
+
+def _max_pooling_fwd(x, geometry):
+    col = _pool_windows(x, geometry)
+    arg_max = jnp.argmax(col, axis=1)                 # self.arg_max = np.argmax(col, axis=1)
+    out = jnp.max(col, axis=1)
+    return _as_images(out, geometry), arg_max
+
+
+def _max_pooling_bwd(geometry, arg_max, dout):
+    pool_size = geometry.filter_h * geometry.filter_w
+    dout = dout.transpose(0, 2, 3, 1).reshape(-1)     # one entry per window
+    # dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
+    at_max = arg_max[:, None] == jnp.arange(pool_size)
+    dmax = jnp.where(at_max, dout[:, None], jnp.zeros((), dout.dtype))
+    N, C = geometry.x_shape[:2]
+    out_h, out_w = geometry.out_hw
+    dcol = dmax.reshape(N * out_h * out_w, C * pool_size)
+    dx = _col2im(dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w,
+                 geometry.stride, geometry.pad)
+    return (dx,)
+
+
+_max_pooling.defvjp(_max_pooling_fwd, _max_pooling_bwd)
+
+
+def max_pooling(x, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0):
+    """Max pooling layer (7.4.4, the book's ``Pooling``; 7.3 for the maths).
+
+    ``x``: ``(N, C, H, W)``; result ``(N, C, out_h, out_w)``,
+    ``out_h = (H + 2 * pad - pool_h) // stride + 1``, with
+    ``out[n, c, i, j] = max_{p, q} xpad[n, c, i * stride + p, j * stride + q]``
+    over the ``pool_h x pool_w`` window, ``xpad`` the input zero-padded by
+    ``pad`` (the book pads with zeros via ``im2col``).  Note the book's
+    ``Pooling`` defaults to ``stride=2``; here ``stride`` defaults to 1 like
+    ``im2col`` and ``convolution``, so the book's 2x2 pooling is
+    ``max_pooling(x, 2, 2, stride=2)``.
+
+    Backward: ``dout`` goes to the window's arg-max, every other input gets 0
+    (summed over overlapping windows by ``col2im``).  Ties: as the book's
+    ``np.argmax``, the *first* maximum in row-major window order (smallest
+    ``p``, then smallest ``q``) gets the whole gradient.  If a window's maximum
+    is in the padding, that gradient is dropped.
+
+    Raises ``ValueError`` for a window larger than the padded input, an empty
+    batch, ``stride < 1`` or ``pad < 0``; ``TypeError`` for non-floating input.
+    """
+    x = _floating("max_pooling", "x", x)
+    stride, pad = _check_stride_pad("max_pooling", stride, pad)
+    _check_images("max_pooling", x.shape, pool_h, pool_w, pad)
+    return _max_pooling(x, _Geometry(tuple(x.shape), int(pool_h), int(pool_w), stride, pad))
