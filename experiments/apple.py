@@ -1,24 +1,15 @@
 """Book 5.4: the apple (figure 5-16) and apple+orange (figure 5-17) examples.
 
 The book builds them from MulLayer/AddLayer objects and calls each layer's
-backward by hand; here the price is a function composed from the custom_vjp
-nodes ``jaxbp.graph.mul`` and ``add``, and ``jax.grad`` runs their rules.
+backward by hand; here the price is :func:`jaxbp.graph.buy_apple` /
+:func:`jaxbp.graph.buy_apple_orange`, composed from the custom_vjp nodes
+``mul`` and ``add``, and ``jax.grad`` runs their rules.
 
     python experiments/apple.py
 """
 import jax
 
-from jaxbp.graph import add, mul
-
-
-def apple_price(apple, apple_num, tax):
-    """Figure 5-16: 100 won apples, 2 of them, 10% tax."""
-    return mul(mul(apple, apple_num), tax)
-
-
-def fruit_price(apple, apple_num, orange, orange_num, tax):
-    """Figure 5-17: 2 apples at 100 and 3 oranges at 150, 10% tax."""
-    return mul(add(mul(apple, apple_num), mul(orange, orange_num)), tax)
+from jaxbp.graph import buy_apple, buy_apple_orange
 
 
 def show(*xs):
@@ -31,7 +22,7 @@ def show(*xs):
 
 
 def main():
-    price, grads = jax.value_and_grad(apple_price, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
+    price, grads = jax.value_and_grad(buy_apple, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
     dapple, dapple_num, dtax = grads
     print("figure 5-16, apples")
     print("price:", show(price))                               # 220
@@ -39,7 +30,7 @@ def main():
     print("dApple_num:", show(dapple_num))                     # 110
     print("dTax:", show(dtax))                                 # 200
 
-    price, grads = jax.value_and_grad(fruit_price, argnums=(0, 1, 2, 3, 4))(
+    price, grads = jax.value_and_grad(buy_apple_orange, argnums=(0, 1, 2, 3, 4))(
         100.0, 2.0, 150.0, 3.0, 1.1)
     dapple, dapple_num, dorange, dorange_num, dtax = grads
     print("figure 5-17, apples and oranges")

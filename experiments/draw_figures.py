@@ -21,17 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxbp import two_layer_net
-from jaxbp.graph import add, draw, mul
-
-
-def apple(apple, apple_num, tax):
-    """Figure 5-16 (5.4.1 ``buy_apple.py``)."""
-    return mul(mul(apple, apple_num), tax)
-
-
-def apple_orange(apple, apple_num, orange, orange_num, tax):
-    """Figure 5-17 (5.4.2 ``buy_apple_orange.py``)."""
-    return mul(add(mul(apple, apple_num), mul(orange, orange_num)), tax)
+from jaxbp.graph import buy_apple, buy_apple_orange, draw
 
 
 def sigmoid(x):
@@ -48,8 +38,8 @@ def main(argv=None):
     x = jax.random.uniform(kx, (100, 784))
     t = jax.random.randint(kt, (100,), 0, 10)
     figures = [
-        ("apple", apple, (100.0, 2.0, 1.1), "Figure 5-16: buying 2 apples"),
-        ("apple_orange", apple_orange, (100.0, 2.0, 150.0, 3.0, 1.1),
+        ("apple", buy_apple, (100.0, 2.0, 1.1), "Figure 5-16: buying 2 apples"),
+        ("apple_orange", buy_apple_orange, (100.0, 2.0, 150.0, 3.0, 1.1),
          "Figure 5-17: buying 2 apples and 3 oranges"),
         ("sigmoid", sigmoid, (1.0,), "Figures 5-19/5-20: sigmoid at x = 1"),
         ("two_layer_net", two_layer_net.loss, (params, x, t),

@@ -13,13 +13,18 @@ composed from these nodes then runs exactly the book's backward pass
 
 Both accept scalars or arrays of the same shape; broadcasting is refused so
 that the backward rule never has to un-broadcast (and never silently does).
+
+The book's two shopping examples (5.4.1 ``buy_apple.py``, 5.4.2
+``buy_apple_orange.py``) are :func:`buy_apple` and :func:`buy_apple_orange`:
+the price as a function of the inputs, so that ``jax.grad`` of it runs the
+backward pass the book calls layer by layer.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["add", "mul", "draw"]
+__all__ = ["add", "mul", "buy_apple", "buy_apple_orange", "draw"]
 
 
 def _check_pair(name: str, x, y):
@@ -86,6 +91,43 @@ def mul(x, y):
     input: ``dx = dout * y``, ``dy = dout * x``.
     """
     return _mul(*_check_pair("mul", x, y))
+
+
+# ---- the shopping examples (5.4.1, 5.4.2) ------------------------------------
+def buy_apple(apple=100.0, apple_num=2.0, tax=1.1):
+    """Figure 5-16 (``buy_apple.py``, 5.4.1): 2 apples at 100 each, 10% tax.
+
+    ``mul_apple_layer`` then ``mul_tax_layer``; the defaults are the book's
+    numbers.  ``jax.grad`` runs the two multiplication nodes' rules backward:
+
+    >>> import jax
+    >>> print(f"{buy_apple():.6g}")                                   # price
+    220
+    >>> grads = jax.grad(buy_apple, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
+    >>> print(" ".join(f"{g:.6g}" for g in grads))   # dapple, dapple_num, dtax
+    2.2 110 200
+    """
+    apple_price = mul(apple, apple_num)
+    return mul(apple_price, tax)
+
+
+def buy_apple_orange(apple=100.0, apple_num=2.0, orange=150.0, orange_num=3.0, tax=1.1):
+    """Figure 5-17 (``buy_apple_orange.py``, 5.4.2): plus 3 oranges at 150.
+
+    Two multiplication nodes, one addition node, then the tax:
+
+    >>> import jax
+    >>> print(f"{buy_apple_orange():.6g}")                            # price
+    715
+    >>> da, dan, do, don, dt = jax.grad(buy_apple_orange, argnums=(0, 1, 2, 3, 4))(
+    ...     100.0, 2.0, 150.0, 3.0, 1.1)
+    >>> print(" ".join(f"{g:.6g}" for g in (dan, da, do, don, dt)))   # the book's order
+    110 2.2 3.3 165 650
+    """
+    apple_price = mul(apple, apple_num)
+    orange_price = mul(orange, orange_num)
+    all_price = add(apple_price, orange_price)
+    return mul(all_price, tax)
 
 
 def draw(f, *args, **kwargs):

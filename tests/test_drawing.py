@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from jaxbp import drawing, two_layer_net
-from jaxbp.graph import add, draw, mul
+from jaxbp.graph import buy_apple, buy_apple_orange, draw, mul
 
 _NODE = re.compile(r'^\s*(\w+) \[label=(?:"([^"]*)"|(\S+?))[ \]]', re.M)
 _EDGE = re.compile(r'^\s*(\w+) -> (\w+) \[label=<<TABLE[^>]*><TR><TD>([^<]*)</TD></TR>'
@@ -25,13 +25,9 @@ def parse(source):
     return nodes, [m.groups() for m in _EDGE.finditer(source)]
 
 
-def apple_orange(apple, apple_num, orange, orange_num, tax):
-    return mul(add(mul(apple, apple_num), mul(orange, orange_num)), tax)
-
-
 def test_apple_orange_numbers_on_the_right_edges():
     """Figure 5-17: every forward (black) and backward (red) value."""
-    nodes, edges = parse(draw(apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1).source)
+    nodes, edges = parse(draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1).source)
     by_tail = {nodes[t]: (h, fwd, bwd) for t, h, fwd, bwd in edges}
     for name, fwd, bwd in [("apple", "100", "2.2"), ("apple_num", "2", "110"),
                            ("orange", "150", "3.3"), ("orange_num", "3", "165"),
@@ -51,8 +47,7 @@ def test_apple_orange_numbers_on_the_right_edges():
 
 
 def test_apple_figure_5_16():
-    nodes, edges = parse(draw(lambda apple, apple_num, tax: mul(mul(apple, apple_num), tax),
-                              100.0, 2.0, 1.1).source)
+    nodes, edges = parse(draw(buy_apple, 100.0, 2.0, 1.1).source)
     got = {(nodes[t], nodes[h]): (f, b) for t, h, f, b in edges}
     assert got[("apple", "×")] == ("100", "2.2")
     assert got[("apple_num", "×")] == ("2", "110")
@@ -62,7 +57,7 @@ def test_apple_figure_5_16():
 
 
 def test_argnames_override_and_grads_false():
-    nodes, edges = parse(draw(apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, grads=False,
+    nodes, edges = parse(draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, grads=False,
                               argnames=["a", "n", "o", "m", "t"]).source)
     assert {"a", "n", "o", "m", "t"} <= set(nodes.values())
     assert all(b is None for *_, b in edges)
@@ -111,7 +106,7 @@ def test_non_scalar_output_needs_grads_false():
 
 @pytest.mark.needs_dot
 def test_render_svg_and_png(tmp_path):
-    d = draw(apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, filename=tmp_path / "ao")
+    d = draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, filename=tmp_path / "ao")
     svg, png = d.files
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = svg.read_text()
@@ -121,13 +116,13 @@ def test_render_svg_and_png(tmp_path):
 
 
 def test_missing_dot_gives_install_hint(tmp_path, monkeypatch):
-    d = draw(apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1)   # DOT text needs no dot
+    d = draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1)   # DOT text needs no dot
     assert "715" in d.source
     monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         d.render(tmp_path / "x")
     with pytest.raises(RuntimeError, match="brew install graphviz"):
-        draw(apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, filename=tmp_path / "y")
+        draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, filename=tmp_path / "y")
     # dot found by which() but not runnable: graphviz's own error is translated too
     monkeypatch.setattr(drawing.shutil, "which", lambda name: "/usr/bin/dot")
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -5,20 +5,20 @@ import numpy as np
 import pytest
 
 from jaxbp import graph
-from jaxbp.graph import add, mul
+from jaxbp.graph import add, buy_apple, buy_apple_orange, mul
 
 
 def test_apple_example_book_numbers():
-    f = lambda apple, n, tax: mul(mul(apple, n), tax)
-    price, g = jax.value_and_grad(f, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
+    price, g = jax.value_and_grad(buy_apple, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
     np.testing.assert_allclose(price, 220, rtol=1e-6)
     np.testing.assert_allclose(g, [2.2, 110, 200], rtol=1e-6)
+    assert float(buy_apple()) == float(price)            # the defaults are the book's
 
 
 def test_apple_orange_example_book_numbers():
-    f = lambda a, an, o, on, tax: mul(add(mul(a, an), mul(o, on)), tax)
-    price, g = jax.value_and_grad(f, argnums=range(5))(100.0, 2.0, 150.0, 3.0, 1.1)
+    price, g = jax.value_and_grad(buy_apple_orange, argnums=range(5))(100.0, 2.0, 150.0, 3.0, 1.1)
     np.testing.assert_allclose(price, 715, rtol=1e-6)
+    assert float(buy_apple_orange()) == float(price)
     # book: print(dapple_num, dapple, dorange, dorange_num, dtax) # 110 2.2 3.3 165 650
     np.testing.assert_allclose([g[1], g[0], g[2], g[3], g[4]], [110, 2.2, 3.3, 165, 650],
                                rtol=1e-6)
@@ -53,6 +53,9 @@ def test_mul_rule_swaps_inputs_and_add_passes_through():
 def test_grad_runs_the_hand_written_rule():
     jaxpr = jax.make_jaxpr(lambda a, b: mul(add(a, b), b))(1.0, 2.0)
     assert str(jaxpr).count("custom_vjp_call") == 2
+    # buy_apple_orange is built from the nodes: three mul and one add, each its rule
+    jaxpr = str(jax.make_jaxpr(buy_apple_orange)(100.0, 2.0, 150.0, 3.0, 1.1))
+    assert jaxpr.count("custom_vjp_call") == 4
     with pytest.raises(TypeError, match="custom_vjp"):
         jax.jvp(mul, (1.0, 2.0), (1.0, 0.0))
     # a deliberately wrong rule changes jax.grad's answer
