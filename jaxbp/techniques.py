@@ -1,0 +1,252 @@
+"""Batch Normalization (book 6.3), weight decay (6.4.2) and Dropout (6.4.3).
+
+As in :mod:`jaxbp.layers`, each layer is a pure function whose training-mode
+forward pass is a :func:`jax.custom_vjp` rule: what the book's class keeps on
+``self`` in ``forward`` is the rule's residual, and the backward rule applies
+the book's formula to the incoming ``dout``.
+
+    dropout       (6.4.3)  residual: mask = rand > ratio      dx = dout * mask
+    batch_norm    (6.3.2)  residuals: xc, xn, std (and gamma) the book's
+                           computational-graph backward (figure 6-17):
+                           dbeta = sum(dout), dgamma = sum(xn * dout),
+                           dx via dxn, dxc, dstd, dvar, dmu
+    weight_decay_loss (6.4.2) residuals: W, lambda            dW = lambda * W
+
+Test mode needs no rule: dropout scales by ``1 - ratio`` and batch_norm uses
+the running statistics, both plain products whose JAX derivative is exact.
+
+Nothing is hidden: dropout's randomness comes from an explicit ``key`` and
+batch_norm's running mean and variance are an explicit ``state`` in and out.
+The plain-jnp twins used by the tests are in :mod:`jaxbp.reference`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from jaxbp.layers import _floating
+
+__all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state",
+           "weight_decay_loss"]
+
+
+def _static_bool(name: str, arg: str, value) -> bool:
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(f"{name}: {arg} must be a Python bool (it selects the "
+                        f"computation), not a traced value")
+    return bool(value)
+
+
+def _check_fraction(name: str, arg: str, value, closed: bool = False) -> None:
+    """``value`` in [0, 1) (or [0, 1] if ``closed``) when it is concrete."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    v = float(value)
+    if not (0.0 <= v < 1.0 or (closed and v == 1.0)):
+        raise ValueError(f"{name}: {arg} must be in [0, 1{']' if closed else ')'}, got {value}")
+
+
+def _batched(name: str, x, min_ndim: int = 1, shapes: str = "(N, ...)"):
+    x = _floating(name, "x", x)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name}: x must have shape {shapes}, got {x.shape}")
+    if x.shape[0] == 0 or x.size == 0:
+        raise ValueError(f"{name}: empty batch, x has shape {x.shape}")
+    return x
+
+
+# ---- Dropout (6.4.3) ------------------------------------------------------------
+@jax.custom_vjp
+def _dropout(x, mask):
+    return x * mask.astype(x.dtype)
+
+
+def _dropout_fwd(x, mask):
+    return x * mask.astype(x.dtype), mask            # self.mask = rand(*x.shape) > ratio
+
+
+def _dropout_bwd(mask, dout):
+    return dout * mask.astype(dout.dtype), None      # return dout * self.mask
+
+
+_dropout.defvjp(_dropout_fwd, _dropout_bwd)
+
+
+def dropout_mask(key, shape: tuple[int, ...], ratio, dtype=jnp.float32):
+    """The book's ``np.random.rand(*x.shape) > dropout_ratio``, from ``key``.
+
+    Uniform numbers are drawn in ``dtype`` (the input's), so a float32 and a
+    float64 network given the same key drop different units.
+    """
+    return jax.random.uniform(key, shape, dtype) > ratio
+
+
+def dropout(x, key, ratio: float = 0.5, train: bool = True):
+    """Dropout (6.4.3): drop each unit with probability ``ratio`` while training.
+
+    ``x``: any ``(N, ...)`` floating array; ``key``: a ``jax.random`` key (used
+    only when ``train``); ``ratio``: the book's ``dropout_ratio`` in [0, 1);
+    ``train``: Python bool (the book's ``train_flg``).
+
+    Training: ``out = x * mask`` with ``mask = uniform(key, x.shape) > ratio``;
+    backward ``dx = dout * mask``.  Test: ``out = x * (1 - ratio)``, the
+    book's scaling (no inverted dropout), differentiated by JAX.
+
+    Raises ``ValueError`` for an empty batch, a ratio outside [0, 1) or a
+    missing key in training, ``TypeError`` for a non-floating ``x`` or a
+    traced ``train``.
+    """
+    x = _batched("dropout", x)
+    _check_fraction("dropout", "ratio", ratio)
+    if not _static_bool("dropout", "train", train):
+        return x * (1.0 - ratio)                      # x * (1.0 - self.dropout_ratio)
+    if key is None:
+        raise ValueError("dropout: train=True needs a jax.random key for the mask")
+    return _dropout(x, dropout_mask(key, x.shape, ratio, x.dtype))
+
+
+# ---- Batch Normalization (6.3) --------------------------------------------------
+def _batch_norm_forward(x, gamma, beta, eps):
+    mu = jnp.mean(x, axis=0)                          # eq. 6.7: mini-batch mean
+    xc = x - mu
+    var = jnp.mean(xc ** 2, axis=0)                   #          and variance
+    std = jnp.sqrt(var + eps)
+    xn = xc / std                                     # eq. 6.7: normalise
+    return gamma * xn + beta, (xc, xn, std)           # eq. 6.8: scale and shift
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _batch_norm_train(x, gamma, beta, eps):
+    return _batch_norm_forward(x, gamma, beta, eps)[0]
+
+
+def _batch_norm_train_fwd(x, gamma, beta, eps):
+    out, (xc, xn, std) = _batch_norm_forward(x, gamma, beta, eps)
+    # self.xc = xc; self.xn = xn; self.std = std (and self.gamma)
+    return out, (gamma, xc, xn, std)
+
+
+def _batch_norm_train_bwd(eps, res, dout):
+    gamma, xc, xn, std = res
+    n = xc.shape[0]                                   # self.batch_size
+    dbeta = jnp.sum(dout, axis=0)
+    dgamma = jnp.sum(xn * dout, axis=0)
+    dxn = gamma * dout
+    dxc = dxn / std
+    dstd = -jnp.sum((dxn * xc) / (std * std), axis=0)
+    dvar = 0.5 * dstd / std
+    dxc = dxc + (2.0 / n) * xc * dvar
+    dmu = jnp.sum(dxc, axis=0)
+    dx = dxc - dmu / n
+    return dx, dgamma, dbeta
+
+
+_batch_norm_train.defvjp(_batch_norm_train_fwd, _batch_norm_train_bwd)
+
+
+def batch_norm_state(n_features: int, dtype=jnp.float32) -> dict:
+    """Initial running statistics: zeros, as the book's first ``forward``."""
+    return {"running_mean": jnp.zeros(n_features, dtype),
+            "running_var": jnp.zeros(n_features, dtype)}
+
+
+def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
+    """Validate; return (x, gamma, beta, state) promoted to one floating dtype."""
+    x = _batched("batch_norm", x, 2, "(N, D) or (N, C, H, W)")
+    d = math.prod(x.shape[1:])
+    where = f"x of shape {x.shape} (flattened to ({x.shape[0]}, {d}))"
+    gamma = _floating("batch_norm", "gamma", gamma)
+    beta = _floating("batch_norm", "beta", beta)
+    for arg, v in (("gamma", gamma), ("beta", beta)):
+        if v.shape != (d,):
+            raise ValueError(f"batch_norm: {arg} must have shape ({d},) for {where}, got {v.shape}")
+    if state is None:
+        state = batch_norm_state(d, x.dtype)
+    if not isinstance(state, dict) or set(state) != {"running_mean", "running_var"}:
+        got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"batch_norm: state must be a dict with keys running_mean and "
+                         f"running_var, got {got}")
+    for arg, v in state.items():
+        if jnp.shape(v) != (d,):
+            raise ValueError(f"batch_norm: state[{arg!r}] must have shape ({d},) for "
+                             f"{where}, got {jnp.shape(v)}")
+    _check_fraction("batch_norm", "momentum", momentum, closed=True)
+    if not isinstance(eps, jax.core.Tracer) and not float(eps) > 0:
+        raise ValueError(f"batch_norm: eps must be positive, got {eps}")
+    dtype = jnp.result_type(x, gamma, beta)
+    state = {k: _floating("batch_norm", k, v).astype(dtype) for k, v in state.items()}
+    return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype), state
+
+
+def batch_norm(x, gamma, beta, state, train: bool, momentum: float = 0.9,
+               eps: float = 1e-6):
+    """Batch Normalization (6.3.1-6.3.2, eq. 6.7-6.8), the book's layer.
+
+    Shapes: ``x`` ``(N, D)`` or ``(N, C, H, W)``; any ``(N, ...)`` is
+    flattened to ``(N, D)``, ``D = prod(x.shape[1:])``, as the book's
+    ``x.reshape(N, -1)`` (one mean per feature, not per channel);
+    ``gamma``, ``beta`` ``(D,)``; ``state`` ``{"running_mean": (D,),
+    "running_var": (D,)}`` or ``None`` for zeros (the book's first call).
+    ``eps = 1e-6`` is the book's ``10e-7``.
+
+    Training: ``mu``, ``var`` over the batch, ``xn = (x - mu) / sqrt(var + eps)``,
+    ``out = gamma * xn + beta``; new running stats
+    ``momentum * running + (1 - momentum) * batch``.  The backward rule is the
+    book's (residuals ``xc``, ``xn``, ``std``).  Test: ``xn`` from the running
+    stats and ``state`` comes back unchanged.
+
+    Returns ``(out, new_state)``, ``out`` of ``x``'s shape.  Raises
+    ``ValueError`` for an empty batch or mismatched shapes (named) and
+    ``TypeError`` for non-floating inputs or a traced ``train``.
+    """
+    x, gamma, beta, state = _check_batch_norm_args(x, gamma, beta, state, momentum, eps)
+    x2 = x.reshape(x.shape[0], -1)
+    rm, rv = state["running_mean"], state["running_var"]
+    if _static_bool("batch_norm", "train", train):
+        out = _batch_norm_train(x2, gamma, beta, eps)
+        mu = jnp.mean(x2, axis=0)
+        var = jnp.mean((x2 - mu) ** 2, axis=0)
+        state = {"running_mean": momentum * rm + (1 - momentum) * mu,
+                 "running_var": momentum * rv + (1 - momentum) * var}
+    else:
+        out = gamma * ((x2 - rm) / jnp.sqrt(rv + eps)) + beta
+    return out.reshape(x.shape), state
+
+
+# ---- Weight decay (6.4.2) -------------------------------------------------------
+@jax.custom_vjp
+def _weight_decay(W, lambda_):
+    return 0.5 * lambda_ * jnp.sum(W ** 2)
+
+
+def _weight_decay_fwd(W, lambda_):
+    return _weight_decay(W, lambda_), (W, lambda_)   # the book reads self.params['W'] again
+
+
+def _weight_decay_bwd(res, g):
+    W, lambda_ = res
+    dW = g * lambda_ * W                              # + self.weight_decay_lambda * W
+    return dW, g * 0.5 * jnp.sum(W ** 2)
+
+
+_weight_decay.defvjp(_weight_decay_fwd, _weight_decay_bwd)
+
+
+def weight_decay_loss(weights, lambda_: float):
+    """Weight decay term (6.4.2): ``0.5 * lambda * sum_W sum(W ** 2)``.
+
+    ``weights``: an array or any pytree (list, dict) of weight arrays; the
+    book sums over ``W1 .. W(L+1)``, never the biases.  Its derivative is the
+    book's ``lambda * W`` per matrix.  Returns a scalar (0.0 for no weights).
+    Raises ``ValueError`` for a negative ``lambda_``.
+    """
+    if not isinstance(lambda_, jax.core.Tracer) and float(lambda_) < 0:
+        raise ValueError(f"weight_decay_loss: lambda_ must be >= 0, got {lambda_}")
+    total = jnp.zeros([], jnp.float32)
+    for W in jax.tree_util.tree_leaves(weights):
+        W = _floating("weight_decay_loss", "W", W)
+        total = total + _weight_decay(W, jnp.asarray(lambda_, W.dtype))
+    return total
