@@ -89,3 +89,35 @@ def max_pooling(x, pool_h, pool_w, stride=1, pad=0):
     first_max = jax.lax.stop_gradient(
         jnp.argmax(patches, axis=2, keepdims=True) == jnp.arange(pool_h * pool_w)[:, None, None])
     return jnp.sum(jnp.where(first_max, patches, jnp.zeros_like(patches)), axis=2)
+
+
+# ---- chapter 6 twins ----
+# Dropout (6.4.3), Batch Normalization (6.3) and weight decay (6.4.2) written
+# plainly; jax.grad differentiates them with its own rules.
+__all__ += ["dropout", "batch_norm", "weight_decay_loss"]
+
+
+def dropout(x, key, ratio=0.5, train=True):
+    if not train:
+        return x * (1.0 - ratio)
+    return x * (jax.random.uniform(key, x.shape, x.dtype) > ratio)
+
+
+def batch_norm(x, gamma, beta, state, train, momentum=0.9, eps=1e-6):
+    x2 = x.reshape(x.shape[0], -1)
+    if state is None:
+        state = {"running_mean": jnp.zeros(x2.shape[1], x2.dtype),
+                 "running_var": jnp.zeros(x2.shape[1], x2.dtype)}
+    if train:
+        mu = jnp.mean(x2, axis=0)
+        var = jnp.var(x2, axis=0)
+        xn = (x2 - mu) / jnp.sqrt(var + eps)
+        state = {"running_mean": momentum * state["running_mean"] + (1 - momentum) * mu,
+                 "running_var": momentum * state["running_var"] + (1 - momentum) * var}
+    else:
+        xn = (x2 - state["running_mean"]) / jnp.sqrt(state["running_var"] + eps)
+    return (gamma * xn + beta).reshape(x.shape), state
+
+
+def weight_decay_loss(weights, lambda_):
+    return sum(0.5 * lambda_ * jnp.sum(W ** 2) for W in jax.tree_util.tree_leaves(weights))
