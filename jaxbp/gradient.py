@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["numerical_gradient", "gradient_check", "mean_abs_diff", "enable_x64"]
+__all__ = ["numerical_gradient", "gradient_check", "enable_x64"]
 
 
 def enable_x64(on=True):
@@ -60,11 +60,6 @@ def numerical_gradient(f, x, h=1e-4, batch_size=256):
     grad = jax.lax.map(partial, jnp.arange(flat.size),
                        batch_size=min(batch_size, flat.size))
     return unravel(grad.astype(flat.dtype))
-
-
-def mean_abs_diff(a, b):
-    """The book's check: ``np.average(np.abs(a - b))`` per pytree leaf."""
-    return jax.tree_util.tree_map(lambda u, v: float(jnp.mean(jnp.abs(u - v))), a, b)
 
 
 def gradient_check(params, x, t, h=1e-4):
