@@ -7,6 +7,49 @@ Modules follow the chapter:
   gradient       5.7.3    numerical gradient and the three-way gradient check
   mnist          5.7.4    the MNIST loader (book 3.6.1)
   train          5.7.4    the training script
+  drawing                 the chapter's graph figures (needs Graphviz to render)
   reference               plain-jnp twins used by the tests
+
+``import jaxbp`` is cheap: it imports no submodule (so neither JAX nor
+matplotlib nor graphviz).  Each submodule is imported on first use of
+``jaxbp.<name>``, or by ``import jaxbp.<name>`` as usual.
 """
-__version__ = "0.1.0"
+import importlib as _importlib
+import importlib.metadata as _metadata
+import importlib.util as _util
+import pkgutil as _pkgutil
+import typing as _typing
+
+try:
+    __version__: str = _metadata.version("jaxbp")
+except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, not installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]
+
+if _typing.TYPE_CHECKING:               # what type checkers and IDEs see
+    from jaxbp import drawing as drawing
+    from jaxbp import gradient as gradient
+    from jaxbp import graph as graph
+    from jaxbp import layers as layers
+    from jaxbp import mnist as mnist
+    from jaxbp import reference as reference
+    from jaxbp import train as train
+    from jaxbp import two_layer_net as two_layer_net
+
+
+def _submodules() -> list[str]:
+    return sorted(m.name for m in _pkgutil.iter_modules(__path__)
+                  if not m.name.startswith("_"))
+
+
+def __getattr__(name: str):
+    """``jaxbp.layers`` etc.: import the submodule on first access (PEP 562)."""
+    if not name.startswith("_") and _util.find_spec(f"{__name__}.{name}"):
+        return _importlib.import_module(f"{__name__}.{name}")   # also sets the attribute
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({n for n in globals() if not n.startswith("_") or n == "__version__"}
+                  | set(_submodules()))
