@@ -82,7 +82,7 @@ def test_two_layer_net_arrays_with_shapes_and_gradient_norms():
     x = jax.random.uniform(jax.random.PRNGKey(1), (100, 784))
     t = jnp.arange(100) % 10
     nodes, edges = parse(draw(two_layer_net.loss, params, x, t).source)
-    labels = sorted(l for n, l in nodes.items() if n.startswith("op"))
+    labels = sorted(label for n, label in nodes.items() if n.startswith("op"))
     assert labels == ["affine", "affine", "relu", "softmax_with_loss"]
     chain = {(nodes[t_], nodes[h]): (f, b) for t_, h, f, b in edges}
     assert chain[("affine", "relu")][0] == "(100, 50) float32"

@@ -1,4 +1,7 @@
 """5.1-5.4: add and multiply nodes, the apple examples."""
+import importlib.util
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,7 +28,6 @@ def test_apple_orange_example_book_numbers():
 
 
 def test_apple_script_prints_book_numbers(capsys):
-    import importlib.util, pathlib
     path = pathlib.Path(__file__).parents[1] / "experiments" / "apple.py"
     spec = importlib.util.spec_from_file_location("apple", path)
     mod = importlib.util.module_from_spec(spec)
