@@ -11,43 +11,66 @@ offers the same call signature and return layout, in NumPy only (no JAX):
 plus :func:`load_raw`, which returns the four uint8 arrays untouched so that a
 trainer can put uint8 images on the device and normalise inside a jitted step.
 
+The loader trusts nothing it did not verify: every array it returns is either
+parsed from files whose checksums it has just checked, or read from a parsed
+cache whose arrays it has just checked against the same checksums.
+
 Where the files are looked for
 ------------------------------
 The four IDX files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
 ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` are accepted either
-gzip-compressed (``<name>.gz``, preferred when both exist) or raw.  A folder is
-used only when it holds all four.
+gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
 
-* ``data_dir=`` given: that folder only (missing files are downloaded into it).
-* otherwise, in order:
-
-  1. the folder named by an environment variable: ``JAXBP_DATA_DIR`` for
-     ``"mnist"`` and ``JAXBP_FASHION_DATA_DIR`` for ``"fashion-mnist"`` (each
-     variable names the dataset's folder itself, e.g. ``../shared/data/mnist``);
-  2. the per-user cache ``$XDG_CACHE_HOME/jaxbp/<dataset>`` (default
-     ``~/.cache/jaxbp/<dataset>``);
-  3. for ``"fashion-mnist"`` only, ``/usr/share/datasets/fashion-mnist``
-     (Debian package ``dataset-fashion-mnist``).
-
-  When none is complete and ``download=True``, the missing files are fetched
-  into the per-user cache folder (never into the environment-variable folder,
-  which may be a read-only shared copy).
+1. ``data_dir=`` given (the trainer's ``--data-dir``): that folder and nothing
+   else.  A folder that does not exist, cannot be read, or holds a corrupt
+   file is a :class:`DatasetError` naming it; missing files are downloaded
+   into it when ``download=True``.
+2. otherwise, when the dataset's environment variable is set
+   (``JAXBP_DATA_DIR`` for ``"mnist"``, ``JAXBP_FASHION_DATA_DIR`` for
+   ``"fashion-mnist"``; each names the dataset's folder itself, e.g.
+   ``../shared/data/mnist``): that folder and nothing else, which must exist
+   and hold all four valid files.  Nothing is ever downloaded into it (it may
+   be a read-only shared copy).
+3. otherwise: the parsed cache (below), then the per-user cache folder
+   ``$XDG_CACHE_HOME/jaxbp/<dataset>`` (default ``~/.cache/jaxbp/<dataset>``),
+   then for ``"fashion-mnist"`` ``/usr/share/datasets/fashion-mnist`` (Debian
+   package ``dataset-fashion-mnist``); the first folder holding all four files
+   is used.  When none does and ``download=True``, the missing files are
+   fetched into the per-user cache folder.
 
 Integrity
 ---------
 Every file is checked against the SHA-256 of its *decompressed* bytes (the
 ``.gz`` wrapper of a recompressed copy differs while the payload is the same),
-then parsed strictly: IDX magic number, declared dimensions (28x28 images),
-payload size exactly equal to the product of the dimensions, labels in 0..9,
-as many labels as images.  Any failure raises :class:`DatasetError` naming the
-file; partial data is never returned.
+hashed while it is decompressed in chunks.  Decompression stops as soon as the
+output exceeds the file's expected size, so a small ``.gz`` that would inflate
+to gigabytes costs a few megabytes.  The payload is then parsed strictly: IDX
+magic number, declared dimensions (28x28 images), payload size exactly equal to
+the product of the dimensions, labels in 0..9, as many labels as images.  Any
+failure raises :class:`DatasetError` naming the file; partial data is never
+returned.  Downloads go to a fresh temporary file (``O_EXCL``) in the target
+folder, are verified, then renamed; a failed one leaves nothing behind.
 
 Parsed cache
 ------------
-After a verified load the four arrays are saved (atomically) as an ``.npz`` in
-the per-user cache folder, keyed by the dataset and the expected SHA-256s, and
-read from there next time (shapes, dtypes and label range re-checked; a corrupt
-cache is ignored and rebuilt).  ``JAXBP_NO_CACHE=1`` disables it.
+After a verified load the four arrays are saved as an ``.npz`` in the per-user
+cache folder, keyed by the dataset and the expected SHA-256s, together with the
+SHA-256 of each array's IDX payload and of the on-disk source files it was
+built from.  On every read the arrays are re-hashed and must reproduce the
+expected SHA-256 of the IDX files, so a damaged or tampered cache is ignored
+(and rebuilt from verified files), never returned.  With an explicit folder
+(1 or 2) the cache is used only when that folder's files are byte-identical to
+files already verified (a fast hash of the ``.gz`` bytes instead of a full
+decompression); otherwise the folder's files are verified in full.  The cache
+is written atomically (unique temporary file in the same folder, fsync,
+rename); it is an optimisation only, and ``JAXBP_NO_CACHE=1`` disables it.
+
+Errors
+------
+Every expected failure (no data and ``download=False`` or no network, a folder
+that does not exist or cannot be read, a missing, truncated, oversized or
+corrupt file, a checksum mismatch) raises :class:`DatasetError` with a
+one-line message naming the path and how to get the data.
 
 Environment variables: ``JAXBP_DATA_DIR``, ``JAXBP_FASHION_DATA_DIR``,
 ``JAXBP_NO_CACHE``, ``XDG_CACHE_HOME``.
@@ -55,15 +78,17 @@ Environment variables: ``JAXBP_DATA_DIR``, ``JAXBP_FASHION_DATA_DIR``,
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import hashlib
+import json
 import os
 import sys
 import tempfile
 import urllib.request
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import BinaryIO
 
 import numpy as np
 
@@ -74,25 +99,27 @@ __all__ = [
     "load_mnist",
     "load_raw",
     "default_cache_dir",
+    "find_data_dir",
 ]
 
 
 class DatasetError(RuntimeError):
-    """A dataset file is missing, corrupt, fails its checksum or cannot be downloaded."""
+    """A dataset folder or file is missing, unreadable, corrupt, fails its
+    checksum or cannot be downloaded.  The message is one line naming the path."""
 
 
 # Array key -> IDX base file name (without ``.gz``).
-FILES: Dict[str, str] = {
+FILES: dict[str, str] = {
     "x_train": "train-images-idx3-ubyte",
     "t_train": "train-labels-idx1-ubyte",
     "x_test": "t10k-images-idx3-ubyte",
     "t_test": "t10k-labels-idx1-ubyte",
 }
 
-DATASETS: Tuple[str, ...] = ("mnist", "fashion-mnist")
+DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist")
 
 # SHA-256 of the DECOMPRESSED IDX files.
-_EXPECTED_SHA256: Dict[str, Dict[str, str]] = {
+_EXPECTED_SHA256: dict[str, dict[str, str]] = {
     "mnist": {
         "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
         "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -110,9 +137,22 @@ _EXPECTED_SHA256: Dict[str, Dict[str, str]] = {
     },
 }
 
+# Size in bytes of each DECOMPRESSED IDX file (header + payload); the same for
+# both datasets.  Decompression stops once a file's output exceeds it.
+_MNIST_BYTES: dict[str, int] = {
+    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60000,
+    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10000,
+}
+_EXPECTED_BYTES: dict[str, dict[str, int]] = {
+    "mnist": dict(_MNIST_BYTES),
+    "fashion-mnist": dict(_MNIST_BYTES),
+}
+
 # Also accepted: the published MD5 of the original upstream .gz wrapper (a hedge
 # in case the Debian payload ever differed from the upstream download).
-_ACCEPTED_GZ_MD5: Dict[str, Dict[str, str]] = {
+_ACCEPTED_GZ_MD5: dict[str, dict[str, str]] = {
     "mnist": {},
     "fashion-mnist": {
         "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
@@ -122,7 +162,7 @@ _ACCEPTED_GZ_MD5: Dict[str, Dict[str, str]] = {
     },
 }
 
-_MIRRORS: Dict[str, Tuple[str, ...]] = {
+_MIRRORS: dict[str, tuple[str, ...]] = {
     "mnist": (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -134,12 +174,12 @@ _MIRRORS: Dict[str, Tuple[str, ...]] = {
     ),
 }
 
-_ENV_VARS: Dict[str, str] = {
+_ENV_VARS: dict[str, str] = {
     "mnist": "JAXBP_DATA_DIR",
     "fashion-mnist": "JAXBP_FASHION_DATA_DIR",
 }
 
-_SYSTEM_DIRS: Dict[str, Tuple[str, ...]] = {
+_SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
     "mnist": (),
     "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
 }
@@ -149,11 +189,14 @@ _LABEL_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
 _ROWS = _COLS = 28
 _NUM_CLASSES = 10
 _DOWNLOAD_TIMEOUT_S = 30.0
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+_CHUNK = 1 << 20  # bytes read from a file at a time
+_MAX_IDX_BYTES = 64 << 20  # bound for a file without a known expected size
+_NPY_HEADER_SLACK = 4096  # an .npy header is far smaller than this
 
 
 # --------------------------------------------------------------------------
-# helpers: names and folders
+# helpers: names, folders, messages
 # --------------------------------------------------------------------------
 
 def _check_dataset(dataset: str) -> str:
@@ -176,31 +219,9 @@ def default_cache_dir(dataset: str = "mnist") -> Path:
     return base / "jaxbp" / dataset
 
 
-def _search_dirs(dataset: str, data_dir) -> List[Path]:
-    if data_dir is not None:
-        return [Path(data_dir)]
-    dirs: List[Path] = []
-    env = os.environ.get(_ENV_VARS[dataset], "")
-    if env:
-        dirs.append(Path(env))
-    dirs.append(default_cache_dir(dataset))
-    dirs.extend(Path(d) for d in _SYSTEM_DIRS[dataset])
-    return dirs
-
-
-def _find_file(directory: Path, base: str) -> Optional[Path]:
-    for candidate in (directory / (base + ".gz"), directory / base):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _find_complete_dir(dirs: List[Path]) -> Optional[Dict[str, Path]]:
-    for d in dirs:
-        found = {base: _find_file(d, base) for base in FILES.values()}
-        if all(p is not None for p in found.values()):
-            return found  # type: ignore[return-value]
-    return None
+def _one_line(e: BaseException) -> str:
+    """``Type: message`` of an exception, on one line."""
+    return " ".join(f"{type(e).__name__}: {e}".split())
 
 
 def _manual_hint(dataset: str, target: Path) -> str:
@@ -212,43 +233,163 @@ def _manual_hint(dataset: str, target: Path) -> str:
     )
 
 
+def _explicit_dir(dataset: str, data_dir) -> tuple[Path, str] | None:
+    """The folder named by ``data_dir`` or else by the dataset's environment
+    variable, with where the name came from; None when neither is given."""
+    if data_dir is not None:
+        return Path(data_dir), "data_dir"
+    env = os.environ.get(_ENV_VARS[dataset], "")
+    if env:
+        return Path(env), "$" + _ENV_VARS[dataset]
+    return None
+
+
+def _search_dirs(dataset: str) -> list[Path]:
+    """The folders of the default search (no ``data_dir``, no variable), in order."""
+    return [default_cache_dir(dataset)] + [Path(d) for d in _SYSTEM_DIRS[dataset]]
+
+
+def _find_files(directory: Path) -> dict[str, Path | None] | None:
+    """IDX base name -> ``<base>.gz`` (preferred) or ``<base>`` in ``directory``,
+    None for a file that is in neither form; None when the folder does not exist.
+
+    Raises :class:`DatasetError` when ``directory`` exists but cannot be listed.
+    """
+    try:
+        names = set(os.listdir(directory))
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise DatasetError(f"cannot read the data folder {directory}: {_one_line(e)}") from e
+    found: dict[str, Path | None] = {}
+    for base in FILES.values():
+        hits = [n for n in (base + ".gz", base)
+                if n in names and os.path.isfile(directory / n)]
+        found[base] = directory / hits[0] if hits else None
+    return found
+
+
+def _complete(files: dict[str, Path | None] | None) -> bool:
+    return files is not None and all(p is not None for p in files.values())
+
+
+def find_data_dir(dataset: str = "mnist", data_dir=None) -> Path | None:
+    """The folder :func:`load_raw` would read the four files from, or None.
+
+    ``data_dir`` (or else the dataset's environment variable) when it holds
+    all four files, otherwise the first folder of the default search that
+    does (see the module docstring).  None means :func:`load_raw` would need
+    the parsed cache or a download.  Only looks at file names: nothing is
+    read or verified.  Raises :class:`DatasetError` for a folder that cannot
+    be listed and ``ValueError`` for an unknown dataset.
+    """
+    _check_dataset(dataset)
+    explicit = _explicit_dir(dataset, data_dir)
+    for d in [explicit[0]] if explicit else _search_dirs(dataset):
+        if _complete(_find_files(d)):
+            return d
+    return None
+
+
 # --------------------------------------------------------------------------
 # reading, verifying and parsing one file
 # --------------------------------------------------------------------------
 
-def _read_bytes(path: Path, gzipped: Optional[bool] = None) -> Tuple[bytes, bytes]:
-    """Return (file bytes, decompressed payload); gzip is assumed for ``*.gz``."""
+def _open(path: Path) -> BinaryIO:
     try:
-        blob = path.read_bytes()
+        return open(path, "rb")
     except OSError as e:
-        raise DatasetError(f"cannot read {path}: {e}") from e
-    if gzipped is None:
-        gzipped = path.name.endswith(".gz")
-    if gzipped:
+        raise DatasetError(f"cannot read {path}: {_one_line(e)}") from e
+
+
+def _chunks(f: BinaryIO, path: Path, hashes: list) -> Iterator[bytes]:
+    """The bytes of ``f`` in chunks, each fed to every hash in ``hashes``."""
+    while True:
         try:
-            raw = gzip.decompress(blob)
-        except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as e:
+            chunk = f.read(_CHUNK)
+        except OSError as e:
+            raise DatasetError(f"cannot read {path}: {_one_line(e)}") from e
+        if not chunk:
+            return
+        for h in hashes:
+            h.update(chunk)
+        yield chunk
+
+
+def _inflate(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
+    """Gunzip ``chunks`` (one or more gzip members), yielding the output.
+
+    zlib is never asked for more than ``limit + 1`` bytes in all, so a gzip
+    bomb stops one byte past the limit.  Raises ``zlib.error`` for corrupt
+    data and ``EOFError`` when the stream ends early.
+    """
+    d = zlib.decompressobj(wbits=31)  # gzip wrapper, CRC-32 and length checked
+    produced = 0
+    for data in chunks:
+        while data:
+            if d.eof:  # another gzip member follows, or zero padding
+                if not data.strip(b"\0"):
+                    break
+                d = zlib.decompressobj(wbits=31)
+            out = d.decompress(data, limit + 1 - produced)
+            produced += len(out)
+            yield out
+            if produced > limit:
+                return
+            data = d.unused_data if d.eof else d.unconsumed_tail
+    if not d.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
+def _collect(pieces: Iterator[bytes], path: Path, limit: int, payload_hash) -> bytearray:
+    """Join ``pieces`` (hashing them), stopping with an error past ``limit`` bytes."""
+    out = bytearray()
+    for piece in pieces:
+        if len(out) + len(piece) > limit:
             raise DatasetError(
-                f"{path}: truncated or corrupt gzip file ({type(e).__name__}: {e}); "
-                "delete it and download it again"
-            ) from e
-        return blob, raw
-    return blob, blob
+                f"{path}: data longer than the expected {limit} bytes; stopped reading "
+                "(not the expected file, or corrupt)"
+            )
+        payload_hash.update(piece)
+        out += piece
+    return out
 
 
-def _verify_checksum(path: Path, dataset: str, base: str, blob: bytes, raw: bytes) -> None:
+def _read_payload(path: Path, limit: int, gzipped: bool,
+                  want_md5: bool) -> tuple[bytearray, dict[str, str]]:
+    """The (decompressed) bytes of ``path``, at most ``limit``, and hex digests:
+    ``file`` (SHA-256 of the bytes on disk), ``payload`` (SHA-256 of the
+    decompressed bytes) and, when ``want_md5``, ``md5`` (of the bytes on disk)."""
+    file_h, payload_h = hashlib.sha256(), hashlib.sha256()
+    hashes = [file_h] + ([hashlib.md5()] if want_md5 else [])
+    with _open(path) as f:
+        chunks = _chunks(f, path, hashes)
+        if not gzipped:
+            payload = _collect(chunks, path, limit, payload_h)
+        else:
+            try:
+                payload = _collect(_inflate(chunks, limit), path, limit, payload_h)
+            except (zlib.error, EOFError) as e:
+                raise DatasetError(
+                    f"{path}: truncated or corrupt gzip file ({_one_line(e)}); "
+                    "delete it and download it again"
+                ) from e
+    digests = {"file": file_h.hexdigest(), "payload": payload_h.hexdigest()}
+    if want_md5:
+        digests["md5"] = hashes[1].hexdigest()
+    return payload, digests
+
+
+def _verify_checksum(path: Path, dataset: str, base: str, digests: dict[str, str]) -> None:
     expected = _EXPECTED_SHA256.get(dataset, {}).get(base)
-    if expected is None:
-        return  # no known hash: the IDX structure checks still apply
-    actual = hashlib.sha256(raw).hexdigest()
-    if actual == expected:
-        return
+    if expected is None or digests["payload"] == expected:
+        return  # (no known hash: the IDX structure checks still apply)
     gz_md5 = _ACCEPTED_GZ_MD5.get(dataset, {}).get(base)
-    if gz_md5 is not None and blob is not raw and hashlib.md5(blob).hexdigest() == gz_md5:
+    if gz_md5 is not None and digests.get("md5") == gz_md5:
         return
     raise DatasetError(
         f"{path}: SHA-256 of the decompressed data does not match the {dataset} "
-        f"file {base}: expected {expected}, got {actual}"
+        f"file {base}: expected {expected}, got {digests['payload']}"
     )
 
 
@@ -290,116 +431,29 @@ def _parse_idx(path: Path, raw: bytes, kind: str) -> np.ndarray:
     return arr
 
 
-def _load_file(path: Path, dataset: str, base: str, gzipped: Optional[bool] = None) -> np.ndarray:
-    blob, raw = _read_bytes(path, gzipped)
-    _verify_checksum(path, dataset, base, blob, raw)
-    return _parse_idx(path, raw, "images" if "images" in base else "labels")
+def _load_file(path: Path, dataset: str, base: str,
+               gzipped: bool | None = None) -> tuple[np.ndarray, str]:
+    """Read, verify and parse one IDX file (gzip assumed for ``*.gz``);
+    returns the array and the SHA-256 of the file's bytes on disk."""
+    if gzipped is None:
+        gzipped = path.name.endswith(".gz")
+    limit = _EXPECTED_BYTES.get(dataset, {}).get(base, _MAX_IDX_BYTES)
+    want_md5 = gzipped and base in _ACCEPTED_GZ_MD5.get(dataset, {})
+    payload, digests = _read_payload(path, limit, gzipped, want_md5)
+    _verify_checksum(path, dataset, base, digests)
+    return _parse_idx(path, payload, "images" if "images" in base else "labels"), digests["file"]
 
 
-# --------------------------------------------------------------------------
-# download
-# --------------------------------------------------------------------------
-
-def _fmt_bytes(n: float) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
-
-
-def _fetch(url: str, dest: str, progress: bool) -> None:
-    """Download ``url`` into the (existing, empty) file ``dest``.
-
-    Uses urllib with a timeout; shows bytes/percent on stderr when ``progress``.
-    Raises on any error (tests monkeypatch this function; no network in tests).
-    """
-    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp, open(dest, "wb") as out:
-        total = resp.headers.get("Content-Length")
-        total = int(total) if total and total.isdigit() else None
-        done = 0
-        name = url.rsplit("/", 1)[-1]
-        while True:
-            chunk = resp.read(1 << 16)
-            if not chunk:
-                break
-            out.write(chunk)
-            done += len(chunk)
-            if progress:
-                if total:
-                    msg = f"\r  {name}: {_fmt_bytes(done)} / {_fmt_bytes(total)} ({100 * done // total}%)"
-                else:
-                    msg = f"\r  {name}: {_fmt_bytes(done)}"
-                sys.stderr.write(msg)
-                sys.stderr.flush()
-        if progress:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-        if total is not None and done != total:
-            raise OSError(f"incomplete download: got {done} of {total} bytes")
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of the bytes of ``path`` as they are on disk."""
+    h = hashlib.sha256()
+    with _open(path) as f:
+        for _ in _chunks(f, path, [h]):
+            pass
+    return h.hexdigest()
 
 
-def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
-    """Fetch ``<base>.gz`` into ``target`` from the first mirror that works.
-
-    Each attempt goes to a temporary file in ``target``, is verified (checksum
-    and IDX structure), then atomically renamed; nothing is left on failure.
-    """
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DatasetError(
-            f"cannot create {target} to download {dataset} into: {e}. "
-            + _manual_hint(dataset, target)
-        ) from e
-    fname = base + ".gz"
-    final = target / fname
-    errors = []
-    for mirror in _MIRRORS[dataset]:
-        url = mirror + fname
-        if progress:
-            sys.stderr.write(f"Downloading {url}\n")
-            sys.stderr.flush()
-        fd, tmp = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=target)
-        os.close(fd)
-        try:
-            _make_readable(tmp)
-            _fetch(url, tmp, progress)
-            _load_file(Path(tmp), dataset, base, gzipped=True)  # verify before it is visible
-            os.replace(tmp, final)
-            return final
-        except Exception as e:  # noqa: BLE001 - any failure: try the next mirror
-            errors.append(f"{url}: {type(e).__name__}: {e}")
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    raise DatasetError(
-        f"could not download {fname} for {dataset} from any mirror:\n  "
-        + "\n  ".join(errors)
-        + "\n"
-        + _manual_hint(dataset, target)
-    )
-
-
-# --------------------------------------------------------------------------
-# parsed .npz cache
-# --------------------------------------------------------------------------
-
-def _make_readable(path: str) -> None:
-    """mkstemp creates 0600 files; give the final file the usual 0644 (less umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o644 & ~umask)
-
-
-def _cache_enabled() -> bool:
-    return os.environ.get("JAXBP_NO_CACHE", "").strip().lower() in ("", "0", "false", "no")
-
-
-def _cache_path(dataset: str) -> Path:
-    h = hashlib.sha256(f"v{_CACHE_FORMAT}:{dataset}".encode())
-    for base in sorted(FILES.values()):
-        h.update(f"|{base}={_EXPECTED_SHA256.get(dataset, {}).get(base)}".encode())
-    return default_cache_dir(dataset) / f"parsed-{h.hexdigest()[:16]}.npz"
-
-
-def _check_arrays(arrays: Dict[str, np.ndarray], where: str) -> None:
+def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
     for split in ("train", "test"):
         x, t = arrays[f"x_{split}"], arrays[f"t_{split}"]
         if x.dtype != np.uint8 or t.dtype != np.uint8:
@@ -414,33 +468,295 @@ def _check_arrays(arrays: Dict[str, np.ndarray], where: str) -> None:
             raise DatasetError(f"{where}: {split} label out of range 0..{_NUM_CLASSES - 1}")
 
 
-def _read_cache(path: Path) -> Optional[Dict[str, np.ndarray]]:
-    if not path.is_file():
-        return None
+def _load_files(dataset: str, files: dict[str, Path]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The four arrays, verified and parsed, and the on-disk SHA-256 of each file."""
+    arrays: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
+    for key, base in FILES.items():
+        arrays[key], sources[base] = _load_file(files[base], dataset, base)
+    _check_arrays(arrays, str(files[FILES["x_train"]].parent))
+    return arrays, sources
+
+
+# --------------------------------------------------------------------------
+# atomic files
+# --------------------------------------------------------------------------
+
+def _make_readable(path: Path) -> None:
+    """mkstemp creates 0600 files; give the final file the usual 0644 (less umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o644 & ~umask)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort: not every system allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _atomic_file(final: Path) -> Iterator[tuple[BinaryIO, Path]]:
+    """``(file, temp path)`` of a fresh temporary file next to ``final``.
+
+    The name is unique and created with ``O_EXCL`` (tempfile.mkstemp), so a
+    planted file or symlink is never followed.  When the block succeeds the
+    file is flushed, fsync'd and renamed over ``final`` (a symlink there is
+    replaced, not followed); when it fails the temporary file is removed.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f, tmp
+            f.flush()
+            os.fsync(f.fileno())
+        _make_readable(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(final.parent)
+
+
+# --------------------------------------------------------------------------
+# download
+# --------------------------------------------------------------------------
+
+def _fmt_bytes(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def _show_progress(name: str, done: int, total: int | None) -> None:
+    if total:
+        msg = f"\r  {name}: {_fmt_bytes(done)} / {_fmt_bytes(total)} ({100 * done // total}%)"
+    else:
+        msg = f"\r  {name}: {_fmt_bytes(done)}"
+    sys.stderr.write(msg)
+    sys.stderr.flush()
+
+
+def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
+    """Download ``url`` into the open binary file ``out``.
+
+    Uses urllib with a timeout; shows bytes/percent on stderr when ``progress``.
+    Raises on any error (tests monkeypatch this function; no network in tests).
+    """
+    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
+        total = resp.headers.get("Content-Length")
+        total = int(total) if total and total.isdigit() else None
+        done = 0
+        name = url.rsplit("/", 1)[-1]
+        while True:
+            chunk = resp.read(1 << 16)
+            if not chunk:
+                break
+            out.write(chunk)
+            done += len(chunk)
+            if progress:
+                _show_progress(name, done, total)
+        if progress:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        if total is not None and done != total:
+            raise OSError(f"incomplete download: got {done} of {total} bytes")
+
+
+def _download_one(url: str, dataset: str, base: str, final: Path, progress: bool) -> Path:
+    """Fetch ``url`` into a temporary file, verify it, then rename it to ``final``."""
+    if progress:
+        sys.stderr.write(f"Downloading {url}\n")
+        sys.stderr.flush()
+    with _atomic_file(final) as (f, tmp):
+        _fetch(url, f, progress)
+        f.flush()
+        _load_file(tmp, dataset, base, gzipped=True)  # verified before it is visible
+    return final
+
+
+def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
+    """Fetch ``<base>.gz`` into ``target`` from the first mirror that works.
+
+    Each attempt is verified (checksum and IDX structure) before it appears
+    under its final name; nothing is left on failure.  When every mirror fails
+    (e.g. offline), raises one-line :class:`DatasetError` saying how to get
+    the files by hand.
+    """
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatasetError(
+            f"cannot create {target} to download {dataset} into: {_one_line(e)}. "
+            + _manual_hint(dataset, target)
+        ) from e
+    fname = base + ".gz"
+    errors = []
+    for mirror in _MIRRORS[dataset]:
+        url = mirror + fname
+        try:
+            return _download_one(url, dataset, base, target / fname, progress)
+        except Exception as e:  # noqa: BLE001 - any failure: try the next mirror
+            errors.append(f"{url}: {_one_line(e)}")
+    raise DatasetError(
+        f"could not download {fname} for {dataset} ({'; '.join(errors)}). "
+        + _manual_hint(dataset, target)
+    )
+
+
+# --------------------------------------------------------------------------
+# parsed .npz cache
+# --------------------------------------------------------------------------
+
+def _cache_enabled() -> bool:
+    return os.environ.get("JAXBP_NO_CACHE", "").strip().lower() in ("", "0", "false", "no")
+
+
+def _cache_path(dataset: str) -> Path:
+    h = hashlib.sha256(f"v{_CACHE_FORMAT}:{dataset}".encode())
+    for base in sorted(FILES.values()):
+        h.update(f"|{base}={_EXPECTED_SHA256.get(dataset, {}).get(base)}".encode())
+    return default_cache_dir(dataset) / f"parsed-{h.hexdigest()[:16]}.npz"
+
+
+def _idx_sha256(key: str, arr: np.ndarray) -> str:
+    """SHA-256 of the IDX file ``arr`` was parsed from (header rebuilt from its shape)."""
+    magic = _IMAGE_MAGIC if key.startswith("x_") else _LABEL_MAGIC
+    h = hashlib.sha256(np.array((magic,) + arr.shape, dtype=">u4").tobytes())
+    h.update(np.ascontiguousarray(arr, dtype=np.uint8))
+    return h.hexdigest()
+
+
+def _verified_digests(dataset: str, arrays: dict[str, np.ndarray]) -> dict[str, str] | None:
+    """Array key -> SHA-256 of its IDX file, when all four are the expected
+    ones for ``dataset``; else None (such arrays are never cached or returned
+    from the cache)."""
+    expected = _EXPECTED_SHA256.get(dataset, {})
+    digests = {key: _idx_sha256(key, arrays[key]) for key in FILES}
+    ok = all(expected.get(base) == digests[key] for key, base in FILES.items())
+    return digests if ok else None
+
+
+def _check_cache_sizes(z, dataset: str) -> None:
+    """Refuse an ``.npz`` member larger than its array can be, before reading it."""
+    for key, base in FILES.items():
+        limit = _EXPECTED_BYTES.get(dataset, {}).get(base, _MAX_IDX_BYTES)
+        if z.zip.getinfo(key + ".npy").file_size > limit + _NPY_HEADER_SLACK:
+            raise ValueError(f"{key} is larger than {limit} bytes")
+    if z.zip.getinfo("meta.npy").file_size > 1 << 20:
+        raise ValueError("meta is larger than 1 MiB")
+
+
+def _read_cache(dataset: str) -> tuple[dict[str, np.ndarray], dict[str, set]] | None:
+    """The cached arrays and, per IDX base name, the on-disk SHA-256s of the
+    source files they were built from; None when the cache is absent, damaged,
+    or its arrays do not reproduce the expected checksums."""
+    path = _cache_path(dataset)
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: np.asarray(z[k]) for k in FILES}
+            _check_cache_sizes(z, dataset)
+            arrays = {key: np.asarray(z[key]) for key in FILES}
+            meta = json.loads(str(z["meta"][()]))
         _check_arrays(arrays, str(path))
-        return arrays
-    except Exception:  # noqa: BLE001 - corrupt or stale cache: ignore, rebuild
+        digests = _verified_digests(dataset, arrays)
+        if digests is None or meta["dataset"] != dataset or meta["sha256"] != digests:
+            return None
+        sources = {base: {str(s) for s in meta["sources"].get(base, [])} for base in FILES.values()}
+    except Exception:  # noqa: BLE001 - absent, unreadable or damaged: ignore, rebuild
         return None
+    return arrays, sources
 
 
-def _write_cache(path: Path, arrays: Dict[str, np.ndarray]) -> None:
-    tmp = None
+def _write_cache(dataset: str, arrays: dict[str, np.ndarray], sources: dict[str, set]) -> None:
+    """Save verified ``arrays`` atomically; never raises (the cache is an optimisation)."""
+    digests = _verified_digests(dataset, arrays)
+    if digests is None:
+        return  # e.g. accepted through the .gz MD5 only: not cached
+    meta = {"format": _CACHE_FORMAT, "dataset": dataset, "sha256": digests,
+            "sources": {base: sorted(s)[-8:] for base, s in sources.items()}}
+    path = _cache_path(dataset)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        _make_readable(tmp)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
-        pass  # the cache is an optimisation only (e.g. read-only home)
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        with _atomic_file(path) as (f, _):
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+    except (OSError, ValueError):
+        pass  # e.g. read-only home
+
+
+# --------------------------------------------------------------------------
+# finding the four files
+# --------------------------------------------------------------------------
+
+def _explicit_files(dataset: str, directory: Path, origin: str,
+                    download: bool, progress: bool) -> dict[str, Path]:
+    """The four files in the folder named by ``data_dir`` or the variable.
+
+    The folder must exist; a missing file is downloaded into it only for
+    ``data_dir`` with ``download=True``.
+    """
+    files = _find_files(directory)
+    if files is None:
+        raise DatasetError(
+            f"the {dataset} data folder {directory} (from {origin}) does not exist. "
+            + _manual_hint(dataset, directory)
+        )
+    missing = [base for base, p in files.items() if p is None]
+    if missing and (origin != "data_dir" or not download):
+        why = "download=False" if origin == "data_dir" else f"nothing is downloaded into {origin}"
+        raise DatasetError(
+            f"{directory} (from {origin}) lacks {', '.join(missing)} (.gz or raw); "
+            f"{why}. " + _manual_hint(dataset, directory)
+        )
+    for base in missing:
+        files[base] = _download(dataset, base, directory, progress)
+    return files  # type: ignore[return-value]
+
+
+def _default_files(dataset: str, download: bool, progress: bool) -> dict[str, Path]:
+    """The four files from the first complete folder of the default search,
+    else downloaded (the missing ones) into the per-user cache folder."""
+    dirs = _search_dirs(dataset)
+    for d in dirs:
+        files = _find_files(d)
+        if _complete(files):
+            return files  # type: ignore[return-value]
+    target = dirs[0]
+    files = _find_files(target) or {base: None for base in FILES.values()}
+    missing = [base for base, p in files.items() if p is None]
+    if not download:
+        raise DatasetError(
+            f"{dataset} files not found (looked in: {', '.join(str(d) for d in dirs)}); "
+            f"missing in {target}: {', '.join(missing)}; download=False. "
+            + _manual_hint(dataset, target)
+        )
+    for base in missing:
+        files[base] = _download(dataset, base, target, progress)
+    return files  # type: ignore[return-value]
+
+
+def _load_verified(dataset: str, files: dict[str, Path], cached) -> dict[str, np.ndarray]:
+    """The arrays of ``files``: from the (verified) cache when every file is
+    byte-identical to one the cache was built from, else verified and parsed
+    in full, then cached."""
+    if cached is not None:
+        arrays, sources = cached
+        if all(_file_sha256(p) in sources[base] for base, p in files.items()):
+            return arrays
+    arrays, digests = _load_files(dataset, files)
+    if _cache_enabled():
+        old = cached[1] if cached is not None else {}
+        _write_cache(dataset, arrays, {b: old.get(b, set()) | {d} for b, d in digests.items()})
+    return arrays
 
 
 # --------------------------------------------------------------------------
@@ -452,51 +768,36 @@ def load_raw(
     data_dir=None,
     download: bool = True,
     progress: bool = True,
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     """Load the four arrays of ``dataset`` unmodified, as uint8.
 
-    Returns a dict (fresh, writable arrays)::
+    Returns a dict::
 
         {"x_train": (60000, 28, 28) uint8,  "t_train": (60000,) uint8,
          "x_test":  (10000, 28, 28) uint8,  "t_test":  (10000,) uint8}
 
     with pixel values 0..255 and labels 0..9.  ``dataset`` is ``"mnist"`` or
-    ``"fashion-mnist"`` (same file names and IDX format).  See the module
-    docstring for where files are looked for, downloading and caching.
+    ``"fashion-mnist"`` (same file names and IDX format).  ``data_dir`` (else
+    ``$JAXBP_DATA_DIR`` / ``$JAXBP_FASHION_DATA_DIR``) names the only folder
+    used; ``download`` allows fetching missing files; ``progress`` shows
+    download progress on stderr.  See the module docstring for the search
+    order, the checks and the cache.
 
-    Raises ``ValueError`` for an unknown dataset and :class:`DatasetError` when
-    the files are missing (and ``download=False`` or every mirror fails),
-    corrupt, or fail their checksum.
+    Raises ``ValueError`` for an unknown dataset and :class:`DatasetError`
+    (one line, naming the path) when a named folder does not exist or cannot
+    be read, the files are missing (and ``download=False`` or every mirror
+    fails), corrupt, or fail their checksum.
     """
     _check_dataset(dataset)
-    use_cache = _cache_enabled()
-    cache_file = _cache_path(dataset)
-    if use_cache:
-        cached = _read_cache(cache_file)
-        if cached is not None:
-            return cached
-
-    dirs = _search_dirs(dataset, data_dir)
-    found = _find_complete_dir(dirs)
-    if found is None:
-        target = Path(data_dir) if data_dir is not None else default_cache_dir(dataset)
-        missing = [b for b in FILES.values() if _find_file(target, b) is None]
-        if not download:
-            searched = ", ".join(str(d) for d in dirs)
-            raise DatasetError(
-                f"{dataset} files not found (looked in: {searched}); "
-                f"missing in {target}: {', '.join(missing)}; download=False. "
-                + _manual_hint(dataset, target)
-            )
-        for base in missing:
-            _download(dataset, base, target, progress)
-        found = {b: _find_file(target, b) for b in FILES.values()}  # type: ignore[misc]
-
-    arrays = {key: _load_file(found[base], dataset, base) for key, base in FILES.items()}
-    _check_arrays(arrays, str(found[FILES["x_train"]].parent))
-    if use_cache:
-        _write_cache(cache_file, arrays)
-    return arrays
+    explicit = _explicit_dir(dataset, data_dir)
+    if explicit is not None:
+        files = _explicit_files(dataset, *explicit, download=download, progress=progress)
+        cached = _read_cache(dataset) if _cache_enabled() else None
+        return _load_verified(dataset, files, cached)
+    cached = _read_cache(dataset) if _cache_enabled() else None
+    if cached is not None:
+        return cached[0]
+    return _load_verified(dataset, _default_files(dataset, download, progress), None)
 
 
 def load_mnist(

@@ -1,14 +1,22 @@
 """Tests for jaxbp.mnist: the real MNIST copy when present, and every error path
 on small synthetic IDX files.  The network is never used: ``_fetch`` is
 replaced by a stub in every test (the real one is exercised with file:// URLs).
+Root ignores file permissions, so unreadable folders and files are also
+simulated (``os.listdir`` / ``open`` raising ``PermissionError``).
 """
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import hashlib
+import io
+import json
 import os
 import struct
+import tracemalloc
+import urllib.error
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +27,8 @@ from jaxbp.mnist import DatasetError, load_mnist, load_raw
 
 # Captured at import, before the autouse fixture clears the environment.
 _REPO = Path(__file__).resolve().parents[1]
-_REAL_MNIST_DIR = os.environ.get("JAXBP_DATA_DIR") or str(_REPO.parent / "shared" / "data" / "mnist")
+_REAL_MNIST_DIR = (os.environ.get("JAXBP_DATA_DIR")
+                   or str(_REPO.parent / "shared" / "data" / "mnist"))
 
 _REAL_FETCH = mnist._fetch  # saved before the autouse fixture stubs it out
 BASES = dict(mnist.FILES)  # key -> base name
@@ -60,7 +69,7 @@ def isolated(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(mnist, "_SYSTEM_DIRS", {"mnist": (), "fashion-mnist": ()})
 
-    def no_network(url, dest, progress):
+    def no_network(url, out, progress):
         raise AssertionError(f"test tried to download {url}")
 
     monkeypatch.setattr(mnist, "_fetch", no_network)
@@ -88,6 +97,10 @@ class Synth:
                 (directory / base).write_bytes(data)
         hashes = {b: hashlib.sha256(d).hexdigest() for b, d in payloads.items()}
         self.monkeypatch.setitem(mnist._EXPECTED_SHA256, dataset, hashes)
+        sizes = {b: len(d) for b, d in payloads.items()}
+        self.monkeypatch.setattr(mnist, "_EXPECTED_BYTES",
+                                 {**getattr(mnist, "_EXPECTED_BYTES", {}), dataset: sizes},
+                                 raising=False)
         self.monkeypatch.setitem(mnist._ACCEPTED_GZ_MD5, dataset, {})
         return directory
 
@@ -264,7 +277,8 @@ def test_checksum_of_decompressed_bytes_not_wrapper(synth):
     """A recompressed .gz (other wrapper bytes, same payload) is accepted."""
     d = synth.write()
     base = BASES["x_train"]
-    (d / (base + ".gz")).write_bytes(gzip.compress(synth.payloads[base], compresslevel=1, mtime=12345))
+    recompressed = gzip.compress(synth.payloads[base], compresslevel=1, mtime=12345)
+    (d / (base + ".gz")).write_bytes(recompressed)
     assert load_raw(data_dir=d, download=False)["x_train"].shape == (N_TRAIN, 28, 28)
 
 
@@ -310,19 +324,21 @@ def test_env_var_dir(synth, monkeypatch):
     assert load_raw(download=False)["t_train"].tolist() == [0, 1, 2, 9, 4]
 
 
-def test_incomplete_dir_is_skipped(synth, monkeypatch, tmp_path):
-    """The env-var folder lacks a file: the complete per-user cache folder is used."""
+def test_env_dir_incomplete_is_an_error_not_a_fallback(synth, monkeypatch, tmp_path):
+    """The env-var folder lacks a file: an error naming it, even though the
+    per-user cache folder is complete, and nothing is downloaded into it."""
     d = synth.write()
     (d / (BASES["t_test"] + ".gz")).unlink()
     monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
     synth.write(directory=mnist.default_cache_dir("mnist"))
-    assert load_raw(download=False)["t_test"].tolist() == [7, 3, 5]
+    with pytest.raises(DatasetError, match=r"JAXBP_DATA_DIR.*lacks t10k-labels-idx1-ubyte"):
+        load_raw(progress=False)  # download=True: the stub fetch would fail the test
 
 
 def test_data_dir_is_exclusive(synth, monkeypatch, tmp_path):
     d = synth.write()
     monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
-    with pytest.raises(DatasetError, match="not found"):
+    with pytest.raises(DatasetError, match="elsewhere.*does not exist"):
         load_raw(data_dir=tmp_path / "elsewhere", download=False)
 
 
@@ -347,7 +363,8 @@ def test_unknown_dataset():
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
-    assert mnist.default_cache_dir("fashion-mnist") == tmp_path / "xdg-cache" / "jaxbp" / "fashion-mnist"
+    expected = tmp_path / "xdg-cache" / "jaxbp" / "fashion-mnist"
+    assert mnist.default_cache_dir("fashion-mnist") == expected
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert mnist.default_cache_dir() == tmp_path / "home" / ".cache" / "jaxbp" / "mnist"
@@ -358,12 +375,12 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------
 
 def _copying_fetch(source_dir, calls, fail_prefixes=()):
-    def fetch(url, dest, progress):
+    def fetch(url, out, progress):
         calls.append(url)
         if url.startswith(tuple(fail_prefixes)):
             raise OSError("HTTP Error 403: Forbidden")
         name = url.rsplit("/", 1)[-1]
-        Path(dest).write_bytes((Path(source_dir) / name).read_bytes())
+        out.write((Path(source_dir) / name).read_bytes())
     return fetch
 
 
@@ -408,13 +425,14 @@ def test_download_falls_back_to_next_mirror(synth, monkeypatch, tmp_path):
 def test_download_all_mirrors_fail(monkeypatch, tmp_path):
     calls = []
 
-    def failing(url, dest, progress):
+    def failing(url, out, progress):
         calls.append(url)
-        Path(dest).write_bytes(b"partial")
+        out.write(b"partial")
         raise OSError("Name or service not known")
 
     monkeypatch.setattr(mnist, "_fetch", failing)
     d = tmp_path / "dl"
+    d.mkdir()
     with pytest.raises(DatasetError) as ei:
         load_raw(data_dir=d, progress=False)
     msg = str(ei.value)
@@ -432,7 +450,9 @@ def test_download_failed_verify_leaves_nothing(synth, monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls))
     d = tmp_path / "dl"
-    with pytest.raises(DatasetError, match=r"(?s)could not download train-images-idx3-ubyte\.gz.*SHA-256"):
+    d.mkdir()
+    with pytest.raises(DatasetError,
+                       match=r"(?s)could not download train-images-idx3-ubyte\.gz.*SHA-256"):
         load_raw(data_dir=d, progress=False)
     assert len(calls) == len(mnist._MIRRORS["mnist"])
     assert list(d.iterdir()) == []
@@ -452,16 +472,16 @@ def test_real_fetch_with_file_url(tmp_path, capsys):
     src = tmp_path / "t10k-labels-idx1-ubyte.gz"
     payload = os.urandom(200_000)
     src.write_bytes(payload)
-    dest = tmp_path / "out.part"
-    _REAL_FETCH(src.as_uri(), str(dest), True)
-    assert dest.read_bytes() == payload
+    out = io.BytesIO()
+    _REAL_FETCH(src.as_uri(), out, True)
+    assert out.getvalue() == payload
     err = capsys.readouterr().err
     assert "t10k-labels-idx1-ubyte.gz" in err and "100%" in err
-    dest2 = tmp_path / "quiet.part"
-    _REAL_FETCH(src.as_uri(), str(dest2), False)
-    assert dest2.read_bytes() == payload and capsys.readouterr().err == ""
+    out2 = io.BytesIO()
+    _REAL_FETCH(src.as_uri(), out2, False)
+    assert out2.getvalue() == payload and capsys.readouterr().err == ""
     with pytest.raises(OSError):
-        _REAL_FETCH((tmp_path / "missing.gz").as_uri(), str(tmp_path / "x.part"), False)
+        _REAL_FETCH((tmp_path / "missing.gz").as_uri(), io.BytesIO(), False)
 
 
 # --------------------------------------------------------------------------
@@ -474,13 +494,16 @@ def test_cache_round_trip(synth, tmp_path):
     (npz,) = cache_files(tmp_path)
     assert npz.parent == mnist.default_cache_dir("mnist")
     assert [p.name for p in npz.parent.iterdir()] == [npz.name]  # no temp files
-    # remove the sources: the second load must come from the npz
+    # remove the sources: the default search comes from the npz...
     for p in d.iterdir():
         p.unlink()
-    second = load_raw(data_dir=d, download=False)
+    second = load_raw(download=False)
     for k in first:
         np.testing.assert_array_equal(first[k], second[k])
         assert second[k].dtype == np.uint8
+    # ...but a named folder must hold its files: the cache does not stand in for them
+    with pytest.raises(DatasetError, match=r"data.*lacks train-images-idx3-ubyte"):
+        load_raw(data_dir=d, download=False)
 
 
 @pytest.mark.parametrize("kind", ["garbage", "bad-shapes"])
@@ -516,3 +539,260 @@ def test_no_cache_env(synth, monkeypatch, tmp_path):
     d = synth.write()
     load_raw(data_dir=d, download=False)
     assert cache_files(tmp_path) == []
+
+
+# --------------------------------------------------------------------------
+# the loader trusts nothing it did not verify (issue 10, item 6)
+# --------------------------------------------------------------------------
+
+def _tamper_cache(npz, **arrays):
+    """Rewrite the cache with some arrays replaced, keeping everything else."""
+    with np.load(npz) as z:
+        content = {k: z[k] for k in z.files}
+    content.update(arrays)
+    with open(npz, "wb") as f:
+        np.savez(f, **content)
+
+
+@pytest.mark.parametrize("how", ["default", "data_dir", "env"])
+def test_tampered_cache_is_rebuilt_not_trained_on(synth, monkeypatch, tmp_path, how):
+    """Before: a cache whose labels are all 0 passed the shape/range check and
+    was returned (the CLI trained to accuracy 1.0000)."""
+    d = synth.write(directory=mnist.default_cache_dir("mnist") if how == "default" else None)
+    kwargs = {"data_dir": d} if how == "data_dir" else {}
+    if how == "env":
+        monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    load_raw(download=False, **kwargs)
+    (npz,) = cache_files(tmp_path)
+    _tamper_cache(npz, t_train=np.zeros(N_TRAIN, np.uint8))
+    assert load_raw(download=False, **kwargs)["t_train"].tolist() == [0, 1, 2, 9, 4]
+    with np.load(npz) as z:  # rebuilt from the verified files
+        assert z["t_train"].tolist() == [0, 1, 2, 9, 4]
+
+
+def test_tampered_cache_with_recorded_digest_updated_is_still_refused(synth, tmp_path):
+    """The arrays must reproduce the expected checksums of the IDX files, not
+    only the digest written next to them."""
+    d = synth.write(directory=mnist.default_cache_dir("mnist"))
+    load_raw(download=False)
+    (npz,) = cache_files(tmp_path)
+    with np.load(npz) as z:
+        meta = json.loads(str(z["meta"][()]))
+    bad = np.zeros(N_TRAIN, np.uint8)
+    meta["sha256"]["t_train"] = mnist._idx_sha256("t_train", bad)
+    _tamper_cache(npz, t_train=bad, meta=np.array(json.dumps(meta)))
+    assert load_raw(download=False)["t_train"].tolist() == [0, 1, 2, 9, 4]
+    for p in d.glob("*.gz"):  # no verified source left: the tampered cache is not used
+        p.unlink()
+    _tamper_cache(npz, t_train=bad, meta=np.array(json.dumps(meta)))
+    with pytest.raises(DatasetError, match="files not found"):
+        load_raw(download=False)
+
+
+def test_cache_records_digests(synth, tmp_path):
+    d = synth.write()
+    load_raw(data_dir=d, download=False)
+    (npz,) = cache_files(tmp_path)
+    with np.load(npz) as z:
+        meta = json.loads(str(z["meta"][()]))
+    for key, base in BASES.items():
+        assert meta["sha256"][key] == hashlib.sha256(synth.payloads[base]).hexdigest()
+        on_disk = hashlib.sha256((d / (base + ".gz")).read_bytes()).hexdigest()
+        assert meta["sources"][base] == [on_disk]
+
+
+def test_cache_declaring_huge_arrays_is_not_read(synth, tmp_path):
+    synth.write(directory=mnist.default_cache_dir("mnist"))
+    load_raw(download=False)
+    (npz,) = cache_files(tmp_path)
+    _tamper_cache(npz, x_train=np.zeros((100, 28, 28), np.uint8), t_train=np.zeros(100, np.uint8))
+    assert load_raw(download=False)["x_train"].shape == (N_TRAIN, 28, 28)
+
+
+def test_data_dir_that_does_not_exist_is_an_error(synth, monkeypatch, tmp_path):
+    """Before: a typo in --data-dir was ignored (the cache answered)."""
+    load_raw(data_dir=synth.write(), download=False)  # a valid cache exists
+    assert len(cache_files(tmp_path)) == 1
+    typo = tmp_path / "dta"
+    with pytest.raises(DatasetError, match=rf"{typo} \(from data_dir\) does not exist"):
+        load_raw(data_dir=typo, progress=False)  # download=True: still no download
+    assert not typo.exists()
+
+
+def test_env_dir_that_does_not_exist_is_an_error(synth, monkeypatch, tmp_path):
+    """Before: a JAXBP_DATA_DIR that did not exist fell back to the cache / cache folder."""
+    synth.write(directory=mnist.default_cache_dir("mnist"))
+    load_raw(download=False)  # cache folder complete, parsed cache valid
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError, match=r"nowhere \(from \$JAXBP_DATA_DIR\) does not exist"):
+        load_raw(progress=False)
+
+
+@pytest.mark.parametrize("how", ["data_dir", "env"])
+def test_corrupt_data_dir_is_noticed_despite_cache(synth, monkeypatch, tmp_path, how):
+    """Before: a corrupt --data-dir went unnoticed because the cache was read first."""
+    d = synth.write()
+    load_raw(data_dir=d, download=False)
+    p = d / (BASES["x_train"] + ".gz")
+    p.write_bytes(p.read_bytes()[:-20])
+    kwargs = {"data_dir": d} if how == "data_dir" else {}
+    if how == "env":
+        monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    with pytest.raises(DatasetError,
+                       match=r"train-images-idx3-ubyte\.gz: truncated or corrupt gzip"):
+        load_raw(download=False, **kwargs)
+
+
+def test_named_dir_uses_cache_only_for_verified_bytes(synth, monkeypatch, tmp_path):
+    """Identical files: served from the cache without decompressing; other
+    bytes (here a recompressed wrapper of the same payload) are verified in full."""
+    d = synth.write()
+    load_raw(data_dir=d, download=False)
+    real_inflate = mnist._inflate
+    calls = []
+
+    def counting(chunks, limit):
+        calls.append(limit)
+        return real_inflate(chunks, limit)
+
+    monkeypatch.setattr(mnist, "_inflate", counting)
+    assert load_raw(data_dir=d, download=False)["t_test"].tolist() == [7, 3, 5]
+    assert calls == []
+    base = BASES["t_test"]
+    (d / (base + ".gz")).write_bytes(gzip.compress(synth.payloads[base], compresslevel=1, mtime=7))
+    assert load_raw(data_dir=d, download=False)["t_test"].tolist() == [7, 3, 5]
+    assert len(calls) == 4
+    calls.clear()
+    assert load_raw(data_dir=d, download=False)["t_test"].tolist() == [7, 3, 5]
+    assert calls == []  # the new wrapper is now known too
+
+
+def _gzip_of_zeros(n_bytes):
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    parts = [c.compress(block) for _ in range(n_bytes >> 20)]
+    return b"".join(parts) + c.flush()
+
+
+def test_gzip_bomb_stops_at_expected_size(synth):
+    """Before: a small .gz was inflated whole (here 256 MiB) before its hash was checked."""
+    d = synth.write()
+    bomb = _gzip_of_zeros(256 << 20)
+    assert len(bomb) < 300_000
+    (d / (BASES["t_test"] + ".gz")).write_bytes(bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte\.gz: data longer than "
+                                               r"the expected 11 bytes"):
+            load_raw(data_dir=d, download=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20
+
+
+def test_oversized_raw_file_is_refused(synth):
+    d = synth.write(gz=False)
+    (d / BASES["t_test"]).write_bytes(idx_labels([7, 3, 5]) + bytes(5 << 20))
+    with pytest.raises(DatasetError,
+                       match=r"t10k-labels-idx1-ubyte: data longer than the expected 11 bytes"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_unreadable_data_folder(synth, monkeypatch):
+    d = synth.write()
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    real_listdir = os.listdir
+
+    def listdir(path="."):
+        if Path(path) == d:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(DatasetError, match=rf"cannot read the data folder {d}: PermissionError"):
+        load_raw(download=False)
+
+
+def test_unreadable_data_file(synth, monkeypatch):
+    d = synth.write()
+    real_open = builtins.open
+    target = d / (BASES["x_test"] + ".gz")
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, (str, Path)) and Path(file) == target:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(io, "open", guarded_open)
+    with pytest.raises(DatasetError, match=rf"cannot read {target}: PermissionError"):
+        load_raw(data_dir=d, download=False)
+
+
+def test_data_dir_that_is_a_file_or_under_one(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    for d in (f, f / "sub"):
+        with pytest.raises(DatasetError, match=rf"cannot read the data folder {d}"):
+            load_raw(data_dir=d, download=False)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders whatever their mode")
+def test_unreadable_data_folder_real_permissions(synth, tmp_path):
+    d = synth.write()
+    d.chmod(0)
+    try:
+        with pytest.raises(DatasetError, match=rf"cannot read the data folder {d}"):
+            load_raw(data_dir=d, download=False)
+    finally:
+        d.chmod(0o755)
+
+
+def test_offline_is_one_line_with_how_to_get_the_data(monkeypatch, tmp_path):
+    def offline(url, out, progress):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(mnist, "_fetch", offline)
+    with pytest.raises(DatasetError) as ei:
+        load_raw(progress=False)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    assert "could not download train-images-idx3-ubyte.gz" in msg
+    assert "Temporary failure in name resolution" in msg
+    assert "JAXBP_DATA_DIR" in msg and str(mnist.default_cache_dir("mnist")) in msg
+    assert [p.name for p in mnist.default_cache_dir("mnist").iterdir()] == []  # no temp file
+
+
+def test_cache_write_replaces_planted_symlink(synth, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    synth.write()
+    npz = mnist._cache_path("mnist")  # (keyed by the expected hashes set just above)
+    npz.parent.mkdir(parents=True)
+    npz.symlink_to(victim)
+    load_raw(data_dir=synth.dir, download=False)
+    assert victim.read_bytes() == b"keep me"
+    assert npz.is_file() and not npz.is_symlink()
+    assert sorted(p.name for p in npz.parent.iterdir()) == [npz.name]
+
+
+def test_cache_write_failure_leaves_no_temp_file(synth, monkeypatch, tmp_path):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    d = synth.write()
+    assert load_raw(data_dir=d, download=False)["t_test"].tolist() == [7, 3, 5]
+    assert list(mnist.default_cache_dir("mnist").iterdir()) == []
+
+
+def test_find_data_dir(synth, monkeypatch, tmp_path):
+    assert mnist.find_data_dir() is None
+    d = synth.write()
+    assert mnist.find_data_dir(data_dir=d) == d
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
+    assert mnist.find_data_dir() == d
+    monkeypatch.delenv("JAXBP_DATA_DIR")
+    cache_dir = synth.write(directory=mnist.default_cache_dir("mnist"))
+    assert mnist.find_data_dir() == cache_dir
