@@ -119,7 +119,7 @@ def cache_files(tmp_path, dataset="mnist"):
 # the real data
 # --------------------------------------------------------------------------
 
-def test_real_mnist(tmp_path):
+def test_real_mnist(tmp_path, monkeypatch):
     if not Path(_REAL_MNIST_DIR, "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(
             f"real MNIST not found at {_REAL_MNIST_DIR} "
@@ -133,8 +133,14 @@ def test_real_mnist(tmp_path):
     assert np.bincount(t, minlength=10).sum() == 60000
     assert np.bincount(tt, minlength=10).sum() == 10000
     assert t[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the well-known first labels
-    # second call comes from the parsed cache
+    # second call comes from the parsed cache: the folder's files are hashed
+    # as they are on disk and match the ones the cache was built from
     assert len(cache_files(tmp_path)) == 1
+
+    def no_inflate(chunks, limit):
+        raise AssertionError("decompressed again although the cache was valid")
+
+    monkeypatch.setattr(mnist, "_inflate", no_inflate)
     (x8, t1h), (x8t, _) = load_mnist(normalize=False, flatten=False, one_hot_label=True,
                                      data_dir=_REAL_MNIST_DIR, progress=False)
     assert x8.shape == (60000, 1, 28, 28) and x8.dtype == np.uint8 and x8.max() == 255
@@ -675,9 +681,9 @@ def _gzip_of_zeros(n_bytes):
 
 
 def test_gzip_bomb_stops_at_expected_size(synth):
-    """Before: a small .gz was inflated whole (here 256 MiB) before its hash was checked."""
+    """Before: a small .gz was inflated whole (here 64 MiB) before its hash was checked."""
     d = synth.write()
-    bomb = _gzip_of_zeros(256 << 20)
+    bomb = _gzip_of_zeros(64 << 20)
     assert len(bomb) < 300_000
     (d / (BASES["t_test"] + ".gz")).write_bytes(bomb)
     tracemalloc.start()
@@ -796,3 +802,19 @@ def test_find_data_dir(synth, monkeypatch, tmp_path):
     monkeypatch.delenv("JAXBP_DATA_DIR")
     cache_dir = synth.write(directory=mnist.default_cache_dir("mnist"))
     assert mnist.find_data_dir() == cache_dir
+
+
+def test_real_mnist_tampered_cache_and_env_var(tmp_path, monkeypatch):
+    """On the real copy: a cache with all labels 0 is never returned, through
+    $JAXBP_DATA_DIR (verified first) or through the default search."""
+    if not Path(_REAL_MNIST_DIR, "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST not found at {_REAL_MNIST_DIR} (set JAXBP_DATA_DIR)")
+    monkeypatch.setenv("JAXBP_DATA_DIR", _REAL_MNIST_DIR)
+    load_raw(progress=False)
+    (npz,) = cache_files(tmp_path)
+    _tamper_cache(npz, t_train=np.zeros(60000, np.uint8))
+    assert load_raw(progress=False)["t_train"][:5].tolist() == [5, 0, 4, 1, 9]
+    _tamper_cache(npz, t_test=np.zeros(10000, np.uint8))
+    monkeypatch.delenv("JAXBP_DATA_DIR")
+    with pytest.raises(DatasetError, match="files not found"):
+        load_raw(download=False)  # nothing verified left to load from
