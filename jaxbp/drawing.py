@@ -47,7 +47,7 @@ INSTALL_HINT = ("Graphviz's `dot` program is needed to render the graph but was 
 # Book-style node labels (figure 5-19 draws x, +, exp, /).
 LABELS = {"mul": "×", "add": "+", "add_any": "+", "sub": "−", "div": "/", "neg": "−",
           "dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
-          "softmax_with_loss_idx": "softmax_with_loss"}
+          }
 _INLINE = ("pjit", "jit", "closed_call", "core_call")
 _CUSTOM = ("custom_vjp_call", "custom_vjp_call_jaxpr", "custom_jvp_call")
 _HIDDEN = ("convert_element_type", "copy", "copy_p")   # drawn as plain wires

@@ -18,11 +18,14 @@ dominated by rounding in (c).
 """
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["numerical_gradient", "gradient_check", "enable_x64"]
+__all__ = ["numerical_gradient", "gradient_check", "enable_x64",
+           "check_step", "gradient_check_inputs", "print_gradient_check"]
 
 
 def enable_x64(on=True):
@@ -38,18 +41,35 @@ def enable_x64(on=True):
     return _old(on)
 
 
+def check_step(h, dtype, name: str = "numerical_gradient") -> None:
+    """Refuse a step ``h`` or a dtype for which central differences mean nothing.
+
+    ``h`` must be finite and positive; ``dtype`` float32 or float64 (in
+    float16/bfloat16 ``w + h`` rounds to ``w`` or near it, so the differences
+    are zeros or noise).
+    """
+    hf = float(h)
+    if not (math.isfinite(hf) and hf > 0):
+        raise ValueError(f"{name}: h must be finite and > 0, got {h!r}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name}: x must be floating, got {dtype}")
+    if jnp.finfo(dtype).bits < 32:
+        raise TypeError(f"{name}: central differences in {jnp.dtype(dtype).name} are "
+                        f"meaningless (w + h rounds away); use float32 or float64")
+
+
 def numerical_gradient(f, x, h=1e-4, batch_size=256):
     """Central-difference gradient of scalar ``f`` at ``x`` (4.4, eq. 4.4).
 
     ``grad_i = (f(x + h e_i) - f(x - h e_i)) / (2 h)`` for every coordinate
     ``i`` of ``x`` (an array or any pytree of arrays; the result has the same
-    structure).  Coordinates are evaluated ``batch_size`` at a time with
+    structure), float32 or float64 (else ``TypeError``); ``h`` finite and
+    positive (else ``ValueError``).  Coordinates are evaluated ``batch_size`` at a time with
     ``vmap`` inside one ``lax.map``; wrap the call in ``jax.jit`` to compile
     it once.
     """
     flat, unravel = ravel_pytree(x)
-    if not jnp.issubdtype(flat.dtype, jnp.floating):
-        raise TypeError(f"numerical_gradient: x must be floating, got {flat.dtype}")
+    check_step(h, flat.dtype)
     h = jnp.asarray(h, flat.dtype)
 
     def partial(i):
@@ -85,20 +105,45 @@ def gradient_check(params, x, t, h=1e-4):
     return table
 
 
-def print_gradient_check(x_uint8, t, hidden_size=50, seed=0, print=print):
-    """The book's 5.7.3 check, three ways, in float64, on a few images.
+def gradient_check_inputs(images, t):
+    """Float64 images ``(N, n_in)`` and int32 labels ``(N,)`` for the check.
 
-    ``x_uint8``: ``(N, 784)`` uint8 pixels (normalised here); ``t``: integer
-    labels.  Prints the mean absolute difference per parameter for each pair of
-    (a) backprop, (b) reference ``jax.grad``, (c) numerical, and returns the
-    table.
+    ``images``: uint8 pixels 0..255 (divided by 255 here, once) or floating
+    pixels already normalised to [0, 1] (used as they are), shaped ``(N, ...)``
+    with ``N`` images; ``t``: ``N`` integer labels.  Raises ``ValueError`` when
+    the counts differ or the batch is empty, ``TypeError`` for other dtypes.
     """
     import numpy as np
+    images, t = np.asarray(images), np.asarray(t)
+    if images.shape[:1] == (0,) or t.size == 0:
+        raise ValueError("gradient check: the batch is empty (N = 0)")
+    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
+        raise ValueError(f"gradient check: labels must be 1-D integers, got {t.dtype} {t.shape}")
+    if images.ndim < 2 or images.shape[0] != t.shape[0]:
+        raise ValueError(f"gradient check: images of shape {images.shape} and labels of "
+                         f"shape {t.shape} must agree in count (images (N, ...), labels (N,))")
+    x = images.reshape(images.shape[0], -1)
+    if x.dtype == np.uint8:
+        x = x / 255.0
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"gradient check: images must be uint8 pixels or normalised "
+                        f"floats, got {x.dtype}")
+    return jnp.asarray(x, jnp.float64), jnp.asarray(t, jnp.int32)
+
+
+def print_gradient_check(images, t, hidden_size=50, seed=0, print=print):
+    """The book's 5.7.3 check, three ways, in float64, on a few images.
+
+    ``images``: ``(N, 784)`` (or ``(N, 28, 28)``) uint8 pixels, normalised here,
+    or floats already in [0, 1]; ``t``: ``N`` integer labels (see
+    :func:`gradient_check_inputs`).  Prints the mean absolute difference per
+    parameter for each pair of (a) backprop, (b) reference ``jax.grad``,
+    (c) numerical, and returns the table.
+    """
     from jaxbp import two_layer_net
 
     with enable_x64():
-        x = jnp.asarray(np.asarray(x_uint8).reshape(len(t), -1), jnp.float64) / 255.0
-        t = jnp.asarray(np.asarray(t), jnp.int32)
+        x, t = gradient_check_inputs(images, t)
         params = two_layer_net.init_params(jax.random.PRNGKey(seed), x.shape[1],
                                            hidden_size, 10, dtype=jnp.float64)
         table = gradient_check(params, x, t)

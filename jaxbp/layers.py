@@ -10,7 +10,9 @@ residual and the upstream derivative ``dout`` and applies the book's formula.
     sigmoid            (5.5.2)  residual: y                      dx = dout * y * (1 - y)
     affine             (5.6.1-2) residuals: x, W                 dx = dout W^T, dW = x^T dout,
                                                                  db = sum(dout, axis=0)
-    softmax_with_loss  (5.6.3)  residuals: y = softmax(x), t     dx = g * (y - t) / N
+    softmax_with_loss  (5.6.3)  residuals: y = softmax(x), t     dx = g * (y * sum(t) - t) / N
+                                                                 (= the book's g * (y - t) / N
+                                                                 when rows of t sum to 1)
 
 Public functions validate shapes and dtypes (once, at trace time), promote the
 inputs to a common floating dtype, and then call the private ``custom_vjp``
@@ -28,7 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["relu", "sigmoid", "affine", "softmax", "cross_entropy_error",
-           "softmax_with_loss"]
+           "softmax_with_loss", "check_batch", "check_labels", "check_label_range",
+           "target_rows"]
 
 
 def _floating(name: str, arg: str, x):
@@ -42,7 +45,7 @@ def _floating(name: str, arg: str, x):
 # ---- ReLU (5.5.1) -----------------------------------------------------------
 @jax.custom_vjp
 def _relu(x):
-    return jnp.where(x <= 0, jnp.zeros_like(x), x)
+    return _relu_fwd(x)[0]
 
 
 def _relu_fwd(x):
@@ -67,13 +70,17 @@ def relu(x):
 
 
 # ---- Sigmoid (5.5.2) --------------------------------------------------------
-@jax.custom_vjp
-def _sigmoid(x):
+def _sigmoid_forward(x):
     return 1 / (1 + jnp.exp(-x))
 
 
+@jax.custom_vjp
+def _sigmoid(x):
+    return _sigmoid_forward(x)
+
+
 def _sigmoid_fwd(x):
-    y = 1 / (1 + jnp.exp(-x))                        # self.out = out
+    y = _sigmoid_forward(x)                          # self.out = out
     return y, y
 
 
@@ -103,14 +110,18 @@ def _as_batch(x):
     return x.reshape(x.shape[0], -1)
 
 
-@jax.custom_vjp
-def _affine(x, W, b):
+def _affine_forward(x, W, b):
     out = _as_batch(x) @ W + b
     return out[0] if x.ndim == 1 else out
 
 
+@jax.custom_vjp
+def _affine(x, W, b):
+    return _affine_forward(x, W, b)
+
+
 def _affine_fwd(x, W, b):
-    return _affine(x, W, b), (x, W)                  # self.x = x (and self.W)
+    return _affine_forward(x, W, b), (x, W)          # self.x = x (and self.W)
 
 
 def _affine_bwd(res, dout):
@@ -139,8 +150,12 @@ def affine(x, W, b):
     Backward (figures 5-25 and 5-27): ``dx = dout . W^T``,
     ``dW = x^T . dout``, ``db = sum(dout, axis=0)``.
 
-    Raises ``ValueError`` for mismatched features or a bias of the wrong shape
-    and ``TypeError`` for non-floating inputs.
+    Raises ``ValueError`` for mismatched features, a bias of the wrong shape
+    or an empty batch, and ``TypeError`` for non-floating inputs.
+
+    >>> affine(jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.arange(4.0))
+    Array([[3., 4., 5., 6.],
+           [3., 4., 5., 6.]], dtype=float32)
     """
     x = _floating("affine", "x", x)
     W = _floating("affine", "W", W)
@@ -149,6 +164,8 @@ def affine(x, W, b):
         raise ValueError(f"affine: W must be 2-D (n_in, n_out), got shape {W.shape}")
     if x.ndim == 0:
         raise ValueError("affine: x must have at least one axis, got a scalar")
+    if x.ndim > 1:
+        check_batch("affine", x.shape[0])
     n_in = x.shape[0] if x.ndim == 1 else math.prod(x.shape[1:])
     if n_in != W.shape[0]:
         raise ValueError(
@@ -164,7 +181,11 @@ def affine(x, W, b):
 
 # ---- Softmax-with-Loss (5.6.3) ----------------------------------------------
 def softmax(x):
-    """Softmax over the last axis, max-shifted for stability (3.5.2, eq. 3.11)."""
+    """Softmax over the last axis, max-shifted for stability (3.5.2, eq. 3.11).
+
+    >>> softmax(jnp.array([0.0, jnp.log(3.0)]))
+    Array([0.25, 0.75], dtype=float32)
+    """
     x = _floating("softmax", "x", x)
     e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
     return e / jnp.sum(e, axis=-1, keepdims=True)
@@ -175,141 +196,179 @@ def _log_softmax(x):
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
 
 
-def check_label_range(t, n_classes, name):
+def check_batch(name: str, n: int) -> None:
+    """Raise ``ValueError`` for an empty batch (``N == 0``): a mean over no samples."""
+    if n == 0:
+        raise ValueError(f"{name}: the batch is empty (N = 0)")
+
+
+def check_label_range(t, n_classes: int, name: str) -> None:
     """Raise ``ValueError`` if concrete integer labels fall outside ``[0, n_classes)``.
 
-    Tracers (labels inside ``jit``) cannot be checked and pass; callers that
-    jit validate once on concrete data instead (:mod:`jaxbp.train` on load,
-    :func:`jaxbp.two_layer_net.loss` before its jitted call).
+    Tracers (labels inside ``jit``) cannot be checked here; there
+    :func:`target_rows` turns each out-of-range label into a NaN row instead,
+    so the loss and that sample's gradient are NaN, never a finite wrong number.
     """
     if isinstance(t, jax.core.Tracer):
         return
     tn = np.asarray(t)
     if np.issubdtype(tn.dtype, np.integer) and tn.size and (
             tn.min() < 0 or tn.max() >= n_classes):
+        bad = np.unique(tn[(tn < 0) | (tn >= n_classes)])[:5]
         raise ValueError(
             f"{name}: labels must be in [0, {n_classes - 1}] for {n_classes} "
-            f"classes, got values in [{tn.min()}, {tn.max()}]")
+            f"classes, got values in [{tn.min()}, {tn.max()}] (bad: {bad.tolist()})")
 
 
-def _labels(name: str, x, t):
-    """Validate labels ``t`` for logits ``x``; return (t, is_index_labels)."""
-    t = jnp.asarray(t) if not isinstance(t, jax.core.Tracer) else t
-    n_class = x.shape[-1]
-    if jnp.issubdtype(t.dtype, jnp.integer):
-        if t.shape != x.shape[:-1]:
+def check_labels(name: str, x_shape: tuple, t) -> bool:
+    """The one label check: dtype, shape and (when concrete) range of ``t``.
+
+    ``x_shape`` is the logits' shape ``(..., C)``.  Integer labels must have
+    shape ``x_shape[:-1]`` and lie in ``[0, C)``; floating labels (one-hot or
+    soft targets) must have shape ``x_shape``.  Returns whether ``t`` holds
+    integer class indices.  Raises ``TypeError``/``ValueError`` naming both
+    shapes.
+    """
+    dtype = t.dtype if hasattr(t, "dtype") else np.asarray(t).dtype
+    shape = tuple(np.shape(t))
+    if jnp.issubdtype(dtype, jnp.integer):
+        if shape != tuple(x_shape[:-1]):
             raise ValueError(
-                f"{name}: integer labels t must have shape {x.shape[:-1]} for "
-                f"x of shape {x.shape}, got {t.shape}")
-        check_label_range(t, n_class, name)
-        return t, True
-    if jnp.issubdtype(t.dtype, jnp.floating):
-        if t.shape != x.shape:
+                f"{name}: integer labels t must have shape {tuple(x_shape[:-1])} for "
+                f"logits of shape {tuple(x_shape)}, got {shape}")
+        check_label_range(t, x_shape[-1], name)
+        return True
+    if jnp.issubdtype(dtype, jnp.floating):
+        if shape != tuple(x_shape):
             raise ValueError(
-                f"{name}: one-hot labels t must have the shape of x {x.shape}, "
-                f"got {t.shape} (pass integer class indices for shape "
-                f"{x.shape[:-1]})")
-        return t, False
+                f"{name}: one-hot labels t must have the shape of the logits "
+                f"{tuple(x_shape)}, got {shape} (pass integer class indices for shape "
+                f"{tuple(x_shape[:-1])})")
+        return False
     raise TypeError(f"{name}: labels t must be integer class indices or "
-                    f"floating one-hot rows, got dtype {t.dtype}")
+                    f"floating one-hot rows, got dtype {dtype}")
+
+
+def target_rows(t, n_classes: int, dtype):
+    """Target rows ``(N, C)`` from labels: integer indices become one-hot rows.
+
+    An integer label outside ``[0, n_classes)`` (possible only under ``jit``,
+    where :func:`check_labels` cannot see values) becomes a row of NaN, so
+    every quantity computed from that sample is NaN.  Floating ``t`` is
+    returned as it is, cast to ``dtype``.
+    """
+    if not jnp.issubdtype(t.dtype, jnp.integer):
+        return t.astype(dtype)
+    valid = (t >= 0) & (t < n_classes)
+    return jnp.where(valid[..., None], jax.nn.one_hot(t, n_classes, dtype=dtype),
+                     jnp.asarray(jnp.nan, dtype))
+
+
+def _batch_of_logits(name: str, x, t):
+    """``(x, t)`` as a batch: ``(C,)`` logits become ``(1, C)``; checked once."""
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{name}: x must be (N, C) or (C,), got shape {x.shape}")
+    t = t if isinstance(t, jax.core.Tracer) else jnp.asarray(t)
+    if x.ndim == 1:
+        x, t = x[None], t[None]
+    check_batch(name, x.shape[0])
+    check_labels(name, x.shape, t)
+    return x, t
 
 
 def cross_entropy_error(y, t):
     """Cross-entropy error of probabilities ``y`` (4.2.2, eq. 4.2; batch 4.2.4).
 
-    ``y``: ``(C,)`` or ``(N, C)`` probabilities; ``t`` one-hot of the same
-    shape or integer indices of shape ``y.shape[:-1]``.  Returns the mean over
-    the batch.  Unlike the book there is no ``+ 1e-7`` inside the log:
-    ``0 * log 0`` is taken as 0 (``xlogy``), and a zero probability on the
-    true class gives ``inf``, not a made-up finite number.
+    ``y``: ``(C,)`` or ``(N, C)`` probabilities; ``t`` one-hot (or soft) rows
+    of the same shape, or integer indices of shape ``y.shape[:-1]``.  Returns
+    ``-1/N sum t log y``, the mean over the batch.  Unlike the book there is
+    no ``+ 1e-7`` inside the log: ``0 * log 0`` is taken as 0 (``xlogy``), and
+    a zero probability on the true class gives ``inf``, not a made-up finite
+    number.  Out-of-range integer labels: ``ValueError`` outside ``jit``, NaN
+    inside it.
+
+    >>> float(cross_entropy_error(jnp.array([0.1, 0.6, 0.3]), 1))  # -log 0.6
+    0.5108...
     """
     y = _floating("cross_entropy_error", "y", y)
-    if y.ndim == 1:
-        y, t = y[None], jnp.asarray(t)[None]
-    t, is_index = _labels("cross_entropy_error", y, t)
-    if is_index:
-        t = jax.nn.one_hot(t, y.shape[-1], dtype=y.dtype)
-    return -jnp.sum(jax.scipy.special.xlogy(t.astype(y.dtype), y)) / y.shape[0]
+    y, t = _batch_of_logits("cross_entropy_error", y, t)
+    target = target_rows(t, y.shape[-1], jnp.result_type(y, t))
+    return -jnp.sum(jax.scipy.special.xlogy(target, y.astype(target.dtype))) / y.shape[0]
+
+
+def _softmax_cross_entropy(x, target):
+    """The layer's forward pass: ``(loss, log y)`` with ``log y`` by log-sum-exp."""
+    log_y = _log_softmax(x)
+    return -jnp.sum(target * log_y) / x.shape[0], log_y
 
 
 @jax.custom_vjp
 def _softmax_with_loss(x, t):
-    return -jnp.sum(t * _log_softmax(x)) / x.shape[0]
+    return _softmax_cross_entropy(x, target_rows(t, x.shape[-1], x.dtype))[0]
 
 
-def _swl_fwd(x, t):
-    logp = _log_softmax(x)
-    y = jnp.exp(logp)                                # self.y = softmax(x)
-    loss = -jnp.sum(t * logp) / x.shape[0]           # self.loss = cross_entropy_error(y, t)
-    return loss, (y, t, logp)                        # self.t = t
+def _softmax_with_loss_fwd(x, t):
+    target = target_rows(t, x.shape[-1], x.dtype)
+    loss, log_y = _softmax_cross_entropy(x, target)  # self.loss = cross_entropy_error(...)
+    y = jnp.exp(log_y)                               # self.y = softmax(x)
+    return loss, (y, t, log_y)                       # self.t = t
 
 
-def _swl_bwd(res, g):
-    y, t, logp = res
+def _softmax_with_loss_bwd(res, g):
+    y, t, log_y = res
     n = y.shape[0]
-    dx = g * (y - t) / n                             # book: (self.y - self.t) / batch_size
-    dt = -g * logp / n                               # (the book never needs dL/dt)
-    return dx, dt
+    target = target_rows(t, y.shape[-1], y.dtype)
+    row_sum = jnp.sum(target, axis=-1, keepdims=True)     # 1 for one-hot rows
+    dx = g * (y * row_sum - target) / n              # book: (self.y - self.t) / batch_size
+    if jnp.issubdtype(t.dtype, jnp.integer):
+        return dx, None                              # class indices: no cotangent
+    return dx, -g * log_y / n                        # (the book never needs dL/dt)
 
 
-_softmax_with_loss.defvjp(_swl_fwd, _swl_bwd)
-
-
-@jax.custom_vjp
-def _softmax_with_loss_idx(x, t):
-    logp = _log_softmax(x)
-    return -jnp.mean(jnp.take_along_axis(logp, t[:, None], axis=-1))
-
-
-def _swl_idx_fwd(x, t):
-    logp = _log_softmax(x)
-    y = jnp.exp(logp)
-    loss = -jnp.mean(jnp.take_along_axis(logp, t[:, None], axis=-1))
-    return loss, (y, t)
-
-
-def _swl_idx_bwd(res, g):
-    y, t = res
-    n = y.shape[0]
-    dx = g * (y - jax.nn.one_hot(t, y.shape[-1], dtype=y.dtype)) / n
-    return dx, None                                  # integer labels: no cotangent
-
-
-_softmax_with_loss_idx.defvjp(_swl_idx_fwd, _swl_idx_bwd)
+_softmax_with_loss.defvjp(_softmax_with_loss_fwd, _softmax_with_loss_bwd)
 
 
 def softmax_with_loss(x, t):
     """Softmax followed by the cross-entropy error, fused (5.6.3, figure 5-30).
 
     ``x``: logits ``(N, C)`` (or ``(C,)`` for one sample, a batch of 1);
-    ``t``: one-hot float labels of the same shape, or integer class indices of
-    shape ``(N,)``.  Returns the scalar mean loss
-    ``L = -1/N sum_n sum_k t_nk log y_nk`` with ``y = softmax(x)``.
+    ``t``: integer class indices ``(N,)``, or float target rows ``(N, C)``
+    (one-hot, label-smoothed or any soft targets).  Returns the scalar mean
+    loss ``L = -1/N sum_n sum_k t_nk log y_nk`` with ``y = softmax(x)``.
 
     The forward pass is exact and stable: ``log y = x - max(x) - log sum
     exp(x - max(x))`` (log-sum-exp), finite for logits of +-1e4.  The book adds
     ``1e-7`` inside the log of ``cross_entropy_error``; that constant makes its
-    own backward ``(y - t) / N`` disagree with its forward (the book's code
-    gives b2 differences of about 1.4e-7 in the 5.7.3 gradient check; exact
-    log-sum-exp gives about 1e-10 there), so it is left out.
+    own backward ``(y - t) / N`` disagree with its forward, so it is left out.
 
-    Backward (figure 5-30): ``dx = g * (y - t) / N`` with ``g`` the incoming
-    cotangent (the book's ``backward(dout=1)`` ignores ``dout``; we cannot, or
-    ``2 * loss`` would have the wrong gradient).  For one-hot ``t`` the rule
-    also returns ``dt = -g * log(y) / N``; integer labels get no cotangent.
+    Backward: since ``dL/dx_nk = -1/N (t_nk - y_nk sum_j t_nj)`` (differentiate
+    ``-sum_j t_nj (x_nj - log sum_i exp x_ni)``), the rule is::
 
-    Integer labels are range-checked when ``t`` is a concrete array; under
-    ``jit`` the caller validates them once (the trainer does so on loading).
+        dx = g * (y * sum(t, axis=-1) - t) / N
+
+    which is exactly the book's ``(y - t) / N`` (figure 5-30) when each row of
+    ``t`` sums to 1 (one-hot or label-smoothed targets), and stays exact for
+    any other targets (all-zero rows give loss 0 and gradient 0).  ``g`` is
+    the incoming cotangent (the book's ``backward(dout=1)`` ignores it; we
+    cannot, or ``2 * loss`` would have the wrong gradient).  Float labels also
+    get ``dt = -g * log(y) / N``; integer labels get no cotangent.
+
+    Integer labels are converted to one-hot rows inside the rule.  Out of
+    range, they raise ``ValueError`` when ``t`` is concrete; under ``jit`` or
+    ``vmap`` (no exception possible) that sample's row becomes NaN, so the
+    loss is NaN and that sample's gradient row is NaN, forward and backward
+    agreeing.  An empty batch raises ``ValueError``.
+
+    >>> x = jnp.array([[2.0, 0.0], [0.0, 2.0]])
+    >>> float(softmax_with_loss(x, jnp.array([0, 1])))   # log(1 + e^-2)
+    0.1269...
+    >>> jax.grad(softmax_with_loss)(x, jnp.array([0, 1]))  # (y - t) / N
+    Array([[-0.0596...,  0.0596...],
+           [ 0.0596..., -0.0596...]], dtype=float32)
     """
     x = _floating("softmax_with_loss", "x", x)
-    if x.ndim not in (1, 2):
-        raise ValueError(f"softmax_with_loss: x must be (N, C) or (C,), got {x.shape}")
-    single = x.ndim == 1
-    if single:
-        x = x[None]
-        t = t[None] if isinstance(t, jax.core.Tracer) else jnp.asarray(t)[None]
-    t, is_index = _labels("softmax_with_loss", x, t)
-    if is_index:
-        return _softmax_with_loss_idx(x, t.astype(jnp.int32))
+    x, t = _batch_of_logits("softmax_with_loss", x, t)
+    if jnp.issubdtype(t.dtype, jnp.integer):
+        return _softmax_with_loss(x, t.astype(jnp.int32))
     dtype = jnp.result_type(x, t)
     return _softmax_with_loss(x.astype(dtype), t.astype(dtype))

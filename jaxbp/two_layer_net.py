@@ -21,10 +21,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbp.layers import affine, check_label_range, relu, softmax_with_loss
+from jaxbp.gradient import check_step
+from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
 
 __all__ = ["init_params", "predict", "loss", "accuracy", "gradient",
-           "numerical_gradient", "PARAM_KEYS"]
+           "numerical_gradient", "check_inputs", "PARAM_KEYS"]
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
 
@@ -50,10 +51,38 @@ def init_params(key, input_size, hidden_size, output_size, weight_init_std=0.01,
     }
 
 
-def _check_params(params):
+def _check_params(params) -> None:
     if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
+
+
+def check_inputs(name: str, params, x, t=None) -> None:
+    """Validate ``params``, images ``x`` and (optionally) labels ``t`` once.
+
+    ``x`` must be floating ``(N, n_in)`` (or ``(n_in,)``) with ``N > 0``;
+    ``t`` integer indices ``(N,)`` in ``[0, C)`` or float rows ``(N, C)``
+    where ``C`` is the number of classes of ``params``.  Concrete values only:
+    tracers pass the range check (see :func:`jaxbp.layers.target_rows`).
+    """
+    _check_params(params)
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name}: images x must be floating, got dtype {dtype} "
+                        f"(normalise uint8 pixels first, e.g. x / 255)")
+    shape = tuple(np.shape(x))
+    batch = shape[:1] if len(shape) > 1 else ()
+    if batch:
+        check_batch(name, batch[0])
+    if t is not None:
+        check_labels(name, batch + tuple(np.shape(params["b2"])), t)
+
+
+def _forward(params, x):
+    """The one forward pass: ``(a1, z1, logits)`` of Affine1, Relu1, Affine2."""
+    a1 = affine(x, params["W1"], params["b1"])
+    z1 = relu(a1)
+    return a1, z1, affine(z1, params["W2"], params["b2"])
 
 
 def predict(params, x, compute_dtype=None):
@@ -63,23 +92,17 @@ def predict(params, x, compute_dtype=None):
     dtype (mixed precision: parameters stay float32, the casts sit outside the
     custom rules so gradients come back in the parameters' dtype); the logits
     are returned in the parameters' dtype.
+
+    >>> params = init_params(0, 784, 50, 10)
+    >>> predict(params, jnp.zeros((3, 784))).shape
+    (3, 10)
     """
     _check_params(params)
     out_dtype = params["W2"].dtype
     if compute_dtype is not None:
         x = jnp.asarray(x).astype(compute_dtype)
         params = {k: v.astype(compute_dtype) for k, v in params.items()}
-    h = relu(affine(x, params["W1"], params["b1"]))
-    return affine(h, params["W2"], params["b2"]).astype(out_dtype)
-
-
-def check_labels(t, n_classes):
-    """Dtype and range check of concrete labels before a jitted call."""
-    if not isinstance(t, jax.core.Tracer):
-        dtype = np.asarray(t).dtype
-        if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-            raise TypeError(f"labels must be integer indices or one-hot floats, got {dtype}")
-    check_label_range(t, n_classes, "two_layer_net")
+    return _forward(params, x)[2].astype(out_dtype)
 
 
 @functools.partial(jax.jit, static_argnames="compute_dtype")
@@ -87,32 +110,45 @@ def _loss(params, x, t, compute_dtype=None):
     return softmax_with_loss(predict(params, x, compute_dtype), t)
 
 
-def loss(params, x, t):
+def loss(params, x, t, compute_dtype=None):
     """Mean softmax cross-entropy of the network on ``(x, t)`` (jitted).
 
-    Concrete integer labels are range-checked before the jitted call.
+    ``compute_dtype`` as in :func:`predict`; this is the loss the trainer
+    differentiates.  Concrete labels are checked before the jitted call; under
+    an outer ``jit`` an out-of-range label makes the loss (and that sample's
+    gradient) NaN.
+
+    >>> params = init_params(0, 784, 50, 10)
+    >>> round(float(loss(params, jnp.zeros((2, 784)), jnp.array([3, 7]))), 4)  # log 10
+    2.3026
     """
-    _check_params(params)
-    check_labels(t, jnp.shape(params["b2"])[0])
-    return _loss(params, x, t)
+    check_inputs("loss", params, x, t)
+    return _loss(params, x, t, compute_dtype)
 
 
 @jax.jit
 def _accuracy(params, x, t):
-    y = jnp.argmax(predict(params, x), axis=-1)
+    logits = predict(params, x)
+    y = jnp.argmax(logits, axis=-1)
     if t.ndim == y.ndim + 1:
         t = jnp.argmax(t, axis=-1)
-    return jnp.mean(y == t)
+    right = (y == t) & jnp.all(jnp.isfinite(logits), axis=-1)
+    return jnp.mean(right)
 
 
 def accuracy(params, x, t):
-    """Fraction of ``argmax(predict) == label`` (book's ``accuracy``)."""
-    _check_params(params)
-    check_labels(t, jnp.shape(params["b2"])[0])
+    """Fraction of ``argmax(predict) == label`` (book's ``accuracy``).
+
+    ``t``: integer labels ``(N,)`` or one-hot rows ``(N, C)`` with ``C`` the
+    logits' classes (anything else is a ``ValueError`` naming both shapes).
+    A sample whose logits are not all finite counts as wrong, as does (under
+    ``jit``) an out-of-range label.
+    """
+    check_inputs("accuracy", params, x, t)
     return _accuracy(params, x, t)
 
 
-_grad = jax.jit(jax.grad(_loss))
+_grad = jax.jit(jax.grad(_loss), static_argnames="compute_dtype")
 
 
 def gradient(params, x, t):
@@ -120,8 +156,7 @@ def gradient(params, x, t):
 
     Returns a dict with the keys and shapes of ``params``.
     """
-    _check_params(params)
-    check_labels(t, jnp.shape(params["b2"])[0])
+    check_inputs("gradient", params, x, t)
     return _grad(params, x, t)
 
 
@@ -136,9 +171,7 @@ def _numerical_gradient(params, x, t, h):
     h = jnp.asarray(h, W1.dtype)
     x2 = x[None] if x.ndim == 1 else x.reshape(x.shape[0], -1)
     t2 = t[None] if x.ndim == 1 else t
-    a1 = x2 @ W1 + b1                                  # (N, H)
-    z1 = relu(a1)
-    a2 = z1 @ W2 + b2                                  # (N, C)
+    a1, z1, a2 = _forward(params, x2)
     L = lambda logits: softmax_with_loss(logits, t2)
     # Each affine layer as one matrix: a1 = [x, 1] @ [W1; b1], a2 = [z1, 1] @ [W2; b2].
     ones = jnp.ones((x2.shape[0], 1), x2.dtype)
@@ -184,7 +217,11 @@ def numerical_gradient(params, x, t, h=1e-4):
     of them run batched in one compiled program.  The results agree with the
     generic :func:`jaxbp.gradient.numerical_gradient` (full recomputation) to
     rounding (tested).
+
+    ``x`` must be floating (as for :func:`gradient`), the parameters float32
+    or float64 (finite differences are meaningless in 16-bit floats), and
+    ``h`` finite and positive.
     """
-    _check_params(params)
-    check_labels(t, jnp.shape(params["b2"])[0])
+    check_inputs("numerical_gradient", params, x, t)
+    check_step(h, params["W1"].dtype, "numerical_gradient")
     return _numerical_gradient(params, x, t, h)

@@ -119,7 +119,7 @@ RULES = [
     ("sigmoid", layers._sigmoid, layers._sigmoid_fwd, None, (jnp.array([1.0, -1.0, 2.0]),)),
     ("affine", layers._affine, layers._affine_fwd, None,
      (jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.zeros(4))),
-    ("softmax_with_loss", layers._softmax_with_loss_idx, layers._swl_idx_fwd, None,
+    ("softmax_with_loss", layers._softmax_with_loss, layers._softmax_with_loss_fwd, None,
      (jnp.array([[1.0, 2.0, 0.5]]), jnp.array([1]))),
 ]
 
