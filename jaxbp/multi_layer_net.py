@@ -1,0 +1,301 @@
+"""MultiLayerNetExtend (book chapter 6, ``common/multi_layer_net_extend.py``), functional.
+
+A fully connected network of ``len(hidden_size_list)`` hidden layers, each
+
+    Affine -> [BatchNorm (6.3)] -> ReLU or Sigmoid -> [Dropout (6.4.3)]
+
+then a last Affine and Softmax-with-Loss, plus the weight decay term
+``0.5 * lambda * sum W^2`` (6.4.2) in the loss.  Weights start at the scale
+of :func:`jaxbp.weight_init.init_std` (6.2): He for ``'relu'``, Xavier for
+``'sigmoid'``, or a number.
+
+Interface (what the trainer uses; all pure functions)::
+
+    hyper  = Hyper(hidden_size_list=(100,) * 5, use_batchnorm=True, ...)  # frozen, hashable
+    params = init_params(key, hyper)            # {"W1", "b1", ..., "gamma1", "beta1", ...}
+    state  = init_state(params)                 # {} without batch norm, else
+                                                # {"BatchNorm1": {"running_mean", "running_var"}, ...}
+    loss, state = train_loss(params, state, xb, tb, key, hyper)   # train mode, jittable
+    logits = predict(params, x, state, hyper)   # test mode
+
+and, as the book's methods::
+
+    forward(params, x, state=None, hyper=None, *, train=False, key=None) -> (logits, new_state)
+    loss(params, x, t, state=None, hyper=None, *, train=False, key=None) -> scalar
+    accuracy(params, x, t, state=None, hyper=None) -> float
+    gradient(params, x, t, state=None, hyper=None, *, train=True, key=None) -> grads
+    numerical_gradient(params, x, t, state=None, hyper=None, *, train=True, key=None, h=1e-4)
+
+``forward`` is the one forward pass; the rest call it.  ``hyper=None`` means
+the book's defaults with the layer sizes and batch norm read off ``params``.
+``key`` (a ``jax.random`` key) draws the dropout masks and is needed only
+when ``train`` and ``use_dropout``.  ``x``: float ``(N, input_size)``;
+``t``: integer labels ``(N,)`` or one-hot rows ``(N, output_size)``.
+``gradient`` and ``numerical_gradient`` run train mode, as the book's do
+(``loss(x, t, train_flg=True)``); with a fixed ``key`` the dropout mask is
+the same for every evaluation, so the numerical gradient is meaningful.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxbp import gradient as _gradient
+from jaxbp.layers import affine, check_label_range, relu, sigmoid, softmax_with_loss
+from jaxbp.techniques import batch_norm, batch_norm_state, dropout, weight_decay_loss
+from jaxbp.weight_init import init_std
+
+__all__ = ["Hyper", "TRAIN_DEFAULTS", "init_params", "init_state", "forward",
+           "predict", "loss", "train_loss", "accuracy", "gradient",
+           "numerical_gradient"]
+
+#: Training settings of the book's ``ch06/optimizer_compare_mnist.py`` (figure
+#: 6-9, full MNIST, 4 hidden layers of 100 ReLU units, He init): Adam with its
+#: default lr, 2000 iterations of batch 128.
+TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "iters": 2000, "batch_size": 128}
+
+_ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid}
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyper:
+    """The book's constructor arguments (``dropout_ration`` spelled ``dropout_ratio``).
+
+    Defaults are the book's, with ``hidden_size_list`` (which the book always
+    passes) that of ``optimizer_compare_mnist.py``.  A list given for
+    ``hidden_size_list`` is stored as a tuple so ``Hyper`` is hashable (a
+    static argument of ``jax.jit``).
+    """
+    input_size: int = 784
+    hidden_size_list: tuple[int, ...] = (100, 100, 100, 100)
+    output_size: int = 10
+    activation: str = "relu"
+    weight_init_std: str | float = "relu"
+    weight_decay_lambda: float = 0.0
+    use_dropout: bool = False
+    dropout_ratio: float = 0.5
+    use_batchnorm: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden_size_list", tuple(self.hidden_size_list))
+        sizes = (self.input_size, *self.hidden_size_list, self.output_size)
+        if any(isinstance(n, bool) or int(n) != n or n < 1 for n in sizes):
+            raise ValueError(f"Hyper: layer sizes must be positive integers, got "
+                             f"input {self.input_size}, hidden {self.hidden_size_list}, "
+                             f"output {self.output_size}")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"Hyper: activation must be 'relu' or 'sigmoid', "
+                             f"got {self.activation!r}")
+        init_std(self.weight_init_std, 1)             # raises for a bad name or number
+        if not self.weight_decay_lambda >= 0:
+            raise ValueError(f"Hyper: weight_decay_lambda must be >= 0, "
+                             f"got {self.weight_decay_lambda}")
+        if not 0 <= self.dropout_ratio < 1:
+            raise ValueError(f"Hyper: dropout_ratio must be in [0, 1), got {self.dropout_ratio}")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``all_size_list``: input, hidden layers, output."""
+        return (self.input_size, *self.hidden_size_list, self.output_size)
+
+
+def _hyper(hyper: Hyper | None, options: dict) -> Hyper:
+    if hyper is None:
+        return Hyper(**options)
+    if not isinstance(hyper, Hyper):
+        raise TypeError(f"hyper must be a multi_layer_net.Hyper, got {type(hyper).__name__}")
+    return dataclasses.replace(hyper, **options) if options else hyper
+
+
+def init_params(key, hyper: Hyper | None = None, *, dtype=jnp.float32, **options) -> dict:
+    """The book's ``__init_weight`` (6.2) and batch-norm parameters (6.3).
+
+    ``W{i} = init_std(weight_init_std, n_in) * randn(n_in, n_out)``, ``b{i} = 0``
+    for ``i = 1 .. L+1``; with ``use_batchnorm`` also ``gamma{i} = 1``,
+    ``beta{i} = 0`` of shape ``(hidden_size_list[i-1],)`` for the hidden
+    layers.  ``key``: a ``jax.random`` key or an int seed.  ``options``
+    override fields of ``hyper`` (``init_params(key, hidden_size_list=[50])``).
+    """
+    hyper = _hyper(hyper, options)
+    if isinstance(key, int):
+        key = jax.random.PRNGKey(key)
+    sizes = hyper.sizes
+    keys = jax.random.split(key, len(sizes) - 1)
+    params = {}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        scale = init_std(hyper.weight_init_std, n_in)
+        params[f"W{i}"] = scale * jax.random.normal(keys[i - 1], (n_in, n_out), dtype)
+        params[f"b{i}"] = jnp.zeros(n_out, dtype)
+        if hyper.use_batchnorm and i < len(sizes) - 1:
+            params[f"gamma{i}"] = jnp.ones(n_out, dtype)
+            params[f"beta{i}"] = jnp.zeros(n_out, dtype)
+    return params
+
+
+def init_state(params: dict) -> dict:
+    """Running statistics of each BatchNorm layer, zeros (the book's first call).
+
+    ``{}`` when ``params`` has no ``gamma1`` (no batch norm).
+    """
+    return {f"BatchNorm{k[5:]}": batch_norm_state(v.shape[0], v.dtype)
+            for k, v in params.items() if k.startswith("gamma")}
+
+
+def _layer_count(params: dict) -> int:
+    n = 0
+    while f"W{n + 1}" in params:
+        n += 1
+    return n
+
+
+@functools.lru_cache(maxsize=64)
+def _param_shapes(hyper: Hyper) -> dict:
+    """The shapes :func:`init_params` gives for ``hyper``."""
+    sizes, shapes = hyper.sizes, {}
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        shapes[f"W{i}"], shapes[f"b{i}"] = (n_in, n_out), (n_out,)
+        if hyper.use_batchnorm and i < len(sizes) - 1:
+            shapes[f"gamma{i}"] = shapes[f"beta{i}"] = (n_out,)
+    return shapes
+
+
+def _resolve(params: dict, hyper: Hyper | None) -> Hyper:
+    """``hyper``, or the defaults with sizes read off ``params``; shapes checked."""
+    if not isinstance(params, dict) or "W1" not in params:
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with W1, b1, ... (from init_params), got {got}")
+    if hyper is None:
+        n = _layer_count(params)
+        sizes = [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n + 1)]
+        hyper = Hyper(sizes[0], tuple(sizes[1:-1]), sizes[-1], use_batchnorm="gamma1" in params)
+    got = {k: jnp.shape(v) for k, v in params.items()}
+    want = _param_shapes(hyper)
+    if got != want:
+        raise ValueError(f"params do not fit {hyper}: expected shapes {want}, got {got}")
+    return hyper
+
+
+def _check_state(state, params: dict, hyper: Hyper) -> dict:
+    if not hyper.use_batchnorm:
+        if state:
+            raise ValueError(f"state must be empty for a network without batch norm, "
+                             f"got keys {sorted(state)}")
+        return {}
+    if state is None:
+        return init_state(params)
+    want = set(init_state(params))
+    if not isinstance(state, dict) or set(state) != want:
+        got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"state must have keys {sorted(want)} (from init_state), got {got}")
+    return state
+
+
+def forward(params: dict, x, state: dict | None = None, hyper: Hyper | None = None, *,
+            train: bool = False, key=None) -> tuple[jax.Array, dict]:
+    """The network's forward pass (the book's ``predict(x, train_flg)``).
+
+    ``x``: float ``(N, input_size)``.  Returns ``(logits (N, output_size),
+    new_state)``: in train mode batch norm uses the batch statistics and
+    ``new_state`` holds the updated running ones; in test mode it uses
+    ``state`` and returns it unchanged.
+    """
+    hyper = _resolve(params, hyper)
+    state = _check_state(state, params, hyper)
+    n_hidden = len(hyper.hidden_size_list)
+    use_dropout = hyper.use_dropout and train
+    if use_dropout and key is None:
+        raise ValueError("forward: train=True with use_dropout needs a jax.random key")
+    keys = jax.random.split(key, n_hidden) if use_dropout else [None] * n_hidden
+    activation = _ACTIVATIONS[hyper.activation]
+    h, new_state = x, {}
+    for i in range(1, n_hidden + 1):
+        h = affine(h, params[f"W{i}"], params[f"b{i}"])
+        if hyper.use_batchnorm:
+            h, new_state[f"BatchNorm{i}"] = batch_norm(
+                h, params[f"gamma{i}"], params[f"beta{i}"], state[f"BatchNorm{i}"], train)
+        h = activation(h)
+        if hyper.use_dropout:
+            h = dropout(h, keys[i - 1], hyper.dropout_ratio, train)
+    last = n_hidden + 1
+    return affine(h, params[f"W{last}"], params[f"b{last}"]), new_state
+
+
+def predict(params: dict, x, state: dict | None = None, hyper: Hyper | None = None):
+    """Test-mode logits ``(N, output_size)`` (``predict(x, train_flg=False)``)."""
+    return forward(params, x, state, hyper, train=False)[0]
+
+
+def _loss_and_state(params, x, t, state, hyper, train, key):
+    hyper = _resolve(params, hyper)
+    check_label_range(t, hyper.output_size, "multi_layer_net")
+    logits, new_state = forward(params, x, state, hyper, train=train, key=key)
+    data_loss = softmax_with_loss(logits, t)
+    if hyper.weight_decay_lambda == 0:
+        return data_loss, new_state
+    weights = [params[f"W{i}"] for i in range(1, len(hyper.sizes))]
+    return data_loss + weight_decay_loss(weights, hyper.weight_decay_lambda), new_state
+
+
+def loss(params: dict, x, t, state: dict | None = None, hyper: Hyper | None = None, *,
+         train: bool = False, key=None):
+    """Softmax cross-entropy of the logits plus ``0.5 * lambda * sum W^2`` (6.4.2)."""
+    return _loss_and_state(params, x, t, state, hyper, train, key)[0]
+
+
+def train_loss(params: dict, state: dict, x, t, key, hyper: Hyper) -> tuple[jax.Array, dict]:
+    """Training-mode ``(loss, new_state)``; pure, for ``jax.value_and_grad(has_aux=True)``.
+
+    ``x`` float ``(B, input_size)``, ``t`` int ``(B,)``; ``hyper`` static.
+    """
+    return _loss_and_state(params, x, t, state, hyper, True, key)
+
+
+@functools.partial(jax.jit, static_argnames="hyper")
+def _accuracy(params, x, t, state, hyper):
+    y = jnp.argmax(predict(params, x, state, hyper), axis=-1)
+    if t.ndim == y.ndim + 1:
+        t = jnp.argmax(t, axis=-1)
+    return jnp.mean(y == t)
+
+
+def accuracy(params: dict, x, t, state: dict | None = None, hyper: Hyper | None = None
+             ) -> float:
+    """Fraction of ``argmax(predict) == label`` in test mode (book's ``accuracy``)."""
+    hyper = _resolve(params, hyper)
+    check_label_range(t, hyper.output_size, "multi_layer_net")
+    return float(_accuracy(params, jnp.asarray(x), jnp.asarray(t),
+                           _check_state(state, params, hyper), hyper))
+
+
+@functools.partial(jax.jit, static_argnames=("hyper", "train"))
+def _grad(params, x, t, state, key, hyper, train):
+    return jax.grad(loss)(params, x, t, state, hyper, train=train, key=key)
+
+
+def gradient(params: dict, x, t, state: dict | None = None, hyper: Hyper | None = None, *,
+             train: bool = True, key=None) -> dict:
+    """Backprop gradient (the book's ``gradient``): ``jax.grad`` runs our rules.
+
+    Includes the weight decay's ``lambda * W``; keys and shapes of ``params``.
+    """
+    hyper = _resolve(params, hyper)
+    check_label_range(t, hyper.output_size, "multi_layer_net")
+    return _grad(params, x, t, _check_state(state, params, hyper), key, hyper, train)
+
+
+@functools.partial(jax.jit, static_argnames=("hyper", "train", "h"))
+def _numerical(params, x, t, state, key, h, hyper, train):
+    return _gradient.numerical_gradient(
+        lambda p: loss(p, x, t, state, hyper, train=train, key=key), params, h)
+
+
+def numerical_gradient(params: dict, x, t, state: dict | None = None,
+                       hyper: Hyper | None = None, *, train: bool = True, key=None,
+                       h: float = 1e-4) -> dict:
+    """Central differences (4.4) of ``loss`` for every parameter, no derivatives used."""
+    hyper = _resolve(params, hyper)
+    check_label_range(t, hyper.output_size, "multi_layer_net")
+    return _numerical(params, x, t, _check_state(state, params, hyper), key, h, hyper, train)
