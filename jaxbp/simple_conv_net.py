@@ -1,0 +1,238 @@
+"""SimpleConvNet (book section 7.5), functional.
+
+The book's network ``conv - relu - pool - affine - relu - affine - softmax``
+as pure functions of a params dict::
+
+    W1 (FN, C, FS, FS), b1 (FN,)     Conv1    convolution, stride/pad from Hyper
+                                     Relu1
+                                     Pool1    2x2 max pooling, stride 2
+    W2 (FN * P * P, hidden), b2      Affine1  P = conv_out // 2 (28 -> 24 -> 12)
+                                     Relu2
+    W3 (hidden, output), b3          Affine2  (logits)
+                                     SoftmaxWithLoss
+
+Every layer is a hand-written ``custom_vjp`` rule (:mod:`jaxbp.conv`,
+:mod:`jaxbp.layers`), so ``jax.grad`` of :func:`loss` is the book's
+``gradient`` (backprop through the layers in reverse).
+
+The interface shared by the networks of chapters 6-7 (the trainer drives it):
+``Hyper`` (static, hashable), ``init_params``, ``init_state`` (``{}``: this
+network has no state), ``forward`` (the one forward pass), ``predict``,
+``loss``, ``accuracy``, ``gradient``, ``numerical_gradient``, ``train_loss``
+and ``TRAIN_DEFAULTS``.  Images ``x`` are ``(N, C*H*W)`` (the trainer's flat
+rows, reshaped here) or ``(N, C, H, W)``; labels ``t`` integer ``(N,)`` or
+one-hot ``(N, classes)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbp import gradient as _gradient
+from jaxbp.conv import convolution, max_pooling, output_size
+from jaxbp.layers import affine, check_label_range, relu, softmax_with_loss
+
+__all__ = ["Hyper", "PARAM_KEYS", "TRAIN_DEFAULTS", "init_params", "init_state",
+           "forward", "predict", "loss", "accuracy", "gradient",
+           "numerical_gradient", "train_loss"]
+
+PARAM_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
+
+# Book 7.5 (ch07/train_convnet.py): Adam lr 0.001, batch 100, 20 epochs of 600 steps.
+TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "iters": 12000, "batch_size": 100}
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyper:
+    """The book's constructor arguments (``conv_param`` spelled out)."""
+    input_dim: tuple = (1, 28, 28)
+    filter_num: int = 30
+    filter_size: int = 5
+    pad: int = 0
+    stride: int = 1
+    hidden_size: int = 100
+    output_size: int = 10
+    weight_init_std: float = 0.01
+
+    @property
+    def pool_output_size(self) -> int:
+        """Inputs of Affine1: ``filter_num * P * P`` after the 2x2/2 pooling.
+
+        The book computes ``int(filter_num * (conv_out / 2) ** 2)``, which is
+        the same for an even ``conv_out`` (24 -> 4320 for MNIST); for an odd
+        one the pooling drops the last row and column, so ``P = conv_out // 2``.
+        """
+        _, H, W = self.input_dim
+        out_h = output_size(H, self.filter_size, self.stride, self.pad)
+        out_w = output_size(W, self.filter_size, self.stride, self.pad)
+        return self.filter_num * (out_h // 2) * (out_w // 2)
+
+
+def init_params(key, hyper: Hyper = Hyper(), dtype=jnp.float32) -> dict:
+    """Book's ``__init__``: ``W = weight_init_std * randn``, ``b = 0``.
+
+    ``key``: a ``jax.random`` key or an int seed.  Shapes as in the module
+    docstring (MNIST defaults: W1 (30, 1, 5, 5), W2 (4320, 100), W3 (100, 10)).
+    """
+    _, H, W = hyper.input_dim
+    if hyper.pool_output_size < 1:
+        raise ValueError(f"init_params: a {hyper.filter_size}x{hyper.filter_size} filter "
+                         f"(stride {hyper.stride}, pad {hyper.pad}) and 2x2 pooling leave "
+                         f"nothing of a {H}x{W} input")
+    if isinstance(key, int):
+        key = jax.random.PRNGKey(key)
+    return _init_params(key, hyper, jnp.dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _init_params(key, hyper, dtype):
+    C = hyper.input_dim[0]
+    k1, k2, k3 = jax.random.split(key, 3)
+    std, FN, FS = hyper.weight_init_std, hyper.filter_num, hyper.filter_size
+    normal = lambda k, shape: std * jax.random.normal(k, shape, dtype)
+    return {
+        "W1": normal(k1, (FN, C, FS, FS)), "b1": jnp.zeros(FN, dtype),
+        "W2": normal(k2, (hyper.pool_output_size, hyper.hidden_size)),
+        "b2": jnp.zeros(hyper.hidden_size, dtype),
+        "W3": normal(k3, (hyper.hidden_size, hyper.output_size)),
+        "b3": jnp.zeros(hyper.output_size, dtype),
+    }
+
+
+def init_state(params) -> dict:
+    """No running statistics in this network: the state is ``{}``."""
+    return {}
+
+
+def _check_params(params) -> None:
+    if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
+        got = sorted(params) if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
+
+
+def _as_images(x, hyper: Hyper):
+    """``(N, C*H*W)`` -> ``(N, C, H, W)``; ``(N, C, H, W)`` passes."""
+    x = jnp.asarray(x) if not isinstance(x, jax.core.Tracer) else x
+    if x.ndim == 2 and x.shape[1] == math.prod(hyper.input_dim):
+        return x.reshape(x.shape[0], *hyper.input_dim)
+    if x.ndim == 4 and x.shape[1:] == tuple(hyper.input_dim):
+        return x
+    raise ValueError(f"simple_conv_net: x must be (N, {math.prod(hyper.input_dim)}) or "
+                     f"(N, {', '.join(map(str, hyper.input_dim))}), got {x.shape}")
+
+
+def forward(params, x, state=None, *, train: bool = False, key=None,
+            hyper: Hyper = Hyper()):
+    """The forward pass (book's ``predict``): returns ``(logits, new_state)``.
+
+    ``logits``: ``(N, output_size)``.  ``train`` and ``key`` are part of the
+    common interface and unused here (no dropout or batch norm); the state
+    is returned unchanged (``{}``).
+    """
+    _check_params(params)
+    x = _as_images(x, hyper)
+    h = relu(convolution(x, params["W1"], params["b1"], hyper.stride, hyper.pad))
+    h = max_pooling(h, 2, 2, stride=2)                 # Pool1: pool_h=2, pool_w=2, stride=2
+    h = relu(affine(h, params["W2"], params["b2"]))    # Affine1 flattens (N, FN, P, P)
+    logits = affine(h, params["W3"], params["b3"])
+    return logits, ({} if state is None else state)
+
+
+@functools.partial(jax.jit, static_argnames="hyper")
+def _predict(params, x, state, hyper):
+    return forward(params, x, state, train=False, hyper=hyper)[0]
+
+
+def predict(params, x, state=None, hyper: Hyper = Hyper()):
+    """Logits ``(N, output_size)`` (inference mode; jitted, :func:`forward` inside)."""
+    _check_params(params)
+    return _predict(params, _as_images(x, hyper), state, hyper)
+
+
+def _check_labels(t, hyper: Hyper) -> None:
+    if isinstance(t, jax.core.Tracer):
+        return
+    dtype = np.asarray(t).dtype
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise TypeError(f"labels must be integer indices or one-hot floats, got {dtype}")
+    check_label_range(t, hyper.output_size, "simple_conv_net")
+
+
+@functools.partial(jax.jit, static_argnames="hyper")
+def _loss(params, x, t, state, hyper):
+    return softmax_with_loss(predict(params, x, state, hyper), t)
+
+
+def loss(params, x, t, state=None, hyper: Hyper = Hyper()):
+    """Mean softmax cross-entropy on ``(x, t)`` (jitted; labels checked first)."""
+    _check_params(params)
+    _check_labels(t, hyper)
+    return _loss(params, x, t, state, hyper)
+
+
+def train_loss(params, state, x, t, key, hyper: Hyper):
+    """``(loss, new_state)`` of one minibatch in training mode, for the trainer.
+
+    Pure and jittable (no checks on values): ``x`` float ``(B, C*H*W)``,
+    ``t`` int ``(B,)``.
+    """
+    logits, new_state = forward(params, x, state, train=True, key=key, hyper=hyper)
+    return softmax_with_loss(logits, t), new_state
+
+
+@functools.partial(jax.jit, static_argnames=("hyper", "batch_size"))
+def _accuracy(params, x, t, state, hyper, batch_size):
+    if t.ndim == 2:
+        t = jnp.argmax(t, axis=-1)
+    n = x.shape[0]
+    pad = -n % batch_size                              # last chunk padded, then ignored
+    x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
+    chunks = x.reshape(-1, batch_size, *x.shape[1:])
+    y = jax.lax.map(lambda xc: jnp.argmax(predict(params, xc, state, hyper), -1), chunks)
+    return jnp.mean(y.reshape(-1)[:n] == t)
+
+
+def accuracy(params, x, t, state=None, hyper: Hyper = Hyper(), batch_size: int = 1000):
+    """Fraction of ``argmax(logits) == label``, ``batch_size`` images at a time.
+
+    The book's ``accuracy`` loops over batches of 100 so that ``im2col`` fits
+    in memory; here the chunks run in one compiled ``lax.map`` (1000 MNIST
+    images make a 58 MB float32 ``col``).
+    """
+    _check_params(params)
+    _check_labels(t, hyper)
+    x = _as_images(x, hyper)
+    return _accuracy(params, x, jnp.asarray(t), state, hyper, min(batch_size, x.shape[0]))
+
+
+_grad = jax.jit(jax.grad(_loss), static_argnames="hyper")
+
+
+def gradient(params, x, t, state=None, hyper: Hyper = Hyper()) -> dict:
+    """Backprop (book's ``gradient``): ``jax.grad`` of :func:`loss` runs our rules."""
+    _check_params(params)
+    _check_labels(t, hyper)
+    return _grad(params, x, t, state, hyper)
+
+
+@functools.partial(jax.jit, static_argnames=("hyper", "h"))
+def _numerical_gradient(params, x, t, state, hyper, h):
+    return _gradient.numerical_gradient(
+        lambda p: softmax_with_loss(predict(p, x, state, hyper), t), params, h=h)
+
+
+def numerical_gradient(params, x, t, state=None, hyper: Hyper = Hyper(), h: float = 1e-4) -> dict:
+    """Central differences (4.4) for every parameter, forward passes only.
+
+    :func:`jaxbp.gradient.numerical_gradient`: two full forward passes per
+    entry, batched in one compiled program.  For the MNIST-sized network
+    that is 2 x 432,000 passes (as the book's; use a small ``Hyper`` to check).
+    """
+    _check_params(params)
+    _check_labels(t, hyper)
+    return _numerical_gradient(params, x, t, state, hyper, float(h))
