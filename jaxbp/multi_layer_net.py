@@ -122,14 +122,19 @@ def init_params(key, hyper: Hyper | None = None, *, dtype=jnp.float32, **options
     hyper = _hyper(hyper, options)
     if isinstance(key, int):
         key = jax.random.PRNGKey(key)
-    sizes = hyper.sizes
+    scales = [init_std(hyper.weight_init_std, n_in) for n_in in hyper.sizes[:-1]]
+    return _init_params(key, jnp.asarray(scales, dtype), hyper.sizes, hyper.use_batchnorm,
+                        jnp.dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _init_params(key, scales, sizes: tuple[int, ...], use_batchnorm: bool, dtype) -> dict:
     keys = jax.random.split(key, len(sizes) - 1)
     params = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        scale = init_std(hyper.weight_init_std, n_in)
-        params[f"W{i}"] = scale * jax.random.normal(keys[i - 1], (n_in, n_out), dtype)
+        params[f"W{i}"] = scales[i - 1] * jax.random.normal(keys[i - 1], (n_in, n_out), dtype)
         params[f"b{i}"] = jnp.zeros(n_out, dtype)
-        if hyper.use_batchnorm and i < len(sizes) - 1:
+        if use_batchnorm and i < len(sizes) - 1:
             params[f"gamma{i}"] = jnp.ones(n_out, dtype)
             params[f"beta{i}"] = jnp.zeros(n_out, dtype)
     return params
