@@ -4,7 +4,7 @@ Starts ``--processes`` Python processes on localhost (loopback only), each with
 ``--local-devices`` forced CPU devices.  Each process finds the usual
 variables ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` /
 ``JAX_PROCESS_ID`` and joins the run through
-:func:`jaxbp.train._maybe_initialize_distributed` (``jax.distributed.initialize``;
+:func:`jaxbp.devices.initialize_distributed` (``jax.distributed.initialize``;
 CPU collectives over gloo), then trains with ``devices="all"``: one global
 mesh over every process's devices, the minibatch sharded across all of them.
 The parameters every process ends with are compared with a single-process
@@ -42,8 +42,8 @@ def synthetic_data(n_train=1200, n_test=300, seed=0):
 def worker(args):
     """One process: join (if the variables say so), train, save the params."""
     import numpy as np
-    from jaxbp import train
-    joined = train._maybe_initialize_distributed()
+    from jaxbp import devices, train
+    joined = devices.initialize_distributed(log=lambda *a: None)
     import jax
     cfg = train.Config(iters=args.iters, batch_size=args.batch_size, devices="all",
                        eval_every=args.iters)

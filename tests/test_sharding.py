@@ -44,7 +44,7 @@ def _worker():
     import jax.numpy as jnp
     import optax
 
-    from jaxbp import layers, train
+    from jaxbp import devices, layers, models, train
     from jaxbp import two_layer_net as net
 
     assert jax.device_count() == N_DEV, jax.devices()
@@ -65,7 +65,7 @@ def _worker():
     out["single_sharding"] = type(s1).__name__
     out["mesh_sharding"] = {"mesh": dict(s8.mesh.shape), "replicated": s8.is_fully_replicated}
     out["max_abs_diff"] = {k: float(np.abs(p1[k] - p8[k]).max()) for k in p1}
-    out["mesh_all"] = train.make_mesh("all").shape["batch"]
+    out["mesh_all"] = devices.make_mesh("all").shape["batch"]
     out["max_param"] = max(float(np.abs(v).max()) for v in p1.values())
     out["loss_max_abs_diff"] = float(np.abs(np.subtract(m1["loss"], m8["loss"])).max())
     out["test_acc"] = [m1["test_acc"], m8["test_acc"]]
@@ -73,13 +73,13 @@ def _worker():
 
     # 2. the compiled 8-device program: all-reduce, per-device minibatch shards
     cfg = train.Config(iters=10, batch_size=BATCH, devices=str(N_DEV))
-    mesh = train.make_mesh(cfg.devices)
-    replicated, batch = train._shardings(mesh)
-    put = train._replicate(replicated)
+    mesh = devices.make_mesh(cfg.devices)
+    replicated, batch = devices.shardings(mesh)
+    put = devices.replicate(replicated)
     opt = optax.sgd(cfg.lr)
     params = jax.tree_util.tree_map(put, net.init_params(jax.random.PRNGKey(0), 784, 50, 10))
-    chunk = train.make_train_chunk(cfg, opt, batch)
-    hlo = chunk.lower(params, opt.init(params), put(jax.random.PRNGKey(1)),
+    chunk = train.make_train_chunk(cfg, opt, models.get(cfg), batch)
+    hlo = chunk.lower(params, {}, opt.init(params), put(jax.random.PRNGKey(1)),
                       put(data["x_train"]), put(data["t_train"].astype(np.int32)),
                       put(np.int32(0)), put(np.int32(10)), max_n=10).compile().as_text()
     out["collectives"] = sorted(set(re.findall(
@@ -88,7 +88,7 @@ def _worker():
     out["shard_shapes"] = sorted(set(re.findall(rf"f32\[{shard},(?:784|50|10)\]", hlo)))
 
     # 3. the loss differentiated in the step is built from our custom_vjp rules
-    jaxpr = str(jax.make_jaxpr(lambda p, x, t: net._loss(p, x, t))(
+    jaxpr = str(jax.make_jaxpr(lambda p, x, t: net.loss(p, x, t))(
         params, jnp.zeros((BATCH, 784)), jnp.zeros(BATCH, jnp.int32)))
     out["bwd_rules"] = sorted(set(re.findall(r"bwd=(\w+)", jaxpr)))
     out["n_custom_vjp"] = jaxpr.count("custom_vjp_call")
@@ -171,7 +171,7 @@ def test_custom_rules_run_under_sharding(sharded):
     assert sharded["n_custom_vjp"] == 4          # affine, relu, affine, softmax_with_loss
     if sharded["bwd_rules"] != ["Wrapped"]:      # older JAX prints no rule names
         assert {"_affine_bwd", "_relu_bwd"} <= set(sharded["bwd_rules"])
-        assert any(r.startswith("_swl") for r in sharded["bwd_rules"])
+        assert "_softmax_with_loss_bwd" in sharded["bwd_rules"]
     # the patched rule (db = 0) is what the sharded program differentiates with
     assert sharded["patched_bias_absmax"] == 0.0
     assert sharded["patched_W_moved"] > 0.0
@@ -198,7 +198,7 @@ def test_bfloat16_under_sharding(sharded):
 def test_one_device_is_the_single_device_path():
     import jax
 
-    from jaxbp import train
+    from jaxbp import devices, train
     lines = []
     r = train.fit(train.Config(iters=5, batch_size=10, devices="all", eval_every=5),
                   data=_data(200, 50), progress=False, log=lines.append)
@@ -206,7 +206,7 @@ def test_one_device_is_the_single_device_path():
         assert "single device" in lines[0]
         assert type(r["params"]["W1"].sharding).__name__ == "SingleDeviceSharding"
     with pytest.raises(ValueError, match="device"):
-        train.make_mesh(str(jax.local_device_count() + 1))
+        devices.make_mesh(str(jax.local_device_count() + 1))
 
 
 @pytest.mark.parametrize("env,expected", [
@@ -223,14 +223,14 @@ def test_one_device_is_the_single_device_path():
     ({"TPU_WORKER_HOSTNAMES": "localhost"}, None),               # one TPU host (Colab)
 ])
 def test_distributed_env_detection(monkeypatch, env, expected):
-    from jaxbp import train
+    from jaxbp import devices
     for k in list(os.environ):
         if k.startswith(("JAX_COORDINATOR", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "SLURM_",
                          "OMPI_", "TPU_", "MEGASCALE_", "JAXBP_DISTRIBUTED")):
             monkeypatch.delenv(k)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    assert train._distributed_env() == expected
+    assert devices.distributed_env() == expected
 
 
 def test_two_processes_on_localhost():

@@ -1,14 +1,17 @@
-"""5.7.4: the jitted trainer, its outputs and checkpoints."""
+"""5.7.4: the jitted trainer (library use): schedule, reproducibility, stop and resume,
+divergence, evaluation and checkpoints, and the run's files on disk."""
+import errno
 import json
 import os
 import subprocess
 import sys
+import tracemalloc
+import zipfile
 
-import jax
 import numpy as np
 import pytest
 
-from jaxbp import train
+from jaxbp import run_state, train
 
 
 def synthetic(n=600, seed=0):
@@ -21,9 +24,13 @@ def synthetic(n=600, seed=0):
     return {"x_train": x, "t_train": t.astype(np.uint8), "x_test": x[:100], "t_test": t[:100]}
 
 
+QUIET = dict(log=lambda s: None, progress=False)
+SMALL = train.Config(iters=250, batch_size=20, eval_every=100)
+
+
 def test_short_run_on_real_mnist_reaches_90_percent(mnist_raw, tmp_path):
     """Two epochs (1200 steps) of the book's settings."""
-    r = train.fit(train.Config(iters=1200), data=mnist_raw, out_dir=str(tmp_path), log=lambda s: None)
+    r = train.fit(train.Config(iters=1200), data=mnist_raw, out_dir=str(tmp_path), **QUIET)
     m = r["metrics"]
     assert m["eval_steps"] == [0, 600, 1200]
     assert m["test_acc"][-1] >= 0.90, m["test_acc"]
@@ -33,41 +40,101 @@ def test_short_run_on_real_mnist_reaches_90_percent(mnist_raw, tmp_path):
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["test_acc"] == m["test_acc"] and saved["steps_done"] == 1200
     assert (tmp_path / "training.png").stat().st_size > 10_000
-    params, meta = train.load_checkpoint(tmp_path / "params.npz")
-    assert meta["step"] == 1200 and meta["config"]["iters"] == 1200
+    params, state, config, meta = train.load_params(tmp_path / "params.npz")
+    assert meta["step"] == 1200 and config.iters == 1200
     acc = train.evaluate(params, mnist_raw["x_test"].reshape(10000, -1), mnist_raw["t_test"])
     assert acc == pytest.approx(m["test_acc"][-1])
 
 
+def test_lr_that_kills_every_unit_warns_after_three_epochs(mnist_raw):
+    """--lr 100 sat at loss 2.30 and chance accuracy without a word."""
+    lines = []
+    r = train.fit(train.Config(iters=1801, lr=100.0), data=mnist_raw, log=lines.append)
+    assert max(r["metrics"]["train_acc"]) < 0.2
+    assert any("still at chance after 3 epochs with lr 100.0" in s for s in lines), lines
+
+
 def test_same_seed_same_metrics_and_book_schedule():
-    cfg = train.Config(iters=250, batch_size=20, eval_every=100)
-    a = train.fit(cfg, data=synthetic(), log=lambda s: None)["metrics"]
-    b = train.fit(cfg, data=synthetic(), log=lambda s: None)["metrics"]
+    a = train.fit(SMALL, data=synthetic(), **QUIET)["metrics"]
+    b = train.fit(SMALL, data=synthetic(), **QUIET)["metrics"]
     assert a["eval_steps"] == [0, 100, 200, 250]        # i % every == 0, plus the end
     assert a["loss"] == b["loss"] and a["test_acc"] == b["test_acc"]
     c = train.fit(train.Config(iters=250, batch_size=20, eval_every=100, seed=1),
-                  data=synthetic(), log=lambda s: None)["metrics"]
+                  data=synthetic(), **QUIET)["metrics"]
     assert c["loss"] != a["loss"]
     assert a["test_acc"][-1] > 0.5                       # it learns the synthetic classes
 
 
-def test_checkpoint_round_trip_and_errors(tmp_path):
-    params = train.fit(train.Config(iters=10, batch_size=10, evaluate=False),
-                       data=synthetic(), log=lambda s: None)["params"]
-    path = tmp_path / "p.npz"
-    train.save_checkpoint(path, params, train.Config(), step=10)
-    loaded, meta = train.load_checkpoint(path)
-    for k in params:
-        np.testing.assert_array_equal(loaded[k], params[k])
-    assert meta["step"] == 10
-    with pytest.raises(FileNotFoundError, match="not found"):
-        train.load_checkpoint(tmp_path / "missing.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a readable"):
-        train.load_checkpoint(tmp_path / "junk.npz")
-    np.savez(tmp_path / "partial.npz", W1=np.ones(2))
-    with pytest.raises(ValueError, match=r"lacks parameters \['b1', 'W2', 'b2'\]"):
-        train.load_checkpoint(tmp_path / "partial.npz")
+def test_chunk_schedule_is_the_books_loop_from_any_step():
+    """Evaluations after the update of each i % iter_per_epoch == 0, plus the end."""
+    s = train.chunk_schedule(10000, 600)
+    assert sum(n for n, _ in s) == 10000
+    assert [at for _, at in s] == list(range(0, 10000, 600)) + [10000]   # 17 + 1
+    assert s[0] == (1, 0) and s[-1] == (399, 10000)
+    assert train.chunk_schedule(601, 600) == [(1, 0), (600, 600)]        # no duplicate at the end
+    assert train.chunk_schedule(1000, 600, evaluate=False) == [(600, None), (400, None)]
+    assert train.chunk_schedule(10000, 600, start=601) == s[2:]          # resume at a boundary
+    assert train.chunk_schedule(20000, 600, start=10000)[0] == (201, 10200)  # extended run
+
+
+def stop_after(n_chunks, signal_name="SIGTERM"):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return signal_name if len(calls) > n_chunks else None
+    return should_stop
+
+
+def test_stop_saves_and_resume_is_bit_identical(tmp_path):
+    whole = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "a"), **QUIET)
+    part = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "b"),
+                     should_stop=stop_after(2), **QUIET)["metrics"]
+    assert part["interrupted"] and part["stopped_by"] == "SIGTERM"
+    saved = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert saved["interrupted"] and saved["steps_done"] == part["steps_done"] == 101
+    assert (tmp_path / "b" / "training.png").exists()
+    again = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "b"), resume=True,
+                      should_stop=stop_after(1), **QUIET)["metrics"]
+    assert again["steps_done"] == 201
+    done = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "b"), resume=True, **QUIET)
+    a = np.load(tmp_path / "a" / "params.npz")
+    b = np.load(tmp_path / "b" / "params.npz")
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(a[k], b[k])
+    assert done["metrics"]["loss"] == whole["metrics"]["loss"]
+    assert done["metrics"]["test_acc"] == whole["metrics"]["test_acc"]
+
+
+def test_resume_refuses_other_flags_and_extends_with_more_iters(tmp_path):
+    out = str(tmp_path)
+    train.fit(SMALL, data=synthetic(), out_dir=out, **QUIET)
+    for change in ({"seed": 1}, {"lr": 0.5}, {"batch_size": 10}, {"hidden_size": 20},
+                   {"dtype": "bfloat16"}):
+        with pytest.raises(run_state.CheckpointError, match=f"flags differ.*{next(iter(change))}"):
+            train.fit(train.Config(**{**vars(SMALL), **change}), data=synthetic(),
+                      out_dir=out, resume=True, **QUIET)
+    with pytest.raises(run_state.CheckpointError, match="at step 250; --iters 100"):
+        train.fit(train.Config(**{**vars(SMALL), "iters": 100}), data=synthetic(),
+                  out_dir=out, resume=True, **QUIET)
+    longer = train.Config(**{**vars(SMALL), "iters": 400})
+    m = train.fit(longer, data=synthetic(), out_dir=out, resume=True, **QUIET)["metrics"]
+    assert m["steps_done"] == 400 and m["eval_steps"] == [0, 100, 200, 250, 300, 400]
+    assert len(m["loss"]) == 400
+
+
+def test_divergence_stops_with_the_step_and_keeps_the_last_finite_state(tmp_path):
+    """--lr 1e30 ran all steps with exit 0 and wrote bare NaN tokens into metrics.json."""
+    cfg = train.Config(iters=250, batch_size=20, eval_every=100, lr=1e30)
+    with pytest.raises(train.Diverged, match=r"non-finite at step \d+ with lr 1e\+30") as err:
+        train.fit(cfg, data=synthetic(), out_dir=str(tmp_path), **QUIET)
+    m = err.value.result["metrics"]
+    assert m["diverged_at"] <= 1 and m["steps_done"] <= m["diverged_at"]
+    text = (tmp_path / "metrics.json").read_text()
+    strict = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
+    assert strict["diverged_at"] == m["diverged_at"]
+    params, *_ = train.load_params(tmp_path / "params.npz")   # finite, or it would refuse
+    assert all(np.all(np.isfinite(v)) for v in params.values())
 
 
 def test_bad_config_and_data_are_refused():
@@ -77,66 +144,141 @@ def test_bad_config_and_data_are_refused():
         train.Config(lr=float("nan")).validate()
     with pytest.raises(ValueError, match="dtype must be one of"):
         train.Config(dtype="float16").validate()
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32\)"):
+        train.Config(seed=2**64).validate()
     d = synthetic()
     d["t_train"] = d["t_train"].astype(np.int64) + 5
-    with pytest.raises(ValueError, match=r"t_train must be integer labels in \[0, 9\]"):
-        train.fit(train.Config(iters=1), data=d, log=lambda s: None)
+    with pytest.raises(ValueError, match=r"labels for x_train must be integers in \[0, 9\]"):
+        train.fit(train.Config(iters=1), data=d, **QUIET)
     d = synthetic()
     d["x_train"] = d["x_train"].astype(np.float32)
     with pytest.raises(TypeError, match="x_train must be uint8"):
-        train.fit(train.Config(iters=1), data=d, log=lambda s: None)
+        train.fit(train.Config(iters=1), data=d, **QUIET)
 
 
-def test_cli_help_and_unknown_flag():
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, "-m", "jaxbp.train", "--help"], capture_output=True,
-                         text=True, env=env, timeout=120)
-    assert out.returncode == 0 and "--batch-size" in out.stdout and "--seed" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "jaxbp.train", "--batchsize", "3"],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 2 and "unrecognized arguments: --batchsize" in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "jaxbp.train", "--iters", "0"],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 2 and "iters must be a positive integer" in bad.stderr
+def test_evaluate_checks_its_images():
+    """Float images gave 0.136 instead of refusing; an empty split divided by zero."""
+    params = train.fit(train.Config(iters=10, batch_size=10, evaluate=False),
+                       data=synthetic(), **QUIET)["params"]
+    d = synthetic()
+    with pytest.raises(TypeError, match="uint8"):
+        train.evaluate(params, d["x_test"].astype(np.float32) / 255, d["t_test"])
+    with pytest.raises(ValueError, match="non-empty batch"):
+        train.evaluate(params, d["x_test"][:0], d["t_test"][:0])
+    with pytest.raises(ValueError, match=r"shape \(100,\)"):
+        train.evaluate(params, d["x_test"], d["t_test"][:50])
+    assert 0.0 <= train.evaluate(params, d["x_test"], d["t_test"]) <= 1.0
 
 
-def _cli(*args, **kw):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    return subprocess.Popen([sys.executable, "-m", "jaxbp.train", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+def saved_run(tmp_path):
+    r = train.fit(train.Config(iters=10, batch_size=10, evaluate=False), data=synthetic(),
+                  out_dir=str(tmp_path / "run"), **QUIET)
+    return r["params"], tmp_path / "run" / "params.npz"
 
 
-def test_ctrl_c_saves_what_was_done_and_evaluate_reloads_it(mnist_raw, tmp_path):
-    """Ctrl-C after the first epoch: exit 130, metrics and params on disk,
-    and ``--evaluate`` of the saved checkpoint reproduces the last accuracy."""
-    import signal
+def rewrite(src, dst, change):
+    """Copy the checkpoint ``src`` to ``dst`` with ``change(arrays)`` applied."""
+    with np.load(src) as f:
+        arrays = {k: f[k] for k in f.files}
+    change(arrays)
+    np.savez(dst, **arrays)
+    return dst
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: a.update(W1=np.full_like(a["W1"], np.nan)), "W1 holds non-finite values"),
+    (lambda a: a.update(W2=a["W2"][:, :5], b2=a["b2"][:5]), r"W2 has shape \(50, 5\), "
+                                                            r"expected \(50, 10\)"),
+    (lambda a: a.pop("b1"), "lacks b1"),
+    (lambda a: a.update(b2=a["b2"].astype(np.int32)), "b2 has dtype int32"),
+    (lambda a: a.update(__meta__=np.array("{not json")), "not valid JSON"),
+])
+def test_checkpoints_are_checked_before_use(tmp_path, change, message):
+    """NaN weights evaluated to the share of class 0; a 5-class one was accepted."""
+    _, path = saved_run(tmp_path)
+    bad = rewrite(path, tmp_path / "bad.npz", change)
+    with pytest.raises(run_state.CheckpointError, match=message):
+        train.load_params(bad)
+
+
+def test_checkpoint_files_that_are_not_checkpoints(tmp_path):
+    params, path = saved_run(tmp_path)
+    loaded, _, config, meta = train.load_params(path)
+    for k in params:
+        np.testing.assert_array_equal(loaded[k], params[k])
+    assert meta["step"] == 10 and config.batch_size == 10
+    with pytest.raises(run_state.CheckpointError, match="not found"):
+        train.load_params(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(run_state.CheckpointError, match="not a readable"):
+        train.load_params(tmp_path / "junk.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(run_state.CheckpointError):
+        train.load_params(truncated)
+
+
+def test_huge_declared_array_is_refused_without_allocating_it(tmp_path):
+    """A 2 MB checkpoint declaring a huge array made --evaluate use 2.3 GB."""
+    path = tmp_path / "huge.npz"
+    header = {"descr": "<f4", "fortran_order": False, "shape": (784, 1 << 20)}
+    with zipfile.ZipFile(path, "w") as z:
+        with z.open("W1.npy", "w") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            f.write(b"\0" * (2 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(run_state.CheckpointError):
+            train.load_params(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, peak
+
+
+def test_outputs_never_follow_planted_symlinks(tmp_path):
     out = tmp_path / "run"
-    p = _cli("--no-gradient-check", "--quiet", "--out-dir", str(out))
-    lines = []
-    for line in p.stdout:
-        lines.append(line)
-        if "step   600/" in line:
-            p.send_signal(signal.SIGINT)
-            break
-    rest, _ = p.communicate(timeout=120)
-    assert p.returncode == 130, "".join(lines) + rest
-    assert "interrupted at step" in rest
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["interrupted"] and 600 <= m["steps_done"] < 10000
-    assert (out / "training.png").exists()
-    ev = _cli("--evaluate", str(out / "params.npz"), "--quiet")
-    text, _ = ev.communicate(timeout=120)
-    assert ev.returncode == 0, text
-    saved_step = train.load_checkpoint(out / "params.npz")[1]["step"]
-    assert saved_step == m["steps_done"]
-    assert f"(step {saved_step})" in text
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    for name in ("metrics.json.tmp", "params.npz.tmp.npz", "training.png.tmp.png"):
+        (out / name).symlink_to(victim)
+    train.fit(SMALL, data=synthetic(), out_dir=str(out), **QUIET)
+    assert victim.read_text() == "keep me"
+    assert json.loads((out / "metrics.json").read_text())["steps_done"] == 250
 
 
-def test_chunk_schedule_is_the_books_loop():
-    """Evaluations after the update of each i % iter_per_epoch == 0, plus the end."""
-    s = train.chunk_schedule(10000, 600)
-    assert sum(n for n, _ in s) == 10000
-    assert [at for _, at in s] == list(range(0, 10000, 600)) + [10000]   # 17 + 1
-    assert s[0] == (1, 0) and s[-1] == (399, 10000)
-    assert train.chunk_schedule(601, 600) == [(1, 0), (600, 600)]        # no duplicate at the end
-    assert train.chunk_schedule(1000, 600, evaluate=False) == [(600, None), (400, None)]
+def test_full_disk_is_one_line_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    params, path = saved_run(tmp_path)
+    before = path.read_bytes()
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(run_state.OutputError, match="No space left on device") as err:
+        run_state.save_checkpoint(path, params)
+    assert "\n" not in str(err.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir() if "tmp" in p.name) == []
+
+
+def test_out_dir_is_checked_and_locked(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for bad in (a_file, "/dev/null", a_file / "sub"):
+        with pytest.raises(run_state.OutputError, match="cannot use --out-dir"):
+            run_state.prepare_out_dir(bad)
+    out = tmp_path / "locked"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from jaxbp import run_state; "
+         "run_state.prepare_out_dir(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+         str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(run_state.OutputError, match=f"in use by process {holder.pid}"):
+            run_state.prepare_out_dir(out)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_state.prepare_out_dir(out) == str(out)         # free again once it is gone
+    run_state.release_out_dir(out)

@@ -118,7 +118,7 @@ def test_predict_accuracy_and_label_forms():
 def test_bfloat16_compute_keeps_float32_params_and_grads():
     p = net.init_params(0, 6, 4, 3)
     x, t = jnp.ones((2, 6)), jnp.array([0, 2])
-    g = jax.grad(net._loss)(p, x, t, compute_dtype=jnp.bfloat16)
+    g = jax.grad(net.loss)(p, x, t, compute_dtype=jnp.bfloat16)
     assert all(v.dtype == jnp.float32 for v in g.values())
-    assert net._loss(p, x, t, compute_dtype=jnp.bfloat16).dtype == jnp.float32
+    assert net.loss(p, x, t, compute_dtype=jnp.bfloat16).dtype == jnp.float32
     np.testing.assert_allclose(g["b2"], net.gradient(p, x, t)["b2"], atol=1e-2)

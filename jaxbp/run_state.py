@@ -1,0 +1,271 @@
+"""A training run's state on disk: atomic files, the out-dir lock, checkpoints, metrics.
+
+Nothing here knows about JAX beyond turning arrays into NumPy ones.  Every file is
+written the same way (:func:`atomic_write`): a fresh temp file in the target's
+folder, created with ``O_EXCL`` (so a planted name or symlink is never followed),
+flushed and ``fsync``'d, renamed over the target, and the folder ``fsync``'d; on
+any failure the temp file is removed and the previous file stays as it was.
+
+Checkpoint (``params.npz``): one ``.npy`` member per parameter (``W1``, ``b1``,
+...), the optimizer state's leaves as ``opt_state.0``, ``opt_state.1``, ... and a
+JSON string ``__meta__`` with ``{"format", "config", "step", "metrics"}``.  It is
+read back with every size bounded by the shapes the reader expects before any
+array is allocated (:func:`load_checkpoint`).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import math
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = ["OutputError", "CheckpointError", "atomic_write", "prepare_out_dir",
+           "save_checkpoint", "read_checkpoint_meta", "load_checkpoint", "array_shapes", "write_json",
+           "strict_json", "FORMAT"]
+
+FORMAT = 2                       # checkpoint format (1: params and meta only)
+MAX_META_BYTES = 64 << 20        # the metrics of a very long run fit easily
+
+
+class OutputError(OSError):
+    """The out-dir cannot be used or written (one line, for the CLI)."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or does not fit the expected network."""
+
+
+# ---- atomic files -------------------------------------------------------------
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` atomically: ``write(f)`` into a fresh temp file, then rename.
+
+    Raises :class:`OutputError` (one line naming the file and the reason, e.g.
+    "No space left on device") and leaves no temp file behind.
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+        raise
+
+
+def _fsync_dir(folder: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def write_json(path: str | os.PathLike, value: Any) -> None:
+    """Atomically write ``value`` as strict JSON (``NaN``/``inf`` become ``null``)."""
+    text = json.dumps(strict_json(value), indent=1, allow_nan=False)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+# ---- the out-dir -------------------------------------------------------------------
+_LOCKS: dict[str, int] = {}      # out-dir -> open, flock'ed file descriptor
+
+
+def prepare_out_dir(out_dir: str | os.PathLike) -> str:
+    """Create ``out_dir``, check it is a writable folder, and lock it for this process.
+
+    The lock (``fcntl.flock`` on ``out_dir/.lock``, released when the process
+    ends, however it ends) keeps a second trainer out: it gets
+    :class:`OutputError` ``"DIR is in use by process PID"`` at once.
+    """
+    out_dir = os.fspath(out_dir)
+    if out_dir in _LOCKS:
+        return out_dir
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        reason = "it is not a folder" if e.errno in (errno.EEXIST, errno.ENOTDIR) else e.strerror
+        raise OutputError(f"cannot use --out-dir {out_dir}: {reason}") from e
+    if not os.path.isdir(out_dir):
+        raise OutputError(f"cannot use --out-dir {out_dir}: it is not a folder")
+    try:
+        fd = os.open(os.path.join(out_dir, ".lock"),
+                     os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as e:
+        raise OutputError(f"cannot write to --out-dir {out_dir}: {e.strerror}") from e
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise OutputError(f"{out_dir} is in use by process {pid}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _LOCKS[out_dir] = fd
+    atomic_write(os.path.join(out_dir, ".write-test"), lambda f: f.write(b"ok"))
+    os.unlink(os.path.join(out_dir, ".write-test"))
+    return out_dir
+
+
+def release_out_dir(out_dir: str | os.PathLike) -> None:
+    """Drop this process's lock on ``out_dir`` (it also goes when the process ends)."""
+    fd = _LOCKS.pop(os.fspath(out_dir), None)
+    if fd is not None:
+        os.close(fd)
+
+
+# ---- checkpoints ----------------------------------------------------------------------
+def save_checkpoint(path: str | os.PathLike, params: dict, opt_leaves: list | None = None,
+                    meta: dict | None = None) -> None:
+    """Atomically write ``params`` (a dict of arrays), optimizer leaves and ``meta``."""
+    arrays = {k: np.asarray(v) for k, v in params.items()}
+    arrays.update({f"opt_state.{i}": np.asarray(v) for i, v in enumerate(opt_leaves or [])})
+    text = json.dumps(strict_json(dict(meta or {}, format=FORMAT)), allow_nan=False)
+    arrays["__meta__"] = np.array(text)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+@contextlib.contextmanager
+def _open_npz(path: str | os.PathLike) -> Iterator[zipfile.ZipFile]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            yield z
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"checkpoint {path} is a folder, not an .npz file") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"checkpoint {path} is not a readable .npz file: {e}") from None
+
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _read_member(z: zipfile.ZipFile, name: str, check: Callable[[tuple, np.dtype], None],
+                 path) -> np.ndarray:
+    """One ``.npy`` member; ``check(shape, dtype)`` runs on its header before allocation."""
+    try:
+        with z.open(name + ".npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = _HEADER_READERS.get(version)
+            if read_header is None:
+                raise CheckpointError(f"checkpoint {path}: {name} has .npy version {version}")
+            shape, fortran, dtype = read_header(f)
+            check(tuple(shape), dtype)
+            if dtype.hasobject:
+                raise CheckpointError(f"checkpoint {path}: {name} holds Python objects")
+            count = math.prod(shape)
+            data = f.read(count * dtype.itemsize)
+            if len(data) != count * dtype.itemsize:
+                raise CheckpointError(f"checkpoint {path}: {name} is truncated")
+    except KeyError:
+        raise CheckpointError(f"checkpoint {path} lacks {name}") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint {path}: {name} is unreadable: {e}") from None
+    order = "F" if fortran else "C"
+    return np.frombuffer(data, dtype).reshape(shape, order=order).copy()
+
+
+def read_checkpoint_meta(path: str | os.PathLike) -> dict:
+    """The checkpoint's ``__meta__`` dict (``{}`` when it has none), size-bounded."""
+    with _open_npz(path) as z:
+        if "__meta__.npy" not in z.namelist():
+            return {}
+
+        def small_text(shape, dtype):
+            if dtype.kind != "U" or shape != () or dtype.itemsize > MAX_META_BYTES:
+                raise CheckpointError(f"checkpoint {path}: __meta__ is not a JSON string")
+        text = str(_read_member(z, "__meta__", small_text, path)[()])
+    try:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"checkpoint {path}: __meta__ is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint {path}: __meta__ is not a JSON object")
+    return meta
+
+
+def array_shapes(path: str | os.PathLike) -> dict[str, tuple]:
+    """``{name: shape}`` of every ``.npy`` member, read from the headers alone."""
+    shapes = {}
+    with _open_npz(path) as z:
+        for member in z.namelist():
+            if member.endswith(".npy"):
+                name = member[:-4]
+                try:
+                    with z.open(member) as f:
+                        version = np.lib.format.read_magic(f)
+                        read_header = _HEADER_READERS.get(version)
+                        if read_header is not None:
+                            shapes[name] = tuple(read_header(f)[0])
+                except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+                    raise CheckpointError(f"checkpoint {path}: {name} is unreadable: {e}") from None
+    return shapes
+
+
+def load_checkpoint(path: str | os.PathLike, expected: dict[str, tuple[tuple, Any]],
+                    opt_expected: list | None = None):
+    """``(params, opt_leaves, meta)``, every array checked before it is allocated.
+
+    ``expected``: ``{name: (shape, dtype)}`` of the parameters; each must be
+    present with that shape, a floating dtype castable to ``dtype``, and only
+    finite values.  ``opt_expected``: ``[(shape, dtype), ...]`` of the optimizer
+    leaves (read only when given).  Raises :class:`CheckpointError`, one line.
+    """
+    meta = read_checkpoint_meta(path)
+    with _open_npz(path) as z:
+        params = {k: _read_member(z, k, _expect(k, shape, path), path)
+                  for k, (shape, _) in expected.items()}
+        opt = [_read_member(z, f"opt_state.{i}", _expect(f"opt_state.{i}", s, path, any_dtype=True),
+                            path) for i, (s, _) in enumerate(opt_expected or [])]
+    for k, v in params.items():
+        if not np.all(np.isfinite(v)):
+            raise CheckpointError(f"checkpoint {path}: {k} holds non-finite values "
+                                  f"(NaN or inf); it cannot be evaluated or resumed")
+        params[k] = v.astype(expected[k][1])
+    return params, opt, meta
+
+
+def _expect(name: str, shape: tuple, path, any_dtype: bool = False):
+    def check(got_shape, dtype):
+        if tuple(got_shape) != tuple(shape):
+            raise CheckpointError(f"checkpoint {path}: {name} has shape {tuple(got_shape)}, "
+                                  f"expected {tuple(shape)}")
+        if not any_dtype and dtype.kind != "f":
+            raise CheckpointError(f"checkpoint {path}: {name} has dtype {dtype}, "
+                                  f"expected floating point")
+    return check

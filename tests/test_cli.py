@@ -1,0 +1,165 @@
+"""The command line as a user meets it: one-line errors with their exit codes, real
+signals (SIGINT, SIGTERM) at any moment, --resume bit for bit, divergence."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxbp.cli import EXIT_CODES
+
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+
+
+def cli(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "jaxbp.train", *args], capture_output=True,
+                          text=True, env={**ENV, **(env or {})}, timeout=300, **kw)
+
+
+def popen(*args, env=None):
+    return subprocess.Popen([sys.executable, "-m", "jaxbp.train", *args], text=True,
+                            env={**ENV, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
+def test_help_lists_flags_and_exit_codes():
+    out = cli("--help")
+    assert out.returncode == 0
+    for text in ("--batch-size", "--seed", "--resume", "--model", "--no-compile-cache",
+                 "--distributed-timeout", "exit codes", "143 stopped by SIGTERM"):
+        assert text in out.stdout, text
+    bad = cli("--batchsize", "3")
+    assert bad.returncode == 2 and "unrecognized arguments: --batchsize" in bad.stderr
+
+
+def junk_data_dir(tmp_path):
+    d = tmp_path / "corrupt"
+    d.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (d / f"{name}.gz").write_bytes(b"\x1f\x8b not really gzip")
+    return d
+
+
+def truncated_checkpoint(tmp_path):
+    p = tmp_path / "cut.npz"
+    np.savez(p, W1=np.zeros((784, 50), np.float32))
+    p.write_bytes(p.read_bytes()[:1000])
+    return p
+
+
+# (flags, environment, exit code, words the one line must contain)
+CASES = {
+    "data-dir missing": (["--data-dir", "{tmp}/nope"], {}, "data", "does not exist"),
+    "env data dir missing": ([], {"JAXBP_DATA_DIR": "{tmp}/nope"}, "data", "JAXBP_DATA_DIR"),
+    "corrupt data dir": (["--data-dir", "{junk}"], {}, "data", "{junk}"),
+    "out-dir is a file": (["--out-dir", "{tmp}/file"], {}, "output", "not a folder"),
+    "out-dir /dev/null": (["--out-dir", "/dev/null"], {}, "output", "not a folder"),
+    "truncated checkpoint": (["--evaluate", "{cut}"], {}, "checkpoint", "cut.npz"),
+    "malformed checkpoint": (["--evaluate", "{tmp}/file"], {}, "checkpoint", "not a readable"),
+    "resume with nothing saved": (["--resume", "--out-dir", "{tmp}/empty"], {}, "checkpoint",
+                                  "not found"),
+    "no such platform": ([], {"JAX_PLATFORMS": "cuda"}, "device", "cuda"),
+    "bad process count": ([], {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1",
+                               "JAX_NUM_PROCESSES": "abc"}, "device", "JAX_NUM_PROCESSES"),
+    "seed out of range": (["--seed", str(2**64)], {}, "usage", "seed must be"),
+    "iters zero": (["--iters", "0"], {}, "usage", "iters must be a positive integer"),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_expected_failures_are_one_line_with_their_exit_code(case, tmp_path):
+    flags, env, kind, words = CASES[case]
+    (tmp_path / "file").write_text("not a checkpoint")
+    fill = {"tmp": tmp_path, "junk": junk_data_dir(tmp_path), "cut": truncated_checkpoint(tmp_path)}
+    flags = [f.format(**fill) for f in flags]
+    env = {k: v.format(**fill) for k, v in env.items()}
+    env.setdefault("JAXBP_DATA_DIR", str(tmp_path / "nope"))
+    if "--out-dir" not in flags:
+        flags += ["--out-dir", str(tmp_path / "out")]
+    out = cli(*flags, "--quiet", "--no-compile-cache", env=env)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == EXIT_CODES[kind], out.stderr
+    assert "Traceback" not in out.stderr and len(lines) <= 2, out.stderr
+    assert "error:" in lines[-1] and words.format(**fill) in lines[-1], lines
+
+
+def test_debug_variable_shows_the_traceback(tmp_path):
+    out = cli("--data-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "o"),
+              env={"JAXBP_DEBUG": "1"})
+    assert out.returncode == 1 and "Traceback" in out.stderr and "DatasetError" in out.stderr
+
+
+def test_a_second_trainer_on_one_out_dir_exits_at_once(mnist_raw, tmp_path):
+    out = tmp_path / "run"
+    first = popen("--out-dir", str(out), "--no-gradient-check", "--quiet", "--iters", "30000")
+    try:
+        for line in first.stdout:
+            if "train acc" in line:
+                break
+        second = cli("--out-dir", str(out), "--quiet")
+        assert second.returncode == EXIT_CODES["output"]
+        assert f"is in use by process {first.pid}" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+
+
+def run_until(args, marker, sig, env=None):
+    """Start the CLI, send ``sig`` once ``marker`` is printed; (returncode, output)."""
+    p = popen(*args, env=env)
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if marker in line:
+            p.send_signal(sig)
+            break
+    rest, _ = p.communicate(timeout=300)
+    return p.returncode, "".join(lines) + rest
+
+
+@pytest.mark.parametrize("devices", ["1", "all"])
+def test_sigterm_then_resume_twice_is_bit_identical(mnist_raw, tmp_path, devices):
+    """SIGTERM lost up to an epoch and could not be continued."""
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"} if devices == "all" else None
+    flags = ["--iters", "1500", "--devices", devices, "--no-gradient-check", "--quiet"]
+    whole = cli(*flags, "--out-dir", str(tmp_path / "whole"), env=env)
+    assert whole.returncode == 0, whole.stderr
+    out = ["--out-dir", str(tmp_path / "cut")]
+    code, text = run_until(flags + out, "step   600/", signal.SIGTERM, env)
+    assert code == 143, text
+    m = json.loads((tmp_path / "cut" / "metrics.json").read_text())
+    assert m["interrupted"] and m["stopped_by"] == "SIGTERM" and m["steps_done"] == 601
+    code, text = run_until(out + ["--resume", "--quiet"], "step  1200/", signal.SIGTERM, env)
+    assert code == 143, text
+    done = cli(*out, "--resume", "--quiet", env=env)
+    assert done.returncode == 0, done.stderr
+    a, b = (np.load(tmp_path / d / "params.npz") for d in ("whole", "cut"))
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(a[k], b[k])
+    clash = cli(*out, "--resume", "--seed", "3", "--quiet")
+    assert clash.returncode == EXIT_CODES["checkpoint"] and "seed" in clash.stderr
+
+
+def test_divergence_exits_3_with_strict_json(mnist_raw, tmp_path):
+    out = cli("--lr", "1e30", "--out-dir", str(tmp_path), "--no-gradient-check", "--quiet")
+    assert out.returncode == EXIT_CODES["diverged"], out.stderr
+    assert "non-finite at step" in out.stderr and "lr 1e+30" in out.stderr
+    m = json.loads((tmp_path / "metrics.json").read_text(),
+                   parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert m["diverged_at"] <= 1
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.0, 3.5])
+def test_ctrl_c_at_any_moment_exits_130_never_a_segfault(mnist_raw, tmp_path, delay):
+    """Ctrl-C during the compile or the gradient check segfaulted (exit -11)."""
+    import time
+    p = popen("--out-dir", str(tmp_path), "--quiet", "--iters", "3000", "--no-compile-cache")
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    text, _ = p.communicate(timeout=300)
+    assert p.returncode in (130, 0), text          # 0: it finished before the signal
+    assert "Traceback" not in text
