@@ -1,0 +1,150 @@
+"""Time per training step of SimpleConvNet (7.5): the book's NumPy, plain jax.grad, jaxbp.
+
+    python experiments/bench_conv.py [--rounds 5] [--book-steps 20] [--steps 100]
+
+Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
+($JAXBP_DATA_DIR; random pixels if absent: times do not depend on values).
+  book-numpy     tests/book_numpy_ch7.py: the book's SimpleConvNet.gradient
+                 and Adam.update, float64, one Python step at a time
+  jax-grad       jax.grad of plain JAX (lax.conv, lax.reduce_window pooling;
+                 reference.max_pooling, the tie-rule twin, is far slower on CPU),
+                 steps in one jitted lax.fori_loop with optax.adam
+  jaxbp          the same program with our rules (simple_conv_net.train_loss)
+  jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals and
+                 backward still the book's col, col_W)
+Rows run interleaved (A B C D A B C D ...); medians per step and ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+import book_numpy_ch7 as book  # noqa: E402
+from jaxbp import conv, reference, simple_conv_net as net  # noqa: E402
+from jaxbp.layers import affine, relu, softmax_with_loss  # noqa: E402
+
+HYPER, BATCH = net.Hyper(), 100
+
+
+def plain_loss(params, state, x, t, key, hyper):
+    """SimpleConvNet as a JAX user writes it (lax.conv, lax.reduce_window), JAX's rules."""
+    h = reference.relu(reference.convolution(x.reshape(-1, *hyper.input_dim),
+                                             params["W1"], params["b1"]))
+    h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+    h = reference.relu(reference.affine(h, params["W2"], params["b2"]))
+    return reference.softmax_with_loss(reference.affine(h, params["W3"], params["b3"]), t), state
+
+
+_conv_lax_fwd = jax.custom_vjp(lambda x, W, b: reference.convolution(x, W, b))
+
+
+def _lax_fwd(x, W, b):
+    _, (col, col_W) = conv._convolution_fwd(x, W, b, conv._Geometry(x.shape, 5, 5, 1, 0))
+    return reference.convolution(x, W, b), (col, col_W)       # residuals: self.col, self.col_W
+
+
+_conv_lax_fwd.defvjp(_lax_fwd, lambda res, dout: conv._convolution_bwd(
+    conv._Geometry((BATCH, 1, 28, 28), 5, 5, 1, 0), res, dout))
+
+
+def lax_fwd_loss(params, state, x, t, key, hyper):
+    h = relu(_conv_lax_fwd(x.reshape(-1, *hyper.input_dim), params["W1"], params["b1"]))
+    h = relu(affine(conv.max_pooling(h, 2, 2, 2), params["W2"], params["b2"]))
+    return softmax_with_loss(affine(h, params["W3"], params["b3"]), t), state
+
+
+def make_loop(loss_fn, steps):
+    """``steps`` Adam steps in one compiled fori_loop, images resident as uint8."""
+    opt = optax.adam(1e-3)
+
+    @jax.jit
+    def run(params, opt_state, key, x_train, t_train):
+        def step(i, carry):
+            params, opt_state = carry
+            idx = jax.random.randint(jax.random.fold_in(key, i), (BATCH,), 0, x_train.shape[0])
+            x = x_train[idx].reshape(BATCH, -1).astype(jnp.float32) / 255
+            grads = jax.grad(lambda p: loss_fn(p, {}, x, t_train[idx], None, HYPER)[0])(params)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+        return jax.lax.fori_loop(0, steps, step, (params, opt_state))
+    return run, opt
+
+
+def book_steps(network, optimizer, x_train, t_train, steps):
+    for _ in range(steps):                            # ch07/train_convnet.py via Trainer.train_step
+        mask = np.random.choice(x_train.shape[0], BATCH)
+        optimizer.update(network.params, network.gradient(x_train[mask], t_train[mask]))
+
+
+def load():
+    d = os.environ.get("JAXBP_DATA_DIR")
+    if d and os.path.isfile(os.path.join(d, "train-images-idx3-ubyte.gz")):
+        from jaxbp.mnist import load_raw
+        d = load_raw(data_dir=d, progress=False)
+        return d["x_train"], d["t_train"].astype(np.int32), "MNIST"
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (60000, 28, 28), np.uint8), rng.integers(0, 10, 60000, np.int32), "random"
+
+
+def compiled_loops(steps, x_dev, t_dev):
+    loops = {}
+    for name, fn in {"jax-grad": plain_loss, "jaxbp": net.train_loss, "jaxbp-lax-fwd": lax_fwd_loss}.items():
+        run, opt = make_loop(fn, steps)
+        params, t0 = net.init_params(0), time.perf_counter()
+        state = jax.block_until_ready(run(params, opt.init(params), jax.random.PRNGKey(0), x_dev, t_dev))
+        print(f"compile + first {steps} steps of {name}: {time.perf_counter() - t0:.1f} s")
+        loops[name] = [run, state]
+    return loops
+
+
+def report(times, args, source):
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    col = jax.eval_shape(lambda x: conv.im2col(x, 5, 5), jax.ShapeDtypeStruct((BATCH, 1, 28, 28), jnp.float32))
+    cpus = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+    print(f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} x{len(cpus)}; "
+          f"jax {jax.__version__} on {jax.devices()[0].platform}")
+    print(f"book-numpy: {args.book_steps} steps per round (12000 steps would take "
+          f"{med['book-numpy'] * 12000 / 60:.0f} min); JAX rows: {args.steps} steps per round; "
+          f"{args.rounds} rounds interleaved")
+    print(f"{'row':14s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} {'row/jax-grad':>13s}")
+    for k, v in times.items():
+        print(f"{k:14s} {med[k] * 1e3:17.2f} {min(v) * 1e3:7.2f}-{max(v) * 1e3:<7.2f} "
+              f"{med['book-numpy'] / med[k]:9.1f} {med[k] / med['jax-grad']:13.3f}")
+    print(f"col residual (self.col) of Conv1: shape {col.shape} {col.dtype}, "
+          f"{col.size * col.dtype.itemsize:,} bytes per step")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for flag, default in (("--rounds", 5), ("--book-steps", 20), ("--steps", 100)):
+        ap.add_argument(flag, type=int, default=default)
+    args = ap.parse_args(argv)
+    x_np, t_np, source = load()
+    x_dev, t_dev = jnp.asarray(x_np), jnp.asarray(t_np)
+    x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255   # load_mnist(flatten=False)
+    np.random.seed(0)
+    network, optimizer = book.SimpleConvNet(), book.Adam(lr=0.001)
+    loops = compiled_loops(args.steps, x_dev, t_dev)
+    times = {"book-numpy": [], **{name: [] for name in loops}}
+    book_steps(network, optimizer, x_book, t_np, 2)  # warm-up
+    for r in range(args.rounds):                      # interleaved: A B C D A B C D ...
+        t0 = time.perf_counter()
+        book_steps(network, optimizer, x_book, t_np, args.book_steps)
+        times["book-numpy"].append((time.perf_counter() - t0) / args.book_steps)
+        for name, loop in loops.items():
+            t0 = time.perf_counter()
+            loop[1] = jax.block_until_ready(loop[0](*loop[1], jax.random.PRNGKey(r + 1), x_dev, t_dev))
+            times[name].append((time.perf_counter() - t0) / args.steps)
+    report(times, args, source)
+
+
+if __name__ == "__main__":
+    main()
