@@ -34,6 +34,7 @@ Adam's ``lr=0.001``; ``momentum=0.9``; ``decay_rate=0.99``;
 """
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -52,10 +53,10 @@ _EPS = 1e-7                                  # the book's "+ 1e-7" in AdaGrad, R
 
 
 def _check_rate(name: str, arg: str, value: float, upper: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: {arg} must be a number, got {type(value).__name__}")
     if not (value >= 0 and (upper is None or value < upper)):
-        bound = f"[0, {upper})" if upper is not None else ">= 0"
+        bound = f"in [0, {upper:g})" if upper is not None else ">= 0"
         raise ValueError(f"{name}: {arg} must be {bound}, got {value}")
     return float(value)
 
