@@ -140,6 +140,25 @@ def distributed_env(env=None) -> dict | None:
     return None
 
 
+def _wait_for_port(address: str, timeout_s: float) -> None:
+    import socket
+    import time
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise DeviceError(f"$JAX_COORDINATOR_ADDRESS must be host:port, got {address!r}")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+            return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise DeviceError(f"the coordinator at {address} did not answer within "
+                                  f"{timeout_s} s ({e.strerror or e}); is process 0 "
+                                  f"running?") from None
+            time.sleep(0.5)
+
+
 def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     """Join a multi-process run when :func:`distributed_env` finds one.
 
@@ -154,6 +173,10 @@ def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     who = (f"process {kw['process_id']} of {kw['num_processes']}"
            if "process_id" in kw and "num_processes" in kw else "process ? of ?")
     log(f"waiting for the coordinator at {where} ({who}), up to {timeout_s} s")
+    if kw.get("process_id") and "coordinator_address" in kw:
+        # JAX aborts the whole process (a C++ fatal error) when the coordinator never
+        # answers; a plain TCP probe first turns that into a clean error.
+        _wait_for_port(kw["coordinator_address"], timeout_s)
     try:
         jax.distributed.initialize(**kw, initialization_timeout=int(timeout_s))
     except TypeError:                      # older JAX without initialization_timeout

@@ -144,8 +144,9 @@ def make_train_chunk(config: Config, optimizer, model: models.Model, batch_shard
     Runs steps ``step0 .. step0 + n - 1`` in one compiled program (``n`` is a run-time
     value, so one program serves every chunk length up to the static ``max_n``);
     ``losses`` ``(max_n,)`` holds each step's minibatch loss (before its update) in its
-    first ``n`` entries.  Step ``i`` draws its minibatch and dropout keys from
-    ``fold_in(key, i)`` alone, so chunk boundaries do not change a single bit.
+    first ``n`` entries.  Step ``i`` draws its minibatch from ``fold_in(key, i)`` (and
+    its dropout masks from ``fold_in(fold_in(key, i), 1)``) alone, so chunk boundaries
+    do not change a single bit.
     """
     B = config.batch_size
     loss_and_grad = jax.value_and_grad(model.train_loss, has_aux=True)
@@ -153,8 +154,9 @@ def make_train_chunk(config: Config, optimizer, model: models.Model, batch_shard
     def chunk(params, state, opt_state, key, x, t, step0, n, max_n):
         def one_step(i, carry):
             params, state, opt_state, losses = carry
-            batch_key, model_key = jax.random.split(jax.random.fold_in(key, step0 + i))
-            idx = jax.random.randint(batch_key, (B,), 0, x.shape[0])   # with replacement
+            step_key = jax.random.fold_in(key, step0 + i)
+            idx = jax.random.randint(step_key, (B,), 0, x.shape[0])    # with replacement
+            model_key = jax.random.fold_in(step_key, 1)                # dropout masks
             xb, tb = normalise(x[idx]), t[idx]
             if batch_sharding is not None:
                 xb = jax.lax.with_sharding_constraint(xb, batch_sharding)

@@ -65,6 +65,9 @@ CASES = {
     "no such platform": ([], {"JAX_PLATFORMS": "cuda"}, "device", "cuda"),
     "bad process count": ([], {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1",
                                "JAX_NUM_PROCESSES": "abc"}, "device", "JAX_NUM_PROCESSES"),
+    "coordinator not up": (["--distributed-timeout", "2"],
+                           {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1", "JAX_NUM_PROCESSES": "2",
+                            "JAX_PROCESS_ID": "1"}, "device", "did not answer within 2 s"),
     "seed out of range": (["--seed", str(2**64)], {}, "usage", "seed must be"),
     "iters zero": (["--iters", "0"], {}, "usage", "iters must be a positive integer"),
 }
