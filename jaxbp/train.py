@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxbp import devices, models, run_state
+from jaxbp import devices, models, run_state, xla_options
 
 __all__ = ["Config", "fit", "load_data", "prepare_data", "evaluate", "chunk_schedule",
            "make_train_chunk", "normalise", "Diverged", "load_params", "main"]
@@ -74,6 +74,9 @@ class Config:
                                    "float32", choices=tuple(DTYPES))
     devices: str = _field("1", "data parallel over this many devices, or 'all' (batch size "
                                "must divide by the device count)")
+    cpu_matmul: str = _field(xla_options.DEFAULT, "XLA CPU matmul path: auto (timed once per "
+                             "machine, then cached), xla-default or eigen (YNN fusions off)",
+                             choices=xla_options.CHOICES)
 
     def validate(self) -> Config:
         """Raise ``ValueError`` naming the first bad field; return ``self``."""
@@ -359,19 +362,31 @@ class _Run:
         return run
 
     def compile(self, t_start):
-        """Compile ahead of time, so that compile time is reported on its own."""
+        """Compile ahead of time (on CPU with the chosen matmul path), timed on its own."""
         t0 = time.perf_counter()
         c = self.config
-        self.chunk = self.chunk.lower(*self._chunk_args(0), max_n=self.ipe).compile()
+        lowered = self.chunk.lower(*self._chunk_args(0), max_n=self.ipe)
+        path, options = xla_options.compiler_options(c.cpu_matmul, self._timing(lowered))
+        self.chunk = lowered.compile(compiler_options=options or None)
         if c.evaluate:
-            self.correct = self.correct.lower(self.params, self.state, *self.arrays).compile()
-        self.metrics["compile_s"] = time.perf_counter() - t0
-        self.metrics["setup_s"] = time.perf_counter() - t_start
+            self.correct = self.correct.lower(self.params, self.state, *self.arrays).compile(
+                compiler_options=options or None)
+        self.metrics.update(compile_s=time.perf_counter() - t0, cpu_matmul=path,
+                            setup_s=time.perf_counter() - t_start)
         where = f"from step {self.step}" if self.step else "from the start"
         mesh = f"mesh of {self.metrics['mesh']}" if self.metrics["mesh"] else "single device"
         self.log(f"jaxbp.train: {c.model}, {c.iters} steps of batch {c.batch_size}, "
                  f"{c.optimizer} lr {c.lr}, on {self.metrics['device']} ({mesh}), dtype "
-                 f"{c.dtype}, seed {c.seed}, {where}")
+                 f"{c.dtype}, seed {c.seed}, cpu matmul {path}, {where}")
+
+    def _timing(self, lowered):
+        """For ``--cpu-matmul auto``: ``options -> run`` of a few hundred of these steps."""
+        n = min(300, self.ipe)
+
+        def make(options):
+            compiled = lowered.compile(compiler_options=options or None)
+            return lambda: np.asarray(compiled(*self._chunk_args(n))[-1])
+        return make
 
     def _chunk_args(self, n):
         scalar = self.put(np.int32(self.step)), self.put(np.int32(n))
