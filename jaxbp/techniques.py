@@ -174,7 +174,9 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
             raise ValueError(f"batch_norm: state[{arg!r}] must have shape ({d},) for "
                              f"{where}, got {jnp.shape(v)}")
     _check_fraction("batch_norm", "momentum", momentum, closed=True)
-    if not isinstance(eps, jax.core.Tracer) and not float(eps) > 0:
+    if isinstance(eps, jax.core.Tracer):                # a static argument of the rule
+        raise TypeError("batch_norm: eps must be a Python number, not a traced value")
+    if not float(eps) > 0:
         raise ValueError(f"batch_norm: eps must be positive, got {eps}")
     dtype = jnp.result_type(x, gamma, beta)
     state = {k: _floating("batch_norm", k, v).astype(dtype) for k, v in state.items()}
@@ -203,6 +205,7 @@ def batch_norm(x, gamma, beta, state, train: bool, momentum: float = 0.9,
     ``TypeError`` for non-floating inputs or a traced ``train``.
     """
     x, gamma, beta, state = _check_batch_norm_args(x, gamma, beta, state, momentum, eps)
+    eps = float(eps)
     x2 = x.reshape(x.shape[0], -1)
     rm, rv = state["running_mean"], state["running_var"]
     if _static_bool("batch_norm", "train", train):

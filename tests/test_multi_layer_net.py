@@ -11,6 +11,7 @@ import pytest
 import book_numpy_ch6 as book
 from jaxbp import multi_layer_net as m
 from jaxbp import optimizer, reference
+from jaxbp.weight_init import init_std
 from jaxbp.gradient import enable_x64
 
 SMALL = dict(input_size=12, hidden_size_list=(6, 5), output_size=4)
@@ -131,6 +132,8 @@ def test_train_loss_threads_state_like_the_book():
     hyper = CONFIGS["all, sigmoid"]
     with enable_x64():
         params, x, t, key = setup(hyper, seed=3)
+        assert "custom_vjp_call" in str(jax.make_jaxpr(jax.grad(
+            lambda p: m.train_loss(p, None, x, t, key, hyper)[0]))(params))
         step = jax.jit(m.train_loss, static_argnums=5)
         value, state = step(params, m.init_state(params), x, t, key, hyper)
         net = book_network(params, x, hyper, key)
@@ -197,3 +200,18 @@ def test_bad_input_errors_name_the_problem():
         m.Hyper(hidden_size_list=[100, 0])
     with pytest.raises(TypeError, match="hyper must be a multi_layer_net.Hyper"):
         m.init_params(0, {"input_size": 3})
+
+
+def test_init_std_is_the_books_table():
+    assert init_std("relu", 50) == init_std("He", 50) == np.sqrt(2 / 50)
+    assert init_std("sigmoid", 50) == init_std("XAVIER", 50) == np.sqrt(1 / 50)
+    assert init_std(0.01, 50) == 0.01 and init_std(np.float32(0.5), 3) == 0.5
+    with pytest.raises(ValueError, match="unknown weight_init_std 'lecun'; use one of 'relu', 'he', "
+                                         "'sigmoid', 'xavier' or a number"):
+        init_std("lecun", 50)
+    with pytest.raises(ValueError, match="positive and finite, got -0.1"):
+        init_std(-0.1, 50)
+    with pytest.raises(ValueError, match="n_in must be a positive integer, got 0"):
+        init_std("he", 0)
+    with pytest.raises(TypeError, match="a name or a number, got NoneType"):
+        init_std(None, 5)
