@@ -103,10 +103,12 @@ def parser() -> argparse.ArgumentParser:
                     "defaults are the book's settings (5.7.4 for two_layer_net; "
                     + "; ".join(f"{m}: {d}" for m, d in DEFAULTS.items() if d) + ").")
     for f in dataclasses.fields(Config):
-        if f.metadata.get("cli", True):
-            p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None,
-                           choices=f.metadata.get("choices"),
-                           help=f"{f.metadata['help']} (default {f.default})")
+        flag, text = "--" + f.name.replace("_", "-"), f"{f.metadata['help']} (default {f.default})"
+        if isinstance(f.default, bool) and f.metadata.get("cli", True):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif f.metadata.get("cli", True):
+            p.add_argument(flag, type=type(f.default), default=None,
+                           choices=f.metadata.get("choices"), help=text)
     p.add_argument("--data-dir", help="folder with the four IDX .gz files (default: "
                    "$JAXBP_DATA_DIR, then the per-user cache, downloading if missing)")
     p.add_argument("--out-dir", default="runs/latest", help="where params.npz, metrics.json "

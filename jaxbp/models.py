@@ -96,7 +96,10 @@ def get(config) -> Model:
         raise ValueError(f"dtype {config.dtype} is offered for two_layer_net only")
     if config.model == "multi_layer_net":
         from jaxbp import multi_layer_net as m
-        return _module_model(config.model, m, m.Hyper(hidden_size_list=(config.hidden_size,) * 4))
+        hyper = m.Hyper(hidden_size_list=(config.hidden_size,) * 4, use_batchnorm=config.batchnorm,
+                        use_dropout=config.dropout > 0, dropout_ratio=config.dropout or 0.5,
+                        weight_decay_lambda=config.weight_decay)
+        return _module_model(config.model, m, hyper)
     if config.model == "simple_conv_net":
         from jaxbp import simple_conv_net as m
         return _module_model(config.model, m, m.Hyper(hidden_size=config.hidden_size))

@@ -65,6 +65,11 @@ class Config:
     optimizer: str = _field("sgd", "update rule (6.1)", choices=models.OPTIMIZERS)
     hidden_size: int = _field(50, "hidden units of each hidden layer")
     weight_init_std: float = _field(0.01, "std of the normal initial weights (two_layer_net)")
+    batchnorm: bool = _field(False, "batch normalization after each hidden affine layer "
+                             "(6.3; multi_layer_net)")
+    dropout: float = _field(0.0, "dropout ratio after each hidden layer, 0 for none "
+                            "(6.4.3; multi_layer_net)")
+    weight_decay: float = _field(0.0, "weight decay lambda (6.4.2; multi_layer_net)")
     seed: int = _field(0, "random seed (0 <= seed < 2**32)")
     eval_every: int = _field(0, "steps between evaluations (0: one epoch, "
                                 "train_size // batch_size)")
@@ -90,6 +95,13 @@ class Config:
                 raise ValueError(f"{name} must be a positive finite number, got {v!r}")
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if not (0 <= self.dropout < 1 and 0 <= self.weight_decay < math.inf):
+            raise ValueError(f"dropout must be in [0, 1) and weight_decay >= 0, got "
+                             f"{self.dropout!r} and {self.weight_decay!r}")
+        if self.model != "multi_layer_net" and (self.batchnorm or self.dropout
+                                                or self.weight_decay):
+            raise ValueError("batchnorm, dropout and weight_decay are options of "
+                             "multi_layer_net")
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
         for f in dataclasses.fields(self):
@@ -476,7 +488,8 @@ def _new_metrics(config: Config, ipe: int, mesh) -> dict:
 
 
 RESUME_MUST_MATCH = ("model", "dataset", "seed", "lr", "optimizer", "batch_size",
-                     "hidden_size", "weight_init_std", "eval_every", "dtype")
+                     "hidden_size", "weight_init_std", "batchnorm", "dropout", "weight_decay",
+                     "eval_every", "dtype")
 
 
 def _resume(out_dir, config, model, opt_state):

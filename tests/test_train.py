@@ -282,3 +282,22 @@ def test_out_dir_is_checked_and_locked(tmp_path):
         holder.wait()
     assert run_state.prepare_out_dir(out) == str(out)         # free again once it is gone
     run_state.release_out_dir(out)
+
+
+def test_multi_layer_net_with_batchnorm_and_dropout_resumes_bit_for_bit(tmp_path):
+    """Batch-norm running statistics and dropout keys survive a stop and --resume."""
+    cfg = train.Config(model="multi_layer_net", iters=120, batch_size=20, eval_every=50,
+                       lr=0.001, optimizer="adam", hidden_size=16, batchnorm=True,
+                       dropout=0.2, weight_decay=1e-4)
+    whole = train.fit(cfg, data=synthetic(), out_dir=str(tmp_path / "a"), **QUIET)
+    train.fit(cfg, data=synthetic(), out_dir=str(tmp_path / "b"), should_stop=stop_after(2),
+              **QUIET)
+    done = train.fit(cfg, data=synthetic(), out_dir=str(tmp_path / "b"), resume=True, **QUIET)
+    assert done["metrics"]["loss"] == whole["metrics"]["loss"]
+    a, b = (np.load(tmp_path / d / "params.npz") for d in "ab")
+    assert "state.BatchNorm1.running_mean" in a.files
+    for k in a.files:
+        if k != "__meta__":
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    params, state, config, _ = train.load_params(tmp_path / "b" / "params.npz")
+    assert config.batchnorm and set(state) == {f"BatchNorm{i}" for i in range(1, 5)}
