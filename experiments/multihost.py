@@ -29,25 +29,18 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def synthetic_data(n_train=1200, n_test=300, seed=0):
-    """Random uint8 images and labels (every process builds the same)."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    return {"x_train": rng.integers(0, 256, (n_train, 784), dtype=np.uint8),
-            "t_train": rng.integers(0, 10, n_train),
-            "x_test": rng.integers(0, 256, (n_test, 784), dtype=np.uint8),
-            "t_test": rng.integers(0, 10, n_test)}
-
-
 def worker(args):
     """One process: join (if the variables say so), train, save the params."""
     import numpy as np
+
     from jaxbp import devices, train
+    from jaxbp.testing import synthetic_mnist
     joined = devices.initialize_distributed(log=lambda *a: None)
     import jax
     cfg = train.Config(iters=args.iters, batch_size=args.batch_size, devices="all",
                        eval_every=args.iters)
-    result = train.fit(cfg, data=synthetic_data(), progress=False, log=lambda *a: None)
+    data = synthetic_mnist(1200, 300)                 # every process builds the same
+    result = train.fit(cfg, data=data, progress=False, log=lambda *a: None)
     m = result["metrics"]
     np.savez(args.out, **{k: np.asarray(v) for k, v in result["params"].items()})
     print(json.dumps({"joined": joined, "process": jax.process_index(),
