@@ -45,6 +45,7 @@ class Model:
     logits: Callable
     param_specs: dict
     state_specs: dict
+    chunk_steps: int = 0          # longest compiled chunk (about 1 s on a 2-core CPU); 0: an epoch
 
 
 def _specs(tree) -> dict:
@@ -102,7 +103,8 @@ def get(config) -> Model:
         return _module_model(config.model, m, hyper)
     if config.model == "simple_conv_net":
         from jaxbp import simple_conv_net as m
-        return _module_model(config.model, m, m.Hyper(hidden_size=config.hidden_size))
+        model = _module_model(config.model, m, m.Hyper(hidden_size=config.hidden_size))
+        return dataclasses.replace(model, chunk_steps=100)
     raise ValueError(f"model must be one of {list(MODELS)}, got {config.model!r}")
 
 

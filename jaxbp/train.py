@@ -187,13 +187,19 @@ def make_train_chunk(config: Config, optimizer, model: models.Model, batch_shard
     return jax.jit(chunk, static_argnames="max_n")
 
 
-def chunk_schedule(iters: int, iter_per_epoch: int, evaluate: bool = True,
-                   start: int = 0) -> list[tuple[int, int | None]]:
+def chunk_schedule(iters: int, iter_per_epoch: int, evaluate: bool = True, start: int = 0,
+                   max_steps: int | None = None) -> list[tuple[int, int | None]]:
     """``[(n_steps, eval_at), ...]``: the book's loop from step ``start``, cut at its evaluations.
 
     The book evaluates after the update of step ``i`` when ``i % iter_per_epoch == 0``;
     each chunk runs up to such a step and ``eval_at`` is that ``i`` (``iters`` for the
     extra evaluation after the last step; ``None``: no evaluation after this chunk).
+    ``max_steps`` cuts longer chunks further (a stop request is seen between chunks).
+
+    >>> chunk_schedule(1300, 600)
+    [(1, 0), (600, 600), (600, 1200), (99, 1300)]
+    >>> chunk_schedule(1300, 600, start=601, max_steps=250)
+    [(250, None), (250, None), (100, 1200), (99, 1300)]
     """
     out, step = [], start
     while step < iters:
@@ -207,6 +213,16 @@ def chunk_schedule(iters: int, iter_per_epoch: int, evaluate: bool = True,
         step = end
     if out and evaluate and (iters - 1) % iter_per_epoch:
         out[-1] = (out[-1][0], iters)                           # the book forgets this one
+    return _cut(out, max_steps) if max_steps else out
+
+
+def _cut(schedule: list, max_steps: int) -> list:
+    out = []
+    for n, at in schedule:
+        while n > max_steps:
+            out.append((max_steps, None))
+            n -= max_steps
+        out.append((n, at))
     return out
 
 
@@ -306,7 +322,8 @@ def fit(config: Config = Config(), data: dict | None = None, out_dir: str | None
     data = load_data(config.dataset, data_dir, progress) if data is None else prepare_data(data)
     run = _Run.start(config, data, out_dir, resume, log)
     try:
-        for n, eval_at in chunk_schedule(config.iters, run.ipe, config.evaluate, run.step):
+        for n, eval_at in chunk_schedule(config.iters, run.ipe, config.evaluate, run.step,
+                                         run.model.chunk_steps):
             stop = should_stop()
             if stop:
                 run.metrics.update(interrupted=True, stopped_by=stop)
@@ -377,7 +394,7 @@ class _Run:
         """Compile ahead of time (on CPU with the chosen matmul path), timed on its own."""
         t0 = time.perf_counter()
         c = self.config
-        lowered = self.chunk.lower(*self._chunk_args(0), max_n=self.ipe)
+        lowered = self.chunk.lower(*self._chunk_args(0), max_n=self.max_n)
         path, options = xla_options.compiler_options(c.cpu_matmul, self._timing(lowered))
         self.chunk = lowered.compile(compiler_options=options or None)
         if c.evaluate:
@@ -393,12 +410,17 @@ class _Run:
 
     def _timing(self, lowered):
         """For ``--cpu-matmul auto``: ``options -> run`` of a few hundred of these steps."""
-        n = min(300, self.ipe)
+        n = min(300, self.max_n)
 
         def make(options):
             compiled = lowered.compile(compiler_options=options or None)
             return lambda: np.asarray(compiled(*self._chunk_args(n))[-1])
         return make
+
+    @property
+    def max_n(self) -> int:
+        """The longest chunk: one compiled program serves them all (same bits on resume)."""
+        return min(self.ipe, self.model.chunk_steps or self.ipe)
 
     def _chunk_args(self, n):
         scalar = self.put(np.int32(self.step)), self.put(np.int32(n))
