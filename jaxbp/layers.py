@@ -28,6 +28,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 __all__ = ["relu", "sigmoid", "affine", "softmax", "cross_entropy_error",
            "softmax_with_loss", "check_batch", "check_labels", "check_label_range",
@@ -60,11 +61,17 @@ def _relu_bwd(mask, dout):
 _relu.defvjp(_relu_fwd, _relu_bwd)
 
 
-def relu(x):
+def relu(x: ArrayLike) -> jax.Array:
     """ReLU, eq. 5.7: ``y = x if x > 0 else 0``; any shape.
 
     Backward (eq. 5.8): ``dx = dout`` where ``x > 0`` and 0 where ``x <= 0``
     (so the derivative at exactly 0 is 0, as the book's ``Relu`` layer).
+
+    >>> x = jnp.array([-1.0, 0.0, 2.0])
+    >>> relu(x)
+    Array([0., 0., 2.], dtype=float32)
+    >>> jax.grad(lambda x: relu(x).sum())(x)           # dout where x > 0
+    Array([0., 0., 1.], dtype=float32)
     """
     return _relu(_floating("relu", "x", x))
 
@@ -91,13 +98,19 @@ def _sigmoid_bwd(y, dout):
 _sigmoid.defvjp(_sigmoid_fwd, _sigmoid_bwd)
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> jax.Array:
     """Sigmoid, eq. 5.9: ``y = 1 / (1 + exp(-x))``; any shape.
 
     Backward (figure 5-20, simplified in figure 5-21):
     ``dx = dout * y * (1 - y)``, using only the stored output ``y``.
     For very negative ``x``, ``exp(-x)`` overflows to ``inf`` and ``y`` is
     exactly 0 (no NaN).
+
+    >>> x = jnp.array([0.0, -1000.0])
+    >>> sigmoid(x)
+    Array([0.5, 0. ], dtype=float32)
+    >>> jax.grad(lambda x: sigmoid(x).sum())(x)        # y * (1 - y)
+    Array([0.25, 0.  ], dtype=float32)
     """
     return _sigmoid(_floating("sigmoid", "x", x))
 
@@ -137,7 +150,7 @@ def _affine_bwd(res, dout):
 _affine.defvjp(_affine_fwd, _affine_bwd)
 
 
-def affine(x, W, b):
+def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
     """Affine layer ``Y = X . W + B`` (5.6.1 eq. 5.13, batch version 5.6.2).
 
     Shapes:
@@ -180,11 +193,13 @@ def affine(x, W, b):
 
 
 # ---- Softmax-with-Loss (5.6.3) ----------------------------------------------
-def softmax(x):
+def softmax(x: ArrayLike) -> jax.Array:
     """Softmax over the last axis, max-shifted for stability (3.5.2, eq. 3.11).
 
-    >>> softmax(jnp.array([0.0, jnp.log(3.0)]))
+    >>> softmax(jnp.array([0.0, jnp.log(3.0)])).round(4)
     Array([0.25, 0.75], dtype=float32)
+    >>> softmax(jnp.array([1000.0, 1000.0]))            # no overflow
+    Array([0.5, 0.5], dtype=float32)
     """
     x = _floating("softmax", "x", x)
     e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
@@ -197,17 +212,29 @@ def _log_softmax(x):
 
 
 def check_batch(name: str, n: int) -> None:
-    """Raise ``ValueError`` for an empty batch (``N == 0``): a mean over no samples."""
+    """Raise ``ValueError`` for an empty batch (``N == 0``): a mean over no samples.
+
+    >>> check_batch("loss", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: loss: the batch is empty (N = 0)
+    """
     if n == 0:
         raise ValueError(f"{name}: the batch is empty (N = 0)")
 
 
-def check_label_range(t, n_classes: int, name: str) -> None:
+def check_label_range(t: ArrayLike, n_classes: int, name: str) -> None:
     """Raise ``ValueError`` if concrete integer labels fall outside ``[0, n_classes)``.
 
     Tracers (labels inside ``jit``) cannot be checked here; there
     :func:`target_rows` turns each out-of-range label into a NaN row instead,
     so the loss and that sample's gradient are NaN, never a finite wrong number.
+
+    >>> check_label_range(jnp.array([0, 9]), 10, "loss")        # fine: returns None
+    >>> check_label_range(jnp.array([0, 10]), 10, "loss")
+    Traceback (most recent call last):
+    ...
+    ValueError: loss: labels must be in [0, 9] for 10 classes, got values in [0, 10] (bad: [10])
     """
     if isinstance(t, jax.core.Tracer):
         return
@@ -220,7 +247,7 @@ def check_label_range(t, n_classes: int, name: str) -> None:
             f"classes, got values in [{tn.min()}, {tn.max()}] (bad: {bad.tolist()})")
 
 
-def check_labels(name: str, x_shape: tuple, t) -> bool:
+def check_labels(name: str, x_shape: tuple[int, ...], t: ArrayLike) -> bool:
     """The one label check: dtype, shape and (when concrete) range of ``t``.
 
     ``x_shape`` is the logits' shape ``(..., C)``.  Integer labels must have
@@ -228,6 +255,15 @@ def check_labels(name: str, x_shape: tuple, t) -> bool:
     soft targets) must have shape ``x_shape``.  Returns whether ``t`` holds
     integer class indices.  Raises ``TypeError``/``ValueError`` naming both
     shapes.
+
+    >>> check_labels("loss", (2, 10), jnp.array([3, 7]))          # class indices
+    True
+    >>> check_labels("loss", (2, 10), jnp.zeros((2, 10)))         # one-hot rows
+    False
+    >>> check_labels("loss", (2, 10), jnp.array([3, 7, 1]))
+    Traceback (most recent call last):
+    ...
+    ValueError: loss: integer labels t must have shape (2,) for logits of shape (2, 10), got (3,)
     """
     dtype = t.dtype if hasattr(t, "dtype") else np.asarray(t).dtype
     shape = tuple(np.shape(t))
@@ -249,13 +285,18 @@ def check_labels(name: str, x_shape: tuple, t) -> bool:
                     f"floating one-hot rows, got dtype {dtype}")
 
 
-def target_rows(t, n_classes: int, dtype):
+def target_rows(t: jax.Array, n_classes: int, dtype: DTypeLike) -> jax.Array:
     """Target rows ``(N, C)`` from labels: integer indices become one-hot rows.
 
     An integer label outside ``[0, n_classes)`` (possible only under ``jit``,
     where :func:`check_labels` cannot see values) becomes a row of NaN, so
     every quantity computed from that sample is NaN.  Floating ``t`` is
     returned as it is, cast to ``dtype``.
+
+    >>> target_rows(jnp.array([2, 0, 5]), 3, jnp.float32)        # 5 is out of range
+    Array([[ 0.,  0.,  1.],
+           [ 1.,  0.,  0.],
+           [nan, nan, nan]], dtype=float32)
     """
     if not jnp.issubdtype(t.dtype, jnp.integer):
         return t.astype(dtype)
@@ -276,7 +317,7 @@ def _batch_of_logits(name: str, x, t):
     return x, t
 
 
-def cross_entropy_error(y, t):
+def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> jax.Array:
     """Cross-entropy error of probabilities ``y`` (4.2.2, eq. 4.2; batch 4.2.4).
 
     ``y``: ``(C,)`` or ``(N, C)`` probabilities; ``t`` one-hot (or soft) rows
@@ -328,7 +369,7 @@ def _softmax_with_loss_bwd(res, g):
 _softmax_with_loss.defvjp(_softmax_with_loss_fwd, _softmax_with_loss_bwd)
 
 
-def softmax_with_loss(x, t):
+def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
     """Softmax followed by the cross-entropy error, fused (5.6.3, figure 5-30).
 
     ``x``: logits ``(N, C)`` (or ``(C,)`` for one sample, a batch of 1);
