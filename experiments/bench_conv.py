@@ -1,18 +1,15 @@
 """Time per training step of SimpleConvNet (7.5): the book's NumPy, plain jax.grad, jaxbp.
 
     python experiments/bench_conv.py [--rounds 5] [--book-steps 20] [--steps 100]
-
 Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
 ($JAXBP_DATA_DIR; random pixels if absent: times do not depend on values).
-  book-numpy     tests/book_numpy_ch7.py: the book's SimpleConvNet.gradient
-                 and Adam.update, float64, one Python step at a time
-  jax-grad       jax.grad of plain JAX (lax.conv, lax.reduce_window pooling;
-                 reference.max_pooling, the tie-rule twin, is far slower on CPU),
-                 steps in one jitted lax.fori_loop with optax.adam
+  book-numpy     tests/book_numpy_ch7.py: the book's SimpleConvNet and Adam, float64
+  jax-grad       jax.grad of plain JAX (lax.conv, lax.reduce_window; our tie-rule
+                 twin pooling is far slower on CPU), steps in one jitted fori_loop
   jaxbp          the same program with our rules (simple_conv_net.train_loss)
-  jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals and
-                 backward still the book's col, col_W)
-Rows run interleaved (A B C D A B C D ...); medians per step and ratios.
+  jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals, backward: col, col_W)
+Rows run interleaved (A B C D A B C D ...); medians per step and ratios.  On a
+busy machine run with OPENBLAS_NUM_THREADS=1 (2-thread BLAS was 4x slower there).
 """
 from __future__ import annotations
 
@@ -28,7 +25,9 @@ import optax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import book_numpy_ch7 as book  # noqa: E402
-from jaxbp import conv, reference, simple_conv_net as net  # noqa: E402
+
+import jaxbp.simple_conv_net as net  # noqa: E402
+from jaxbp import conv, reference  # noqa: E402
 from jaxbp.layers import affine, relu, softmax_with_loss  # noqa: E402
 
 HYPER, BATCH = net.Hyper(), 100
@@ -46,13 +45,10 @@ def plain_loss(params, state, x, t, key, hyper):
 _conv_lax_fwd = jax.custom_vjp(lambda x, W, b: reference.convolution(x, W, b))
 
 
-def _lax_fwd(x, W, b):
-    _, (col, col_W) = conv._convolution_fwd(x, W, b, conv._Geometry(x.shape, 5, 5, 1, 0))
-    return reference.convolution(x, W, b), (col, col_W)       # residuals: self.col, self.col_W
-
-
-_conv_lax_fwd.defvjp(_lax_fwd, lambda res, dout: conv._convolution_bwd(
-    conv._Geometry((BATCH, 1, 28, 28), 5, 5, 1, 0), res, dout))
+GEOMETRY = conv._Geometry((BATCH, 1, 28, 28), 5, 5, 1, 0)
+_conv_lax_fwd.defvjp(   # out from lax.conv; residuals (col, col_W) and backward: the book's
+    lambda x, W, b: (reference.convolution(x, W, b), conv._convolution_fwd(x, W, b, GEOMETRY)[1]),
+    lambda res, dout: conv._convolution_bwd(GEOMETRY, res, dout))
 
 
 def lax_fwd_loss(params, state, x, t, key, hyper):
@@ -79,8 +75,7 @@ def make_loop(loss_fn, steps):
 
 
 def book_steps(network, optimizer, x_train, t_train, steps):
-    for _ in range(steps):                            # ch07/train_convnet.py via Trainer.train_step
-        mask = np.random.choice(x_train.shape[0], BATCH)
+    for mask in np.random.choice(x_train.shape[0], (steps, BATCH)):  # ch07 Trainer.train_step
         optimizer.update(network.params, network.gradient(x_train[mask], t_train[mask]))
 
 
@@ -91,15 +86,17 @@ def load():
         d = load_raw(data_dir=d, progress=False)
         return d["x_train"], d["t_train"].astype(np.int32), "MNIST"
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (60000, 28, 28), np.uint8), rng.integers(0, 10, 60000, np.int32), "random"
+    return rng.integers(0, 256, (60000, 28, 28), np.uint8), rng.integers(0, 10, 60000), "random"
 
 
 def compiled_loops(steps, x_dev, t_dev):
     loops = {}
-    for name, fn in {"jax-grad": plain_loss, "jaxbp": net.train_loss, "jaxbp-lax-fwd": lax_fwd_loss}.items():
+    for name, fn in (("jax-grad", plain_loss), ("jaxbp", net.train_loss),
+                     ("jaxbp-lax-fwd", lax_fwd_loss)):
         run, opt = make_loop(fn, steps)
-        params, t0 = net.init_params(0), time.perf_counter()
-        state = jax.block_until_ready(run(params, opt.init(params), jax.random.PRNGKey(0), x_dev, t_dev))
+        params = net.init_params(0)
+        state, t0 = (params, opt.init(params)), time.perf_counter()
+        state = jax.block_until_ready(run(*state, jax.random.PRNGKey(0), x_dev, t_dev))
         print(f"compile + first {steps} steps of {name}: {time.perf_counter() - t0:.1f} s")
         loops[name] = [run, state]
     return loops
@@ -107,14 +104,16 @@ def compiled_loops(steps, x_dev, t_dev):
 
 def report(times, args, source):
     med = {k: float(np.median(v)) for k, v in times.items()}
-    col = jax.eval_shape(lambda x: conv.im2col(x, 5, 5), jax.ShapeDtypeStruct((BATCH, 1, 28, 28), jnp.float32))
-    cpus = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
-    print(f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} x{len(cpus)}; "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}")
+    col = jax.eval_shape(lambda x: conv.im2col(x, 5, 5),
+                         jax.ShapeDtypeStruct((BATCH, 1, 28, 28), jnp.float32))
+    cpus = [s.split(":", 1)[1].strip() for s in open("/proc/cpuinfo") if s.startswith("model name")]
+    print(f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} "
+          f"x{len(cpus)}; jax {jax.__version__} on {jax.devices()[0].platform}")
     print(f"book-numpy: {args.book_steps} steps per round (12000 steps would take "
           f"{med['book-numpy'] * 12000 / 60:.0f} min); JAX rows: {args.steps} steps per round; "
           f"{args.rounds} rounds interleaved")
-    print(f"{'row':14s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} {'row/jax-grad':>13s}")
+    print(f"{'row':14s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} "
+          f"{'row/jax-grad':>13s}")
     for k, v in times.items():
         print(f"{k:14s} {med[k] * 1e3:17.2f} {min(v) * 1e3:7.2f}-{max(v) * 1e3:<7.2f} "
               f"{med['book-numpy'] / med[k]:9.1f} {med[k] / med['jax-grad']:13.3f}")
@@ -141,7 +140,8 @@ def main(argv=None):
         times["book-numpy"].append((time.perf_counter() - t0) / args.book_steps)
         for name, loop in loops.items():
             t0 = time.perf_counter()
-            loop[1] = jax.block_until_ready(loop[0](*loop[1], jax.random.PRNGKey(r + 1), x_dev, t_dev))
+            run, state = loop
+            loop[1] = jax.block_until_ready(run(*state, jax.random.PRNGKey(r + 1), x_dev, t_dev))
             times[name].append((time.perf_counter() - t0) / args.steps)
     report(times, args, source)
 

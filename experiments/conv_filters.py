@@ -38,7 +38,8 @@ def train(params, x_train, t_train, steps, key):
         params, opt_state = carry
         idx = jax.random.randint(jax.random.fold_in(key, i), (batch,), 0, x_train.shape[0])
         x = x_train[idx].reshape(batch, -1).astype(jnp.float32) / 255
-        grads = jax.grad(lambda p: net.train_loss(p, {}, x, t_train[idx], None, net.Hyper())[0])(params)
+        loss = lambda p: net.train_loss(p, {}, x, t_train[idx], None, net.Hyper())[0]
+        grads = jax.grad(loss)(params)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 

@@ -60,7 +60,8 @@ def _check_stride_pad(name: str, stride, pad) -> tuple[int, int]:
     return int(stride), int(pad)
 
 
-def _check_images(name: str, shape, filter_h: int, filter_w: int, pad: int) -> None:
+def _check_images(name: str, shape, filter_h: int, filter_w: int, pad: int,
+                  what: str = "window") -> None:
     """Images must be (N, C, H, W), N >= 1, and the window fit the padded image."""
     if len(shape) != 4:
         raise ValueError(f"{name}: x must be 4-D (N, C, H, W), got shape {tuple(shape)}")
@@ -69,11 +70,11 @@ def _check_images(name: str, shape, filter_h: int, filter_w: int, pad: int) -> N
         raise ValueError(f"{name}: x of shape {tuple(shape)} is empty (needs N >= 1 "
                          f"images of C >= 1 channels)")
     if filter_h < 1 or filter_w < 1:
-        raise ValueError(f"{name}: window must be at least 1x1, got "
+        raise ValueError(f"{name}: {what} must be at least 1x1, got "
                          f"{filter_h}x{filter_w}")
     if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
         raise ValueError(
-            f"{name}: window {filter_h}x{filter_w} is larger than the padded input "
+            f"{name}: {what} {filter_h}x{filter_w} is larger than the padded input "
             f"{H + 2 * pad}x{W + 2 * pad} (x of shape {tuple(shape)}, pad={pad})")
 
 
@@ -237,7 +238,7 @@ def convolution(x, W, b, stride: int = 1, pad: int = 0):
     if x.ndim == 4 and x.shape[1] != W.shape[1]:
         raise ValueError(f"convolution: x of shape {x.shape} has {x.shape[1]} channels but "
                          f"W of shape {W.shape} expects {W.shape[1]}")
-    _check_images("convolution", x.shape, W.shape[2], W.shape[3], pad)
+    _check_images("convolution", x.shape, W.shape[2], W.shape[3], pad, what="filter")
     if b.shape != (W.shape[0],):
         raise ValueError(f"convolution: b must have shape ({W.shape[0]},) to match W of "
                          f"shape {W.shape}, got {b.shape}")
