@@ -19,21 +19,31 @@ dominated by rounding in (c).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
+from jax.typing import ArrayLike, DTypeLike
 
 __all__ = ["numerical_gradient", "gradient_check", "enable_x64",
            "check_step", "gradient_check_inputs", "print_gradient_check"]
 
 
-def enable_x64(on=True):
+def enable_x64(on: bool = True) -> AbstractContextManager[Any]:
     """Context manager scoping float64 on (or off), on the newest JAX and older.
 
     ``jax.enable_x64(on)`` where it exists (JAX 0.10 removed
     ``jax.experimental.enable_x64``, which older releases, e.g. Colab's, have
     instead).
+
+    >>> with enable_x64():
+    ...     print(jnp.ones(2).dtype)
+    float64
+    >>> print(jnp.ones(2).dtype)                        # off again outside
+    float32
     """
     if hasattr(jax, "enable_x64"):
         return jax.enable_x64(on)
@@ -41,12 +51,18 @@ def enable_x64(on=True):
     return _old(on)
 
 
-def check_step(h, dtype, name: str = "numerical_gradient") -> None:
+def check_step(h: float, dtype: DTypeLike, name: str = "numerical_gradient") -> None:
     """Refuse a step ``h`` or a dtype for which central differences mean nothing.
 
     ``h`` must be finite and positive; ``dtype`` float32 or float64 (in
     float16/bfloat16 ``w + h`` rounds to ``w`` or near it, so the differences
     are zeros or noise).
+
+    >>> check_step(1e-4, jnp.float32)                   # fine: returns None
+    >>> check_step(1e-4, jnp.bfloat16)
+    Traceback (most recent call last):
+    ...
+    TypeError: numerical_gradient: central differences in bfloat16 are meaningless ...
     """
     hf = float(h)
     if not (math.isfinite(hf) and hf > 0):
@@ -58,7 +74,8 @@ def check_step(h, dtype, name: str = "numerical_gradient") -> None:
                         f"meaningless (w + h rounds away); use float32 or float64")
 
 
-def numerical_gradient(f, x, h=1e-4, batch_size=256):
+def numerical_gradient(f: Callable[[Any], ArrayLike], x: Any, h: float = 1e-4,
+                       batch_size: int = 256) -> Any:
     """Central-difference gradient of scalar ``f`` at ``x`` (4.4, eq. 4.4).
 
     ``grad_i = (f(x + h e_i) - f(x - h e_i)) / (2 h)`` for every coordinate
@@ -67,6 +84,13 @@ def numerical_gradient(f, x, h=1e-4, batch_size=256):
     positive (else ``ValueError``).  Coordinates are evaluated ``batch_size`` at a time with
     ``vmap`` inside one ``lax.map``; wrap the call in ``jax.jit`` to compile
     it once.
+
+    The book's example (4.4), ``f(x0, x1) = x0**2 + x1**2`` at ``(3, 4)``:
+
+    >>> with enable_x64():
+    ...     g = numerical_gradient(lambda x: jnp.sum(x ** 2), jnp.array([3.0, 4.0]))
+    >>> [round(float(v), 6) for v in g]
+    [6.0, 8.0]
     """
     flat, unravel = ravel_pytree(x)
     check_step(h, flat.dtype)
@@ -82,12 +106,22 @@ def numerical_gradient(f, x, h=1e-4, batch_size=256):
     return unravel(grad.astype(flat.dtype))
 
 
-def gradient_check(params, x, t, h=1e-4):
+def gradient_check(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
+                   h: float = 1e-4) -> dict[str, Any]:
     """Three-way gradient check of the TwoLayerNet loss (5.7.3).
 
     Returns ``{key: {"backprop-reference": d, "backprop-numerical": d,
     "reference-numerical": d}}`` with ``d`` the mean absolute difference over
     that parameter's entries, plus the three gradients under ``"grads"``.
+
+    >>> from jaxbp.two_layer_net import init_params
+    >>> with enable_x64():
+    ...     params = init_params(0, 4, 3, 10, weight_init_std=1.0, dtype=jnp.float64)
+    ...     table = gradient_check(params, jnp.linspace(0, 1, 8).reshape(2, 4), jnp.array([3, 7]))
+    >>> sorted(table["W1"])
+    ['backprop-numerical', 'backprop-reference', 'reference-numerical']
+    >>> table["W1"]["backprop-reference"] < 1e-12 and table["W1"]["backprop-numerical"] < 1e-8
+    True
     """
     from jaxbp import reference, two_layer_net
 
@@ -105,13 +139,19 @@ def gradient_check(params, x, t, h=1e-4):
     return table
 
 
-def gradient_check_inputs(images, t):
+def gradient_check_inputs(images: ArrayLike, t: ArrayLike) -> tuple[jax.Array, jax.Array]:
     """Float64 images ``(N, n_in)`` and int32 labels ``(N,)`` for the check.
 
     ``images``: uint8 pixels 0..255 (divided by 255 here, once) or floating
     pixels already normalised to [0, 1] (used as they are), shaped ``(N, ...)``
     with ``N`` images; ``t``: ``N`` integer labels.  Raises ``ValueError`` when
     the counts differ or the batch is empty, ``TypeError`` for other dtypes.
+
+    >>> import numpy as np
+    >>> with enable_x64():
+    ...     x, t = gradient_check_inputs(np.full((2, 28, 28), 255, np.uint8), [3, 7])
+    ...     print(x.shape, x.dtype, float(x.max()), t.dtype)
+    (2, 784) float64 1.0 int32
     """
     import numpy as np
     images, t = np.asarray(images), np.asarray(t)
@@ -131,7 +171,9 @@ def gradient_check_inputs(images, t):
     return jnp.asarray(x, jnp.float64), jnp.asarray(t, jnp.int32)
 
 
-def print_gradient_check(images, t, hidden_size=50, seed=0, print=print):
+def print_gradient_check(images: ArrayLike, t: ArrayLike, hidden_size: int = 50,
+                         seed: int = 0, print: Callable[[str], None] = print
+                         ) -> dict[str, dict[str, float]]:
     """The book's 5.7.3 check, three ways, in float64, on a few images.
 
     ``images``: ``(N, 784)`` (or ``(N, 28, 28)``) uint8 pixels, normalised here,
@@ -139,6 +181,16 @@ def print_gradient_check(images, t, hidden_size=50, seed=0, print=print):
     :func:`gradient_check_inputs`).  Prints the mean absolute difference per
     parameter for each pair of (a) backprop, (b) reference ``jax.grad``,
     (c) numerical, and returns the table.
+
+    >>> import numpy as np
+    >>> images = np.arange(32, dtype=np.uint8).reshape(2, 16) * 8   # two 16-pixel images
+    >>> table = print_gradient_check(images, [3, 7], hidden_size=4)
+    gradient check (5.7.3), float64, 2 images: mean |difference| per parameter
+             backprop-reference    backprop-numerical   reference-numerical
+      W1 ...
+      b2 ...
+    >>> all(d < 1e-8 for row in table.values() for d in row.values())
+    True
     """
     from jaxbp import two_layer_net
 

@@ -20,6 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp.gradient import check_step
 from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
@@ -30,11 +31,16 @@ __all__ = ["init_params", "predict", "loss", "accuracy", "gradient",
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
 
 
-def init_params(key, input_size, hidden_size, output_size, weight_init_std=0.01,
-                dtype=jnp.float32):
+def init_params(key: jax.Array | int, input_size: int, hidden_size: int, output_size: int,
+                weight_init_std: float = 0.01, dtype: DTypeLike = jnp.float32
+                ) -> dict[str, jax.Array]:
     """Book's ``__init__``: ``W = std * randn``, ``b = 0`` (5.7.2, table 5-1).
 
     ``key`` is a ``jax.random`` key (or an int seed).
+
+    >>> params = init_params(0, 784, 50, 10)
+    >>> {k: v.shape for k, v in params.items()}
+    {'W1': (784, 50), 'b1': (50,), 'W2': (50, 10), 'b2': (10,)}
     """
     for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
                     ("output_size", output_size)):
@@ -57,13 +63,21 @@ def _check_params(params) -> None:
         raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
 
 
-def check_inputs(name: str, params, x, t=None) -> None:
+def check_inputs(name: str, params: dict[str, jax.Array], x: ArrayLike,
+                 t: ArrayLike | None = None) -> None:
     """Validate ``params``, images ``x`` and (optionally) labels ``t`` once.
 
     ``x`` must be floating ``(N, n_in)`` (or ``(n_in,)``) with ``N > 0``;
     ``t`` integer indices ``(N,)`` in ``[0, C)`` or float rows ``(N, C)``
     where ``C`` is the number of classes of ``params``.  Concrete values only:
     tracers pass the range check (see :func:`jaxbp.layers.target_rows`).
+
+    >>> params = init_params(0, 4, 3, 2)
+    >>> check_inputs("loss", params, jnp.zeros((5, 4)), jnp.zeros(5, jnp.int32))
+    >>> check_inputs("loss", params, jnp.zeros((5, 4), jnp.uint8))
+    Traceback (most recent call last):
+    ...
+    TypeError: loss: images x must be floating, got dtype uint8 (normalise ...)
     """
     _check_params(params)
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
@@ -85,7 +99,8 @@ def _forward(params, x):
     return a1, z1, affine(z1, params["W2"], params["b2"])
 
 
-def predict(params, x, compute_dtype=None):
+def predict(params: dict[str, jax.Array], x: ArrayLike,
+            compute_dtype: DTypeLike | None = None) -> jax.Array:
     """Logits ``(N, n_out)`` for images ``x`` ``(N, n_in)`` (or ``(n_in,)``).
 
     ``compute_dtype`` (e.g. ``jnp.bfloat16``) runs both affine layers in that
@@ -110,7 +125,8 @@ def _loss(params, x, t, compute_dtype=None):
     return softmax_with_loss(predict(params, x, compute_dtype), t)
 
 
-def loss(params, x, t, compute_dtype=None):
+def loss(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
+         compute_dtype: DTypeLike | None = None) -> jax.Array:
     """Mean softmax cross-entropy of the network on ``(x, t)`` (jitted).
 
     ``compute_dtype`` as in :func:`predict`; this is the loss the trainer
@@ -136,13 +152,18 @@ def _accuracy(params, x, t):
     return jnp.mean(right)
 
 
-def accuracy(params, x, t):
+def accuracy(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike) -> jax.Array:
     """Fraction of ``argmax(predict) == label`` (book's ``accuracy``).
 
     ``t``: integer labels ``(N,)`` or one-hot rows ``(N, C)`` with ``C`` the
     logits' classes (anything else is a ``ValueError`` naming both shapes).
     A sample whose logits are not all finite counts as wrong, as does (under
     ``jit``) an out-of-range label.
+
+    >>> params = init_params(0, 4, 3, 2)
+    >>> params["b2"] = jnp.array([0.0, 1.0])          # every sample predicts class 1
+    >>> float(accuracy(params, jnp.zeros((4, 4)), jnp.array([1, 1, 0, 1])))
+    0.75
     """
     check_inputs("accuracy", params, x, t)
     return _accuracy(params, x, t)
@@ -151,10 +172,16 @@ def accuracy(params, x, t):
 _grad = jax.jit(jax.grad(_loss), static_argnames="compute_dtype")
 
 
-def gradient(params, x, t):
+def gradient(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike
+             ) -> dict[str, jax.Array]:
     """Backprop gradient (5.7.2 ``gradient``): ``jax.grad`` runs our rules.
 
     Returns a dict with the keys and shapes of ``params``.
+
+    >>> params = init_params(0, 4, 3, 2)
+    >>> grads = gradient(params, jnp.ones((2, 4)), jnp.array([0, 1]))
+    >>> {k: grads[k].shape for k in params}
+    {'W1': (4, 3), 'b1': (3,), 'W2': (3, 2), 'b2': (2,)}
     """
     check_inputs("gradient", params, x, t)
     return _grad(params, x, t)
@@ -203,7 +230,8 @@ def _numerical_gradient(params, x, t, h):
     return {"W1": g1[:-1], "b1": g1[-1], "W2": g2[:-1], "b2": g2[-1]}
 
 
-def numerical_gradient(params, x, t, h=1e-4):
+def numerical_gradient(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
+                       h: float = 1e-4) -> dict[str, jax.Array]:
     """Central-difference gradient of ``loss`` w.r.t. every parameter (5.7.2).
 
     Each entry is the book's ``(L(w + h) - L(w - h)) / 2h`` with ``w +- h``
@@ -221,6 +249,12 @@ def numerical_gradient(params, x, t, h=1e-4):
     ``x`` must be floating (as for :func:`gradient`), the parameters float32
     or float64 (finite differences are meaningless in 16-bit floats), and
     ``h`` finite and positive.
+
+    >>> params = init_params(0, 4, 3, 2, weight_init_std=1.0)
+    >>> x, t = jnp.linspace(0, 1, 8).reshape(2, 4), jnp.array([0, 1])
+    >>> num, back = numerical_gradient(params, x, t, h=1e-2), gradient(params, x, t)
+    >>> max(float(jnp.max(jnp.abs(num[k] - back[k]))) for k in params) < 1e-3
+    True
     """
     check_inputs("numerical_gradient", params, x, t)
     check_step(h, params["W1"].dtype, "numerical_gradient")
