@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 __all__ = ["im2col", "col2im", "convolution", "max_pooling", "output_size"]
 
@@ -121,7 +122,8 @@ def _col2im(col, input_shape, filter_h, filter_w, stride, pad):
     return img
 
 
-def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0):
+def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1,
+           pad: int = 0) -> jax.Array:
     """Image to columns (7.4.3, the book's ``common/util.py``).
 
     ``x``: ``(N, C, H, W)``.  Returns ``col`` of shape
@@ -136,7 +138,8 @@ def im2col(x, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0):
     return _im2col(x, filter_h, filter_w, stride, pad)
 
 
-def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0):
+def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
+           stride: int = 1, pad: int = 0) -> jax.Array:
     """Columns back to images (7.4.3): the adjoint of :func:`im2col`.
 
     ``col``: ``(N * out_h * out_w, C * filter_h * filter_w)``;
@@ -206,7 +209,8 @@ def _convolution_bwd(geometry, res, dout):
 _convolution.defvjp(_convolution_fwd, _convolution_bwd)
 
 
-def convolution(x, W, b, stride: int = 1, pad: int = 0):
+def convolution(x: ArrayLike, W: ArrayLike, b: ArrayLike, stride: int = 1,
+                pad: int = 0) -> jax.Array:
     """Convolution layer (7.4.3, the book's ``Convolution``; 7.2 for the maths).
 
     Shapes: ``x`` ``(N, C, H, W)``, filters ``W`` ``(FN, C, FH, FW)``, bias
@@ -289,7 +293,8 @@ def _max_pooling_bwd(geometry, arg_max, dout):
 _max_pooling.defvjp(_max_pooling_fwd, _max_pooling_bwd)
 
 
-def max_pooling(x, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0):
+def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1,
+                pad: int = 0) -> jax.Array:
     """Max pooling layer (7.4.4, the book's ``Pooling``; 7.3 for the maths).
 
     ``x``: ``(N, C, H, W)``; result ``(N, C, out_h, out_w)``,

@@ -32,6 +32,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxbp import gradient as _gradient
 from jaxbp.conv import convolution, max_pooling, output_size
@@ -73,7 +74,7 @@ class Hyper:
         return self.filter_num * (out_h // 2) * (out_w // 2)
 
 
-def init_params(key, hyper: Hyper = Hyper(), dtype=jnp.float32) -> dict:
+def init_params(key: jax.Array | int, hyper: Hyper = Hyper(), dtype=jnp.float32) -> dict:
     """Book's ``__init__``: ``W = weight_init_std * randn``, ``b = 0``.
 
     ``key``: a ``jax.random`` key or an int seed.  Shapes as in the module
@@ -104,7 +105,7 @@ def _init_params(key, hyper, dtype):
     }
 
 
-def init_state(params) -> dict:
+def init_state(params: dict) -> dict:
     """No running statistics in this network: the state is ``{}``."""
     return {}
 
@@ -126,8 +127,8 @@ def _as_images(x, hyper: Hyper):
                      f"(N, {', '.join(map(str, hyper.input_dim))}), got {x.shape}")
 
 
-def forward(params, x, state=None, *, train: bool = False, key=None,
-            hyper: Hyper = Hyper()):
+def forward(params: dict, x: ArrayLike, state: dict | None = None, *, train: bool = False,
+            key: jax.Array | None = None, hyper: Hyper = Hyper()) -> tuple[jax.Array, dict]:
     """The forward pass (book's ``predict``): returns ``(logits, new_state)``.
 
     ``logits``: ``(N, output_size)``.  ``train`` and ``key`` are part of the
@@ -148,7 +149,8 @@ def _predict(params, x, state, hyper):
     return forward(params, x, state, train=False, hyper=hyper)[0]
 
 
-def predict(params, x, state=None, hyper: Hyper = Hyper()):
+def predict(params: dict, x: ArrayLike, state: dict | None = None,
+            hyper: Hyper = Hyper()) -> jax.Array:
     """Logits ``(N, output_size)`` (inference mode; jitted, :func:`forward` inside)."""
     _check_params(params)
     return _predict(params, _as_images(x, hyper), state, hyper)
@@ -168,14 +170,16 @@ def _loss(params, x, t, state, hyper):
     return softmax_with_loss(predict(params, x, state, hyper), t)
 
 
-def loss(params, x, t, state=None, hyper: Hyper = Hyper()):
+def loss(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
+         hyper: Hyper = Hyper()) -> jax.Array:
     """Mean softmax cross-entropy on ``(x, t)`` (jitted; labels checked first)."""
     _check_params(params)
     _check_labels(t, hyper)
     return _loss(params, x, t, state, hyper)
 
 
-def train_loss(params, state, x, t, key, hyper: Hyper):
+def train_loss(params: dict, state: dict, x: jax.Array, t: jax.Array, key: jax.Array | None,
+               hyper: Hyper) -> tuple[jax.Array, dict]:
     """``(loss, new_state)`` of one minibatch in training mode, for the trainer.
 
     Pure and jittable (no checks on values): ``x`` float ``(B, C*H*W)``,
@@ -197,7 +201,8 @@ def _accuracy(params, x, t, state, hyper, batch_size):
     return jnp.mean(y.reshape(-1)[:n] == t)
 
 
-def accuracy(params, x, t, state=None, hyper: Hyper = Hyper(), batch_size: int = 1000):
+def accuracy(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
+             hyper: Hyper = Hyper(), batch_size: int = 1000) -> jax.Array:
     """Fraction of ``argmax(logits) == label``, ``batch_size`` images at a time.
 
     The book's ``accuracy`` loops over batches of 100 so that ``im2col`` fits
@@ -213,7 +218,8 @@ def accuracy(params, x, t, state=None, hyper: Hyper = Hyper(), batch_size: int =
 _grad = jax.jit(jax.grad(_loss), static_argnames="hyper")
 
 
-def gradient(params, x, t, state=None, hyper: Hyper = Hyper()) -> dict:
+def gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
+             hyper: Hyper = Hyper()) -> dict:
     """Backprop (book's ``gradient``): ``jax.grad`` of :func:`loss` runs our rules."""
     _check_params(params)
     _check_labels(t, hyper)
@@ -226,7 +232,8 @@ def _numerical_gradient(params, x, t, state, hyper, h):
         lambda p: softmax_with_loss(predict(p, x, state, hyper), t), params, h=h)
 
 
-def numerical_gradient(params, x, t, state=None, hyper: Hyper = Hyper(), h: float = 1e-4) -> dict:
+def numerical_gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
+                       hyper: Hyper = Hyper(), h: float = 1e-4) -> dict:
     """Central differences (4.4) for every parameter, forward passes only.
 
     :func:`jaxbp.gradient.numerical_gradient`: two full forward passes per
