@@ -63,7 +63,14 @@ def _check_rate(name: str, arg: str, value: float, upper: float | None = None) -
 
 # ---- SGD, Momentum, Nesterov, RMSprop: optax computes the book's formula ------
 def sgd(lr: float = 0.01) -> optax.GradientTransformation:
-    """SGD, eq. 6.1: ``W <- W - lr * dL/dW`` (6.1.2)."""
+    """SGD, eq. 6.1: ``W <- W - lr * dL/dW`` (6.1.2).
+
+    >>> params, grads = {"W": jnp.array([1.0, 2.0])}, {"W": jnp.array([10.0, -10.0])}
+    >>> opt = sgd(lr=0.1)
+    >>> updates, state = opt.update(grads, opt.init(params), params)
+    >>> optax.apply_updates(params, updates)["W"]
+    Array([0., 3.], dtype=float32)
+    """
     return optax.sgd(_check_rate("sgd", "lr", lr))
 
 
@@ -72,6 +79,14 @@ def momentum(lr: float = 0.01, momentum: float = 0.9) -> optax.GradientTransform
 
     optax's trace ``t <- g + momentum*t`` with update ``-lr*t`` is the same
     sequence (``v = -lr*t``) for a constant ``lr``.
+
+    >>> opt = momentum(lr=0.1, momentum=0.9)
+    >>> state = opt.init(jnp.zeros(()))
+    >>> for _ in range(2):                          # two steps, gradient 1
+    ...     update, state = opt.update(jnp.ones(()), state)
+    ...     print(round(float(update), 4))
+    -0.1
+    -0.19
     """
     return optax.sgd(_check_rate("momentum", "lr", lr),
                      momentum=_check_rate("momentum", "momentum", momentum, 1.0))
@@ -83,6 +98,14 @@ def nesterov(lr: float = 0.01, momentum: float = 0.9) -> optax.GradientTransform
     Book: ``W += m*m*v - (1 + m)*lr*g``; ``v <- m*v - lr*g``.  optax's Nesterov
     trace updates by ``-lr*(g + m*(g + m*t)) = m^2 (-lr t) - (1 + m) lr g``, the
     same with ``v = -lr*t``.
+
+    >>> opt = nesterov(lr=0.1, momentum=0.9)
+    >>> state = opt.init(jnp.zeros(()))
+    >>> for _ in range(2):                          # two steps, gradient 1
+    ...     update, state = opt.update(jnp.ones(()), state)
+    ...     print(round(float(update), 4))
+    -0.19
+    -0.271
     """
     return optax.sgd(_check_rate("nesterov", "lr", lr),
                      momentum=_check_rate("nesterov", "momentum", momentum, 1.0),
@@ -95,6 +118,14 @@ def rmsprop(lr: float = 0.01, decay_rate: float = 0.99) -> optax.GradientTransfo
     ``h <- decay_rate*h + (1 - decay_rate)*g*g``;
     ``W <- W - lr*g / (sqrt(h) + 1e-7)``, ``h`` starting at 0: optax's
     ``rmsprop`` with ``eps_in_sqrt=False`` and ``initial_scale=0``.
+
+    >>> opt = rmsprop(lr=0.1)
+    >>> state = opt.init(jnp.zeros(()))
+    >>> for _ in range(2):                          # two steps, gradient 1
+    ...     update, state = opt.update(jnp.ones(()), state)
+    ...     print(round(float(update), 4))
+    -1.0
+    -0.7089
     """
     return optax.rmsprop(_check_rate("rmsprop", "lr", lr),
                          decay=_check_rate("rmsprop", "decay_rate", decay_rate, 1.0),
@@ -111,6 +142,14 @@ def adagrad(lr: float = 0.01) -> optax.GradientTransformation:
 
     ``h`` starts at 0 and ``1e-7`` sits outside the square root, as the book's
     class; optax's ``adagrad`` does neither.
+
+    >>> opt = adagrad(lr=0.1)
+    >>> state = opt.init(jnp.zeros(()))
+    >>> for _ in range(2):                          # two steps, gradient 1
+    ...     update, state = opt.update(jnp.ones(()), state)
+    ...     print(round(float(update), 4))
+    -0.1
+    -0.0707
     """
     lr = _check_rate("adagrad", "lr", lr)
 
@@ -143,6 +182,14 @@ def adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999
     The bias correction is folded into ``lr_t``, so the ``1e-7`` acts on the
     uncorrected ``sqrt(v)``; optax's ``adam`` corrects ``m`` and ``v`` instead,
     which is not the same update.
+
+    >>> opt = adam(lr=0.1)
+    >>> state = opt.init(jnp.zeros(()))
+    >>> for _ in range(2):                          # two steps, gradient 1
+    ...     update, state = opt.update(jnp.ones(()), state)
+    ...     print(round(float(update), 4))
+    -0.1
+    -0.1
     """
     lr = _check_rate("adam", "lr", lr)
     beta1 = _check_rate("adam", "beta1", beta1, 1.0)
@@ -177,6 +224,15 @@ def get(name: str, lr: float | None = None) -> optax.GradientTransformation:
     ``lr=None`` takes the book's default (:data:`DEFAULT_LR`); every other
     hyperparameter is the book's default.  Names: ``sgd``, ``momentum``,
     ``nesterov``, ``adagrad``, ``rmsprop``, ``adam``.
+
+    >>> opt = get("Adam")                               # the book's lr=0.001
+    >>> update, _ = opt.update(jnp.ones(()), opt.init(jnp.zeros(())))
+    >>> round(float(update), 6)
+    -0.001
+    >>> get("lion")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown optimizer 'lion'; choose one of sgd, momentum, nesterov, adagrad, ...
     """
     if not isinstance(name, str) or name.lower() not in _BUILDERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(NAMES)}")

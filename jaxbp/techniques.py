@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp.layers import _floating
 
@@ -75,16 +77,22 @@ def _dropout_bwd(mask, dout):
 _dropout.defvjp(_dropout_fwd, _dropout_bwd)
 
 
-def dropout_mask(key, shape: tuple[int, ...], ratio, dtype=jnp.float32):
+def dropout_mask(key: jax.Array, shape: tuple[int, ...], ratio: float | jax.Array,
+                 dtype: DTypeLike = jnp.float32) -> jax.Array:
     """The book's ``np.random.rand(*x.shape) > dropout_ratio``, from ``key``.
 
     Uniform numbers are drawn in ``dtype`` (the input's), so a float32 and a
     float64 network given the same key drop different units.
+
+    >>> mask = dropout_mask(jax.random.PRNGKey(0), (1000,), 0.3)
+    >>> mask.dtype.name, 0.6 < float(mask.mean()) < 0.8         # about 70% kept
+    ('bool', True)
     """
     return jax.random.uniform(key, shape, dtype) > ratio
 
 
-def dropout(x, key, ratio: float = 0.5, train: bool = True):
+def dropout(x: ArrayLike, key: jax.Array | None, ratio: float = 0.5,
+            train: bool = True) -> jax.Array:
     """Dropout (6.4.3): drop each unit with probability ``ratio`` while training.
 
     ``x``: any ``(N, ...)`` floating array; ``key``: a ``jax.random`` key (used
@@ -98,6 +106,16 @@ def dropout(x, key, ratio: float = 0.5, train: bool = True):
     Raises ``ValueError`` for an empty batch, a ratio outside [0, 1) or a
     missing key in training, ``TypeError`` for a non-floating ``x`` or a
     traced ``train``.
+
+    >>> x, key = jnp.ones((2, 4)), jax.random.PRNGKey(0)
+    >>> out = dropout(x, key, 0.5)
+    >>> bool(jnp.all((out == 0) | (out == 1)))                   # each unit kept or dropped
+    True
+    >>> g = jax.grad(lambda x: dropout(x, key, 0.5).sum())(x)    # dout * mask
+    >>> bool(jnp.all(g == out))
+    True
+    >>> dropout(x, None, 0.5, train=False)[0]                    # test: x * (1 - ratio)
+    Array([0.5, 0.5, 0.5, 0.5], dtype=float32)
     """
     x = _batched("dropout", x)
     _check_fraction("dropout", "ratio", ratio)
@@ -147,8 +165,13 @@ def _batch_norm_train_bwd(eps, res, dout):
 _batch_norm_train.defvjp(_batch_norm_train_fwd, _batch_norm_train_bwd)
 
 
-def batch_norm_state(n_features: int, dtype=jnp.float32) -> dict:
-    """Initial running statistics: zeros, as the book's first ``forward``."""
+def batch_norm_state(n_features: int, dtype: DTypeLike = jnp.float32) -> dict[str, jax.Array]:
+    """Initial running statistics: zeros, as the book's first ``forward``.
+
+    >>> batch_norm_state(3)
+    {'running_mean': Array([0., 0., 0.], dtype=float32),
+     'running_var': Array([0., 0., 0.], dtype=float32)}
+    """
     return {"running_mean": jnp.zeros(n_features, dtype),
             "running_var": jnp.zeros(n_features, dtype)}
 
@@ -183,8 +206,9 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
     return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype), state
 
 
-def batch_norm(x, gamma, beta, state, train: bool, momentum: float = 0.9,
-               eps: float = 1e-6):
+def batch_norm(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike,
+               state: dict[str, ArrayLike] | None, train: bool, momentum: float = 0.9,
+               eps: float = 1e-6) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Batch Normalization (6.3.1-6.3.2, eq. 6.7-6.8), the book's layer.
 
     Shapes: ``x`` ``(N, D)`` or ``(N, C, H, W)``; any ``(N, ...)`` is
@@ -203,6 +227,14 @@ def batch_norm(x, gamma, beta, state, train: bool, momentum: float = 0.9,
     Returns ``(out, new_state)``, ``out`` of ``x``'s shape.  Raises
     ``ValueError`` for an empty batch or mismatched shapes (named) and
     ``TypeError`` for non-floating inputs or a traced ``train``.
+
+    >>> x = jnp.array([[1.0, 10.0], [3.0, 30.0]])
+    >>> out, state = batch_norm(x, jnp.ones(2), jnp.zeros(2), None, train=True)
+    >>> out.round(4)                                   # each feature: mean 0, variance 1
+    Array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    >>> state["running_mean"]                          # 0.9 * 0 + 0.1 * mean
+    Array([0.2, 2. ], dtype=float32)
     """
     x, gamma, beta, state = _check_batch_norm_args(x, gamma, beta, state, momentum, eps)
     eps = float(eps)
@@ -238,13 +270,19 @@ def _weight_decay_bwd(res, g):
 _weight_decay.defvjp(_weight_decay_fwd, _weight_decay_bwd)
 
 
-def weight_decay_loss(weights, lambda_: float):
+def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     """Weight decay term (6.4.2): ``0.5 * lambda * sum_W sum(W ** 2)``.
 
     ``weights``: an array or any pytree (list, dict) of weight arrays; the
     book sums over ``W1 .. W(L+1)``, never the biases.  Its derivative is the
     book's ``lambda * W`` per matrix.  Returns a scalar (0.0 for no weights).
     Raises ``ValueError`` for a negative ``lambda_``.
+
+    >>> W = jnp.array([[1.0, -2.0]])
+    >>> float(weight_decay_loss({"W1": W}, 0.1))           # 0.5 * 0.1 * 5
+    0.25
+    >>> jax.grad(weight_decay_loss)({"W1": W}, 0.1)["W1"]  # lambda * W
+    Array([[ 0.1, -0.2]], dtype=float32)
     """
     if not isinstance(lambda_, jax.core.Tracer) and float(lambda_) < 0:
         raise ValueError(f"weight_decay_loss: lambda_ must be >= 0, got {lambda_}")
