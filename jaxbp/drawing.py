@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import html
 import inspect
+import os
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import graphviz
 import jax
@@ -185,7 +188,8 @@ class Drawing:
         except graphviz.ExecutableNotFound as e:
             raise RuntimeError(INSTALL_HINT) from e
 
-    def render(self, filename, format=("svg", "png")) -> list[Path]:
+    def render(self, filename: str | os.PathLike, format: str | Sequence[str] = ("svg", "png")
+               ) -> list[Path]:
         """Write ``filename.<fmt>`` for each format; return the paths."""
         formats = (format,) if isinstance(format, str) else tuple(format)
         stem = Path(filename)
@@ -200,7 +204,9 @@ class Drawing:
         return self.pipe("svg").decode()
 
 
-def draw(f, *args, grads=True, argnames=None, format=None, filename=None, title=None):
+def draw(f: Callable[..., Any], *args: Any, grads: bool = True,
+         argnames: Sequence[str] | None = None, format: str | Sequence[str] | None = None,
+         filename: str | os.PathLike | None = None, title: str | None = None) -> Drawing:
     """Draw ``f(*args)``'s computational graph like figures 5-16, 5-17, 5-19.
 
     Nodes: the inputs (named after ``f``'s parameters, or ``argnames``; pytree

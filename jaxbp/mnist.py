@@ -273,7 +273,8 @@ def _complete(files: dict[str, Path | None] | None) -> bool:
     return files is not None and all(p is not None for p in files.values())
 
 
-def find_data_dir(dataset: str = "mnist", data_dir=None) -> Path | None:
+def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = None
+                  ) -> Path | None:
     """The folder :func:`load_raw` would read the four files from, or None.
 
     ``data_dir`` (or else the dataset's environment variable) when it holds
@@ -765,7 +766,7 @@ def _load_verified(dataset: str, files: dict[str, Path], cached) -> dict[str, np
 
 def load_raw(
     dataset: str = "mnist",
-    data_dir=None,
+    data_dir: str | os.PathLike | None = None,
     download: bool = True,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
@@ -805,11 +806,11 @@ def load_mnist(
     flatten: bool = True,
     one_hot_label: bool = False,
     *,
-    data_dir=None,
+    data_dir: str | os.PathLike | None = None,
     dataset: str = "mnist",
     download: bool = True,
     progress: bool = True,
-):
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Book-compatible ``load_mnist`` (section 3.6.1; used in 5.7.3-5.7.4).
 
     Returns ``(x_train, t_train), (x_test, t_test)`` as NumPy arrays:

@@ -238,7 +238,8 @@ def array_shapes(path: str | os.PathLike) -> dict[str, tuple]:
 
 
 def load_checkpoint(path: str | os.PathLike, expected: dict[str, tuple[tuple, Any]],
-                    opt_expected: list | None = None):
+                    opt_expected: list | None = None
+                    ) -> tuple[dict[str, np.ndarray], list[np.ndarray], dict]:
     """``(params, opt_leaves, meta)``, every array checked before it is allocated.
 
     ``expected``: ``{name: (shape, dtype)}`` of the parameters; each must be

@@ -95,7 +95,9 @@ def _decide(make_program) -> str:
     return choice
 
 
-def compiler_options(choice: str = DEFAULT, make_program=None) -> tuple[str, dict]:
+def compiler_options(choice: str = DEFAULT,
+                     make_program: Callable[[dict], Callable[[], None]] | None = None
+                     ) -> tuple[str, dict]:
     """``(path name, compiler options)`` for ``choice`` on the default backend.
 
     ``make_program(options) -> run`` builds the program to time for ``"auto"``
