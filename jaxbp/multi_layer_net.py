@@ -13,8 +13,8 @@ Interface (what the trainer uses; all pure functions)::
 
     hyper  = Hyper(hidden_size_list=(100,) * 5, use_batchnorm=True, ...)  # frozen, hashable
     params = init_params(key, hyper)            # {"W1", "b1", ..., "gamma1", "beta1", ...}
-    state  = init_state(params)                 # {} without batch norm, else
-                                                # {"BatchNorm1": {"running_mean", "running_var"}, ...}
+    state  = init_state(params)     # {} without batch norm, else
+                                    # {"BatchNorm1": {"running_mean", "running_var"}, ...}
     loss, state = train_loss(params, state, xb, tb, key, hyper)   # train mode, jittable
     logits = predict(params, x, state, hyper)   # test mode
 
@@ -39,9 +39,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp import gradient as _gradient
 from jaxbp.layers import affine, check_label_range, relu, sigmoid, softmax_with_loss
@@ -58,6 +60,10 @@ __all__ = ["Hyper", "TRAIN_DEFAULTS", "init_params", "init_state", "forward",
 TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "iters": 2000, "batch_size": 128}
 
 _ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid}
+
+# Type aliases of the signatures below.
+Params = dict[str, jax.Array]                 # {"W1": ..., "b1": ..., "gamma1": ..., ...}
+State = dict[str, dict[str, jax.Array]]       # {"BatchNorm1": {"running_mean", "running_var"}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +116,8 @@ def _hyper(hyper: Hyper | None, options: dict) -> Hyper:
     return dataclasses.replace(hyper, **options) if options else hyper
 
 
-def init_params(key, hyper: Hyper | None = None, *, dtype=jnp.float32, **options) -> dict:
+def init_params(key: jax.Array | int, hyper: Hyper | None = None, *,
+                dtype: DTypeLike = jnp.float32, **options: Any) -> Params:
     """The book's ``__init_weight`` (6.2) and batch-norm parameters (6.3).
 
     ``W{i} = init_std(weight_init_std, n_in) * randn(n_in, n_out)``, ``b{i} = 0``
@@ -140,7 +147,7 @@ def _init_params(key, scales, sizes: tuple[int, ...], use_batchnorm: bool, dtype
     return params
 
 
-def init_state(params: dict) -> dict:
+def init_state(params: Params) -> State:
     """Running statistics of each BatchNorm layer, zeros (the book's first call).
 
     ``{}`` when ``params`` has no ``gamma1`` (no batch norm).
@@ -198,8 +205,9 @@ def _check_state(state, params: dict, hyper: Hyper) -> dict:
     return state
 
 
-def forward(params: dict, x, state: dict | None = None, hyper: Hyper | None = None, *,
-            train: bool = False, key=None) -> tuple[jax.Array, dict]:
+def forward(params: Params, x: ArrayLike, state: State | None = None,
+            hyper: Hyper | None = None, *, train: bool = False, key: jax.Array | None = None
+            ) -> tuple[jax.Array, State]:
     """The network's forward pass (the book's ``predict(x, train_flg)``).
 
     ``x``: float ``(N, input_size)``.  Returns ``(logits (N, output_size),
@@ -228,7 +236,8 @@ def forward(params: dict, x, state: dict | None = None, hyper: Hyper | None = No
     return affine(h, params[f"W{last}"], params[f"b{last}"]), new_state
 
 
-def predict(params: dict, x, state: dict | None = None, hyper: Hyper | None = None):
+def predict(params: Params, x: ArrayLike, state: State | None = None,
+            hyper: Hyper | None = None) -> jax.Array:
     """Test-mode logits ``(N, output_size)`` (``predict(x, train_flg=False)``)."""
     return forward(params, x, state, hyper, train=False)[0]
 
@@ -244,13 +253,15 @@ def _loss_and_state(params, x, t, state, hyper, train, key):
     return data_loss + weight_decay_loss(weights, hyper.weight_decay_lambda), new_state
 
 
-def loss(params: dict, x, t, state: dict | None = None, hyper: Hyper | None = None, *,
-         train: bool = False, key=None):
+def loss(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = None,
+         hyper: Hyper | None = None, *, train: bool = False, key: jax.Array | None = None
+         ) -> jax.Array:
     """Softmax cross-entropy of the logits plus ``0.5 * lambda * sum W^2`` (6.4.2)."""
     return _loss_and_state(params, x, t, state, hyper, train, key)[0]
 
 
-def train_loss(params: dict, state: dict, x, t, key, hyper: Hyper) -> tuple[jax.Array, dict]:
+def train_loss(params: Params, state: State, x: ArrayLike, t: ArrayLike,
+               key: jax.Array | None, hyper: Hyper) -> tuple[jax.Array, State]:
     """Training-mode ``(loss, new_state)``; pure, for ``jax.value_and_grad(has_aux=True)``.
 
     ``x`` float ``(B, input_size)``, ``t`` int ``(B,)``; ``hyper`` static.
@@ -266,8 +277,8 @@ def _accuracy(params, x, t, state, hyper):
     return jnp.mean(y == t)
 
 
-def accuracy(params: dict, x, t, state: dict | None = None, hyper: Hyper | None = None
-             ) -> float:
+def accuracy(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = None,
+             hyper: Hyper | None = None) -> float:
     """Fraction of ``argmax(predict) == label`` in test mode (book's ``accuracy``)."""
     hyper = _resolve(params, hyper)
     check_label_range(t, hyper.output_size, "multi_layer_net")
@@ -280,8 +291,9 @@ def _grad(params, x, t, state, key, hyper, train):
     return jax.grad(loss)(params, x, t, state, hyper, train=train, key=key)
 
 
-def gradient(params: dict, x, t, state: dict | None = None, hyper: Hyper | None = None, *,
-             train: bool = True, key=None) -> dict:
+def gradient(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = None,
+             hyper: Hyper | None = None, *, train: bool = True, key: jax.Array | None = None
+             ) -> Params:
     """Backprop gradient (the book's ``gradient``): ``jax.grad`` runs our rules.
 
     Includes the weight decay's ``lambda * W``; keys and shapes of ``params``.
@@ -297,9 +309,10 @@ def _numerical(params, x, t, state, key, h, hyper, train):
         lambda p: loss(p, x, t, state, hyper, train=train, key=key), params, h)
 
 
-def numerical_gradient(params: dict, x, t, state: dict | None = None,
-                       hyper: Hyper | None = None, *, train: bool = True, key=None,
-                       h: float = 1e-4) -> dict:
+def numerical_gradient(params: Params, x: ArrayLike, t: ArrayLike,
+                       state: State | None = None, hyper: Hyper | None = None, *,
+                       train: bool = True, key: jax.Array | None = None,
+                       h: float = 1e-4) -> Params:
     """Central differences (4.4) of ``loss`` for every parameter, no derivatives used."""
     hyper = _resolve(params, hyper)
     check_label_range(t, hyper.output_size, "multi_layer_net")
