@@ -36,7 +36,7 @@ from jax.typing import ArrayLike
 
 from jaxbp import gradient as _gradient
 from jaxbp.conv import convolution, max_pooling, output_size
-from jaxbp.layers import affine, check_label_range, relu, softmax_with_loss
+from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
 
 __all__ = ["Hyper", "PARAM_KEYS", "TRAIN_DEFAULTS", "init_params", "init_state",
            "forward", "predict", "loss", "accuracy", "gradient",
@@ -156,13 +156,12 @@ def predict(params: dict, x: ArrayLike, state: dict | None = None,
     return _predict(params, _as_images(x, hyper), state, hyper)
 
 
-def _check_labels(t, hyper: Hyper) -> None:
-    if isinstance(t, jax.core.Tracer):
-        return
-    dtype = np.asarray(t).dtype
-    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-        raise TypeError(f"labels must be integer indices or one-hot floats, got {dtype}")
-    check_label_range(t, hyper.output_size, "simple_conv_net")
+def _check_inputs(params: dict, x: ArrayLike, t: ArrayLike, hyper: Hyper) -> None:
+    """Parameters, a non-empty batch and labels that fit it (the one label check)."""
+    _check_params(params)
+    n = np.shape(x)[0] if np.ndim(x) else 0
+    check_batch("simple_conv_net", n)
+    check_labels("simple_conv_net", (n, hyper.output_size), t)
 
 
 @functools.partial(jax.jit, static_argnames="hyper")
@@ -173,8 +172,7 @@ def _loss(params, x, t, state, hyper):
 def loss(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
          hyper: Hyper = Hyper()) -> jax.Array:
     """Mean softmax cross-entropy on ``(x, t)`` (jitted; labels checked first)."""
-    _check_params(params)
-    _check_labels(t, hyper)
+    _check_inputs(params, x, t, hyper)
     return _loss(params, x, t, state, hyper)
 
 
@@ -197,7 +195,10 @@ def _accuracy(params, x, t, state, hyper, batch_size):
     pad = -n % batch_size                              # last chunk padded, then ignored
     x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
     chunks = x.reshape(-1, batch_size, *x.shape[1:])
-    y = jax.lax.map(lambda xc: jnp.argmax(predict(params, xc, state, hyper), -1), chunks)
+    def labels(xc):
+        logits = predict(params, xc, state, hyper)
+        return jnp.where(jnp.all(jnp.isfinite(logits), -1), jnp.argmax(logits, -1), -1)
+    y = jax.lax.map(labels, chunks)                    # non-finite logits: counted wrong
     return jnp.mean(y.reshape(-1)[:n] == t)
 
 
@@ -209,8 +210,7 @@ def accuracy(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None
     in memory; here the chunks run in one compiled ``lax.map`` (1000 MNIST
     images make a 58 MB float32 ``col``).
     """
-    _check_params(params)
-    _check_labels(t, hyper)
+    _check_inputs(params, x, t, hyper)
     x = _as_images(x, hyper)
     return _accuracy(params, x, jnp.asarray(t), state, hyper, min(batch_size, x.shape[0]))
 
@@ -221,8 +221,7 @@ _grad = jax.jit(jax.grad(_loss), static_argnames="hyper")
 def gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
              hyper: Hyper = Hyper()) -> dict:
     """Backprop (book's ``gradient``): ``jax.grad`` of :func:`loss` runs our rules."""
-    _check_params(params)
-    _check_labels(t, hyper)
+    _check_inputs(params, x, t, hyper)
     return _grad(params, x, t, state, hyper)
 
 
@@ -240,6 +239,5 @@ def numerical_gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | N
     entry, batched in one compiled program.  For the MNIST-sized network
     that is 2 x 432,000 passes (as the book's; use a small ``Hyper`` to check).
     """
-    _check_params(params)
-    _check_labels(t, hyper)
+    _check_inputs(params, x, t, hyper)
     return _numerical_gradient(params, x, t, state, hyper, float(h))
