@@ -20,6 +20,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                     # jaxbp.train imports JAX; the CLI imports it late
+    from jaxbp.train import Config
 
 __all__ = ["main", "parser", "EXIT_CODES", "StopSignals", "enable_compile_cache"]
 
@@ -51,7 +55,7 @@ class StopSignals:
 
     _installed: StopSignals | None = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.received: str | None = None
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._note)
@@ -127,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args: argparse.Namespace, saved: dict | None = None):
+def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> Config:
     """The :class:`Config`: flags given, else the saved run's (``--resume``), else the
     model's defaults, else the book's.  Raises ``ValueError``."""
     from jaxbp.models import DEFAULTS

@@ -8,10 +8,15 @@ is exactly the single-device path (no mesh).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
+from jax.typing import ArrayLike
+
+if TYPE_CHECKING:                            # jax.sharding is imported where it is used
+    from jax.sharding import Mesh, NamedSharding
 
 __all__ = ["DeviceError", "make_mesh", "data_parallel_mesh", "shardings", "replicate",
            "device_name", "check_backend", "distributed_env", "initialize_distributed"]
@@ -34,7 +39,7 @@ def check_backend() -> None:
         raise DeviceError(f"no usable JAX platform ({want!r}): {first}") from None
 
 
-def make_mesh(devices: str = "1"):
+def make_mesh(devices: str = "1") -> Mesh:
     """A 1-D ``Mesh`` (axis ``"batch"``) over ``devices`` devices (``"all"``: all).
 
     In a single process these are the local devices; in a multi-process run
@@ -53,7 +58,7 @@ def make_mesh(devices: str = "1"):
     return Mesh(np.array(pool[:n]), ("batch",))
 
 
-def data_parallel_mesh(devices: str, batch_size: int):
+def data_parallel_mesh(devices: str, batch_size: int) -> Mesh | None:
     """The mesh to train on, or ``None`` for the single-device path.
 
     Raises ``ValueError`` when ``batch_size`` does not divide over the devices.
@@ -70,14 +75,14 @@ def data_parallel_mesh(devices: str, batch_size: int):
     return mesh
 
 
-def shardings(mesh):
+def shardings(mesh: Mesh) -> tuple[NamedSharding, NamedSharding]:
     """``(replicated, batch-sharded)`` ``NamedSharding``s of ``mesh``."""
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
     return NamedSharding(mesh, P()), NamedSharding(mesh, P("batch"))
 
 
-def replicate(sharding) -> Callable:
+def replicate(sharding: NamedSharding) -> Callable[[ArrayLike], jax.Array]:
     """``put(a)``: a global ``jax.Array`` replicated on ``sharding``'s mesh.
 
     Every process holds the same host value (each loads the whole dataset), so
@@ -103,7 +108,7 @@ def _int_env(env, name: str) -> int:
         raise DeviceError(f"${name} must be an integer, got {env[name]!r}") from None
 
 
-def distributed_env(env=None) -> dict | None:
+def distributed_env(env: Mapping[str, str] | None = None) -> dict | None:
     """Keyword arguments for :func:`jax.distributed.initialize`, or ``None``.
 
     A multi-process run is recognised by the usual variables:

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 
 from jaxbp import optimizer as update_rules
+
+if TYPE_CHECKING:                     # jaxbp.train imports this module
+    import optax
+
+    from jaxbp.train import Config
 
 __all__ = ["Model", "MODELS", "OPTIMIZERS", "DEFAULTS", "get", "optimizer"]
 
@@ -89,7 +95,7 @@ def _shapes_of(init: Callable) -> tuple[dict, dict]:
     return _specs(params), _specs(_flat(state))
 
 
-def get(config) -> Model:
+def get(config: Config) -> Model:
     """The :class:`Model` for ``config.model`` with ``config``'s sizes."""
     if config.model == "two_layer_net":
         return _two_layer_net(config)
@@ -108,7 +114,7 @@ def get(config) -> Model:
     raise ValueError(f"model must be one of {list(MODELS)}, got {config.model!r}")
 
 
-def optimizer(config):
+def optimizer(config: Config) -> optax.GradientTransformation:
     """The update rule (6.1): ``config.optimizer`` with ``config.lr``.
 
     The book's SGD is exactly ``optax.sgd``; the others are :mod:`jaxbp.optimizer`.
