@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 DOCTESTED = {"graph.py", "layers.py", "two_layer_net.py", "gradient.py", "reference.py",
-             "techniques.py", "optimizer.py", "weight_init.py", "testing.py"}
+             "techniques.py", "optimizer.py", "weight_init.py", "testing.py", "conv.py",
+             "simple_conv_net.py", "train.py"}
 _PACKAGE = Path(__file__).parent / "jaxbp"
 
 

@@ -80,7 +80,11 @@ def _check_images(name: str, shape, filter_h: int, filter_w: int, pad: int,
 
 
 def output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
-    """Eq. 7.1: ``(input_size + 2 * pad - filter_size) // stride + 1``."""
+    """Eq. 7.1: ``(input_size + 2 * pad - filter_size) // stride + 1``.
+
+    >>> output_size(28, 5), output_size(7, 3, stride=2, pad=1)
+    (24, 4)
+    """
     return (input_size + 2 * pad - filter_size) // stride + 1
 
 
@@ -131,6 +135,10 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1,
     that order) is the window whose top-left corner is at
     ``(i * stride - pad, j * stride - pad)`` of image ``n``, flattened in
     ``(C, filter_h, filter_w)`` order; the input is zero-padded by ``pad``.
+
+    >>> x = jnp.arange(16.0).reshape(1, 1, 4, 4)
+    >>> im2col(x, 2, 2, stride=2).tolist()       # four 2x2 windows, one per row
+    [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0], [8.0, 9.0, 12.0, 13.0], [10.0, 11.0, 14.0, 15.0]]
     """
     x = _floating("im2col", "x", x)
     stride, pad = _check_stride_pad("im2col", stride, pad)
@@ -146,6 +154,12 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
     ``input_shape``: ``(N, C, H, W)``.  Each entry of ``col`` is added to the
     pixel it was read from, overlapping windows summing, and entries that read
     the padding are dropped; so ``sum(im2col(x) * c) == sum(x * col2im(c))``.
+
+    >>> col2im(jnp.ones((9, 4)), (1, 1, 4, 4), 2, 2)[0, 0]   # how many windows read each pixel
+    Array([[1., 2., 2., 1.],
+           [2., 4., 4., 2.],
+           [2., 4., 4., 2.],
+           [1., 2., 2., 1.]], dtype=float32)
     """
     col = _floating("col2im", "col", col)
     stride, pad = _check_stride_pad("col2im", stride, pad)
@@ -232,6 +246,11 @@ def convolution(x: ArrayLike, W: ArrayLike, b: ArrayLike, stride: int = 1,
     padded input, an empty batch, ``stride < 1`` or ``pad < 0``, a bias of the
     wrong shape; ``TypeError`` for non-floating inputs.  Inputs are promoted to
     a common floating dtype before the rule.
+
+    >>> x, W = jnp.ones((2, 3, 5, 5)), jnp.ones((4, 3, 3, 3))
+    >>> y = convolution(x, W, jnp.zeros(4), stride=1, pad=1)
+    >>> y.shape, float(y[0, 0, 2, 2]), float(y[0, 0, 0, 0])   # 27 inside, 12 in a corner
+    ((2, 4, 5, 5), 27.0, 12.0)
     """
     x = _floating("convolution", "x", x)
     W = _floating("convolution", "W", W)
@@ -314,6 +333,13 @@ def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1,
 
     Raises ``ValueError`` for a window larger than the padded input, an empty
     batch, ``stride < 1`` or ``pad < 0``; ``TypeError`` for non-floating input.
+
+    >>> x = jnp.array([[[[1.0, 3.0], [3.0, 2.0]]]])
+    >>> max_pooling(x, 2, 2, stride=2)[0, 0]
+    Array([[3.]], dtype=float32)
+    >>> jax.grad(lambda x: max_pooling(x, 2, 2, stride=2).sum())(x)[0, 0]   # first maximum
+    Array([[0., 1.],
+           [0., 0.]], dtype=float32)
     """
     x = _floating("max_pooling", "x", x)
     stride, pad = _check_stride_pad("max_pooling", stride, pad)

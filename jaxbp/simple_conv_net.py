@@ -74,11 +74,15 @@ class Hyper:
         return self.filter_num * (out_h // 2) * (out_w // 2)
 
 
-def init_params(key: jax.Array | int, hyper: Hyper = Hyper(), dtype=jnp.float32) -> dict:
+def init_params(key: jax.Array | int, hyper: Hyper = Hyper(), dtype: jnp.dtype = jnp.float32) -> dict:
     """Book's ``__init__``: ``W = weight_init_std * randn``, ``b = 0``.
 
     ``key``: a ``jax.random`` key or an int seed.  Shapes as in the module
     docstring (MNIST defaults: W1 (30, 1, 5, 5), W2 (4320, 100), W3 (100, 10)).
+
+    >>> params = init_params(0)
+    >>> {k: v.shape for k, v in params.items()}["W2"], predict(params, jnp.zeros((2, 784))).shape
+    ((4320, 100), (2, 10))
     """
     _, H, W = hyper.input_dim
     if hyper.pool_output_size < 1:
