@@ -14,8 +14,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
+
+# The tests' caches (compiled programs, the parsed MNIST, the --cpu-matmul auto
+# decision) go to a fresh folder, never the user's ~/.cache: a decision timed under
+# a test's load must not stick to the machine.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="jaxbp-tests-cache-")
 
 DATA_DIR = os.environ.get("JAXBP_DATA_DIR")
 DOT_HINT = ("Graphviz's `dot` is not on PATH (apt-get install graphviz; "

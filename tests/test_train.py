@@ -301,3 +301,27 @@ def test_multi_layer_net_with_batchnorm_and_dropout_resumes_bit_for_bit(tmp_path
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     params, state, config, _ = train.load_params(tmp_path / "b" / "params.npz")
     assert config.batchnorm and set(state) == {f"BatchNorm{i}" for i in range(1, 5)}
+
+
+def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch):
+    """--cpu-matmul changes how XLA computes the dots, not what is computed; auto
+    decides once per machine and then always gives the same answer."""
+    from jaxbp import xla_options
+    runs = {p: train.fit(train.Config(**{**vars(SMALL), "cpu_matmul": p}), data=synthetic(),
+                         **QUIET) for p in ("eigen", "xla-default")}
+    assert {p: r["metrics"]["cpu_matmul"] for p, r in runs.items()} == {
+        "eigen": "eigen", "xla-default": "xla-default"}
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_allclose(runs["eigen"]["params"][k], runs["xla-default"]["params"][k],
+                                   atol=1e-4)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    timed = []
+
+    def make(options):
+        timed.append(options)
+        return lambda: None
+    first = xla_options.compiler_options("auto", make)
+    assert len(timed) == 2 and first[0] in xla_options.PATHS
+    assert xla_options.compiler_options("auto", make) == first and len(timed) == 2
+    saved = json.loads((tmp_path / "jaxbp" / "cpu-matmul.json").read_text())
+    assert saved == {xla_options.machine_key(): first[0]}
