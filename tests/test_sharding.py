@@ -23,17 +23,8 @@ ITERS = 200
 
 
 def _data(n_train=2000, n_test=500, seed=0):
-    """Synthetic uint8 images whose label is learnable (a brighter block)."""
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        t = rng.integers(0, 10, n)
-        x = rng.integers(0, 128, (n, 784)).astype(np.uint8)
-        for c in range(10):
-            x[t == c, c * 78:(c + 1) * 78] += 120
-        return x, t
-    (xa, ta), (xb, tb) = split(n_train), split(n_test)
-    return {"x_train": xa, "t_train": ta, "x_test": xb, "t_test": tb}
+    from jaxbp.testing import synthetic_mnist
+    return synthetic_mnist(n_train, n_test, seed)
 
 
 # ---- the worker (runs with 8 forced CPU devices) --------------------------------

@@ -12,16 +12,11 @@ import numpy as np
 import pytest
 
 from jaxbp import run_state, train
+from jaxbp.testing import synthetic_mnist
 
 
 def synthetic(n=600, seed=0):
-    rng = np.random.default_rng(seed)
-    t = rng.integers(0, 10, size=n)
-    x = np.zeros((n, 28, 28), np.uint8)
-    for i, c in enumerate(t):                 # each class lights its own rows
-        x[i, 2 * c:2 * c + 3] = 200
-    x = np.clip(x + rng.integers(0, 50, size=x.shape), 0, 255).astype(np.uint8)
-    return {"x_train": x, "t_train": t.astype(np.uint8), "x_test": x[:100], "t_test": t[:100]}
+    return synthetic_mnist(n, 100, seed)
 
 
 QUIET = dict(log=lambda s: None, progress=False)
