@@ -230,12 +230,12 @@ def load_data(synthetic: bool = False, n_train: int = 60000, n_test: int = 10000
     ``synthetic=True`` returns random data of that layout (for smoke tests
     on machines without the MNIST files).
     """
-    if synthetic:
-        rng = np.random.default_rng(12345)
-        xs = [rng.integers(0, 256, (n, 784)).astype(np.float32) / 255 for n in (n_train, n_test)]
-        ts = [np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)] for n in (n_train, n_test)]
-        return (xs[0], ts[0]), (xs[1], ts[1])
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    if synthetic:
+        from jaxbp.testing import synthetic_mnist
+        d = synthetic_mnist(n_train, n_test, seed=12345)
+        return tuple((d[f"x_{s}"].astype(np.float32) / 255, np.eye(10, dtype=np.float32)[d[f"t_{s}"]])
+                     for s in ("train", "test"))
     from jaxbp.mnist import load_mnist
     return load_mnist(normalize=True, one_hot_label=True)
 
