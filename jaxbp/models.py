@@ -27,7 +27,8 @@ if TYPE_CHECKING:                     # jaxbp.train imports this module
 
     from jaxbp.train import Config
 
-__all__ = ["Model", "MODELS", "OPTIMIZERS", "DEFAULTS", "get", "optimizer"]
+__all__ = ["Model", "MODELS", "OPTIMIZERS", "DEFAULTS", "get", "optimizer", "flat_state",
+           "split_state"]
 
 MODELS = ("two_layer_net", "multi_layer_net", "simple_conv_net")
 OPTIMIZERS = update_rules.NAMES
@@ -58,7 +59,8 @@ def _specs(tree) -> dict:
     return {k: (tuple(v.shape), v.dtype) for k, v in tree.items()}
 
 
-def _flat(state: dict) -> dict:
+def flat_state(state: dict) -> dict:
+    """Network state (batch-norm statistics) as ``state.NAME.KEY`` checkpoint arrays."""
     return {f"state.{name}.{k}": v for name, d in state.items() for k, v in d.items()}
 
 
@@ -92,7 +94,7 @@ def _module_model(name: str, module, hyper) -> Model:
 
 def _shapes_of(init: Callable) -> tuple[dict, dict]:
     params, state = jax.eval_shape(init, jax.random.PRNGKey(0))
-    return _specs(params), _specs(_flat(state))
+    return _specs(params), _specs(flat_state(state))
 
 
 def get(config: Config) -> Model:

@@ -26,12 +26,11 @@ Library: :func:`fit` with a :class:`Config`.  Command line: :mod:`jaxbp.cli`
 from __future__ import annotations
 
 if __name__ == "__main__":     # the CLI: note SIGINT/SIGTERM from the first moment, even
-    from jaxbp.cli import StopSignals   # during the imports below (see jaxbp.cli)
+    from jaxbp.cli import StopSignals  # during the imports below (see jaxbp.cli)
     StopSignals.install()
 
 import dataclasses
 import math
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -43,7 +42,9 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from jaxbp import devices, models, run_state, xla_options
+from jaxbp import devices, models, run_state, saved_run, xla_options
+
+load_params = saved_run.load_params          # the saved run, for --evaluate and users
 
 __all__ = ["Config", "fit", "load_data", "prepare_data", "evaluate", "chunk_schedule",
            "make_train_chunk", "normalise", "Diverged", "load_params", "main"]
@@ -157,7 +158,8 @@ def normalise(x_uint8: jax.Array) -> jax.Array:
 def make_train_chunk(config: Config, optimizer: optax.GradientTransformation,
                      model: models.Model, batch_sharding: jax.sharding.Sharding | None = None
                      ) -> Callable[..., tuple]:
-    """``chunk(params, state, opt_state, key, x, t, step0, n, max_n) -> (params, state, opt_state, losses)``.
+    """``chunk(params, state, opt_state, key, x, t, step0, n, max_n)`` -> ``(params,
+    state, opt_state, losses)``.
 
     Runs steps ``step0 .. step0 + n - 1`` in one compiled program (``n`` is a run-time
     value, so one program serves every chunk length up to the static ``max_n``);
@@ -277,36 +279,6 @@ def evaluate(params: dict, x: ArrayLike, t: ArrayLike, config: Config | None = N
     return float(correct[0]) / x.shape[0]
 
 
-def load_params(path: str | os.PathLike) -> tuple[dict, dict, Config, dict]:
-    """``(params, state, config, meta)`` of a saved run, every array checked before use.
-
-    The network and its sizes come from the checkpoint's saved config (a bare
-    params file is read as the book's TwoLayerNet, its hidden size from ``W1``).
-    Raises :class:`jaxbp.run_state.CheckpointError`, one line.
-    """
-    meta = run_state.read_checkpoint_meta(path)
-    config = _config_from_meta(meta, path)
-    model = models.get(config)
-    arrays, _, _ = run_state.load_checkpoint(path, {**model.param_specs, **model.state_specs})
-    params, state = models.split_state(arrays, model.state_specs)
-    return params, state, config, meta
-
-
-def _config_from_meta(meta: dict, path) -> Config:
-    saved = meta.get("config")
-    if saved is None:                           # a bare params file: TwoLayerNet, H from W1
-        shape = run_state.array_shapes(path).get("W1")
-        if shape is None or len(shape) != 2 or shape[0] != 784 or not 1 <= shape[1] <= 1 << 20:
-            raise run_state.CheckpointError(f"checkpoint {path}: W1 of shape {shape} is not "
-                                            f"a TwoLayerNet's (784, hidden)")
-        return Config(hidden_size=int(shape[1]))
-    names = {f.name for f in dataclasses.fields(Config)}
-    try:
-        return Config(**{k: v for k, v in saved.items() if k in names}).validate()
-    except (TypeError, ValueError) as e:
-        raise run_state.CheckpointError(f"checkpoint {path}: its config is not valid: {e}") from None
-
-
 # ---- the loop -----------------------------------------------------------------------------
 class Diverged(RuntimeError):
     """The loss became non-finite; ``.result`` holds the last finite run (saved)."""
@@ -390,8 +362,8 @@ class _Run:
         opt_state = optimizer.init(params)
         step, metrics = 0, _new_metrics(config, ipe, mesh)
         if resume:
-            params, state, opt_state, step, metrics = _resume(out_dir, config, model,
-                                                              opt_state)
+            params, state, opt_state, step, metrics = saved_run.resume(out_dir, config, model,
+                                                                       opt_state)
         tree_put = partial(jax.tree_util.tree_map, put)
         run = cls(config, model, arrays, put, tree_put(params), tree_put(state),
                   tree_put(opt_state), put(data_key), step, metrics,
@@ -486,27 +458,14 @@ class _Run:
         self.save(final=False)
 
     def save(self, final: bool) -> None:
+        """Write the run to ``out_dir`` (and, when ``final``, the figure)."""
         self.metrics["steps_done"] = self.step
-        if not self.out_dir:
-            return
-        meta = {"config": dataclasses.asdict(self.config), "step": self.step,
-                "metrics": self.metrics}
-        host = partial(jax.tree_util.tree_map, np.asarray)
-        run_state.save_checkpoint(os.path.join(self.out_dir, "params.npz"),
-                                  dict(host(self.params), **_flat_state(host(self.state))),
-                                  jax.tree_util.tree_leaves(host(self.opt_state)), meta)
-        run_state.write_json(os.path.join(self.out_dir, "metrics.json"), self.metrics)
-        if final:
-            from jaxbp.plot import plot_training
-            plot_training(self.metrics, os.path.join(self.out_dir, "training.png"))
+        if self.out_dir:
+            saved_run.save(self.out_dir, self.config, self.step, self.params, self.state,
+                           self.opt_state, self.metrics, with_plot=final)
 
     def result(self) -> dict:
         return {"params": self.params, "state": self.state, "metrics": self.metrics}
-
-
-def _flat_state(state: dict) -> dict:
-    """Network state (batch-norm running statistics) as ``state.NAME.KEY`` arrays."""
-    return {f"state.{name}.{k}": v for name, d in state.items() for k, v in d.items()}
 
 
 def _new_metrics(config: Config, ipe: int, mesh) -> dict:
@@ -517,41 +476,6 @@ def _new_metrics(config: Config, ipe: int, mesh) -> dict:
             "iter_per_epoch": ipe, "start_step": 0, "eval_steps": [], "train_acc": [],
             "test_acc": [], "loss": [], "epoch_wall_s": [], "steps_s": 0.0, "eval_s": 0.0,
             "compile_s": 0.0, "interrupted": False, "steps_done": 0}
-
-
-RESUME_MUST_MATCH = ("model", "dataset", "seed", "lr", "optimizer", "batch_size",
-                     "hidden_size", "weight_init_std", "batchnorm", "dropout", "weight_decay",
-                     "eval_every", "dtype")
-
-
-def _resume(out_dir, config, model, opt_state):
-    """The saved run in ``out_dir``: ``(params, state, opt_state, step, metrics)``."""
-    if not out_dir:
-        raise run_state.CheckpointError("--resume needs --out-dir, the folder of the run")
-    path = os.path.join(out_dir, "params.npz")
-    meta = run_state.read_checkpoint_meta(path)
-    saved = meta.get("config") or {}
-    clash = [f"{k} (saved {saved.get(k)!r}, now {getattr(config, k)!r})"
-             for k in RESUME_MUST_MATCH if saved.get(k) != getattr(config, k)]
-    if clash:
-        raise run_state.CheckpointError(f"--resume: the flags differ from the run saved in "
-                                        f"{out_dir}: {', '.join(clash)}")
-    step = int(meta.get("step", -1))
-    if not 0 <= step <= config.iters:
-        raise run_state.CheckpointError(f"--resume: the run in {out_dir} is at step {step}; "
-                                        f"--iters {config.iters} must be at least that")
-    leaves, treedef = jax.tree_util.tree_flatten(opt_state)
-    specs = [(np.shape(v), np.asarray(v).dtype) for v in leaves]
-    arrays, opt_leaves, _ = run_state.load_checkpoint(
-        path, {**model.param_specs, **model.state_specs}, opt_expected=specs)
-    params, state = models.split_state(arrays, model.state_specs)
-    opt_state = jax.tree_util.tree_unflatten(
-        treedef, [np.asarray(v, s[1]) for v, s in zip(opt_leaves, specs)])
-    metrics = dict(meta.get("metrics") or {}, config=dataclasses.asdict(config),
-                   interrupted=False, start_step=step)
-    metrics.pop("stopped_by", None)
-    metrics["loss"] = [float("nan") if v is None else v for v in metrics.get("loss", [])]
-    return params, state, opt_state, step, metrics
 
 
 def main(argv: list[str] | None = None) -> int:
