@@ -204,6 +204,75 @@ class Drawing:
         return self.pipe("svg").decode()
 
 
+def _edge_grads(ops, in_ids, outs, in_vals, out_vals, seen) -> dict:
+    """``d out / d value`` for every floating value on an edge (``seen``'s keys)."""
+    if len(out_vals) != 1 or jnp.shape(out_vals[0]) != () or \
+            not jnp.issubdtype(out_vals[0].dtype, jnp.inexact):
+        raise ValueError("draw(grads=True) needs f to return one floating scalar "
+                         "(like the loss L); got " + ", ".join(
+                             _fwd_text(np.zeros(np.shape(v), v.dtype)) for v in out_vals)
+                         + ". Reduce it (e.g. jnp.sum) or pass grads=False.")
+    keys = [k for k, v in seen.items() if jnp.issubdtype(jnp.result_type(v), jnp.inexact)]
+    zeros = [jnp.zeros_like(seen[k]) for k in keys]
+    gs = jax.grad(lambda e: _run(ops, in_ids, outs, in_vals, zip(keys, e))[0])(zeros)
+    return dict(zip(keys, gs))
+
+
+def _digraph(title: str | None) -> graphviz.Digraph:
+    g = graphviz.Digraph(graph_attr=dict(rankdir="LR", ordering="in", nodesep="0.4",
+                                         ranksep="0.5", fontname="Helvetica"),
+                         node_attr=dict(fontname="Helvetica"),
+                         edge_attr=dict(fontname="Helvetica", fontsize="11", arrowsize="0.7"))
+    if title:
+        g.attr(label=title, labelloc="t", fontsize="16")
+    return g
+
+
+def _op_node(g: graphviz.Digraph, nid: str, op: _Op) -> None:
+    small = len(op.label) <= 3                        # book: ×, +, exp in circles
+    if op.eqn.primitive.name in _NOISE:
+        g.node(nid, op.label, shape="box", fontsize="9", color="grey",
+               fontcolor="grey40", height="0.3")
+    else:
+        g.node(nid, op.label, shape="circle" if small else "box",
+               style="" if small else "rounded", width="0.5",
+               fontsize="16" if len(op.label) == 1 else "12",
+               fixedsize="true" if small else "false")
+
+
+def _add_edges(g, ops, in_ids, outs, names, seen, grad) -> None:
+    """Inputs, one node per op, the output, and every edge with its two labels."""
+    src = {}
+    for i, (vid, name) in enumerate(zip(in_ids, names)):
+        g.node(f"in{i}", name, shape="plaintext")
+        src[vid] = f"in{i}"
+    n_const = iter(range(10 ** 9))
+
+    def tail(atom):
+        if not isinstance(atom, _Const):
+            return src[atom]
+        cid = f"c{next(n_const)}"
+        g.node(cid, _num(atom.val) if np.ndim(atom.val) == 0 else "const",
+               shape="plaintext", fontsize="11")
+        return cid
+
+    def edge(atom, head, key):
+        g.edge(tail(atom), head, label=_edge_label(_fwd_text(seen[key]),
+                                                   _bwd_text(grad.get(key))))
+
+    for i, op in enumerate(ops):
+        if op.hidden:                                 # dtype casts: a plain wire
+            src.update((o, tail(op.ins[0])) for o in op.outs)
+            continue
+        _op_node(g, f"op{i}", op)
+        for j, a in enumerate(op.ins):
+            edge(a, f"op{i}", (i, j))
+        src.update((o, f"op{i}") for o in op.outs)
+    for k, a in enumerate(outs):
+        g.node(f"out{k}", "", shape="none", width="0", height="0")
+        edge(a, f"out{k}", ("out", k))
+
+
 def draw(f: Callable[..., Any], *args: Any, grads: bool = True,
          argnames: Sequence[str] | None = None, format: str | Sequence[str] | None = None,
          filename: str | os.PathLike | None = None, title: str | None = None) -> Drawing:
@@ -224,64 +293,12 @@ def draw(f: Callable[..., Any], *args: Any, grads: bool = True,
     in_ids = [next(fresh) for _ in closed.jaxpr.invars]
     outs = _flatten(closed.jaxpr, closed.consts, in_ids, ops, fresh)
     in_vals = [jnp.asarray(a) for a in jax.tree_util.tree_leaves(args)]
-    seen = {}
+    seen: dict = {}
     out_vals = _run(ops, in_ids, outs, in_vals, {}, seen)
-    grad = {}
-    if grads:
-        if len(out_vals) != 1 or jnp.shape(out_vals[0]) != () or \
-                not jnp.issubdtype(out_vals[0].dtype, jnp.inexact):
-            raise ValueError("draw(grads=True) needs f to return one floating scalar "
-                             "(like the loss L); got " + ", ".join(
-                                 _fwd_text(np.zeros(np.shape(v), v.dtype)) for v in out_vals)
-                             + ". Reduce it (e.g. jnp.sum) or pass grads=False.")
-        keys = [k for k, v in seen.items() if jnp.issubdtype(jnp.result_type(v), jnp.inexact)]
-        zeros = [jnp.zeros_like(seen[k]) for k in keys]
-        gs = jax.grad(lambda e: _run(ops, in_ids, outs, in_vals, zip(keys, e))[0])(zeros)
-        grad = dict(zip(keys, gs))
-
-    g = graphviz.Digraph(graph_attr=dict(rankdir="LR", ordering="in", nodesep="0.4", ranksep="0.5",
-                                         fontname="Helvetica"),
-                         node_attr=dict(fontname="Helvetica"),
-                         edge_attr=dict(fontname="Helvetica", fontsize="11",
-                                        arrowsize="0.7"))
-    if title:
-        g.attr(label=title, labelloc="t", fontsize="16")
-    src = {}
-    for i, (vid, name) in enumerate(zip(in_ids, _leaf_names(f, args, argnames))):
-        g.node(f"in{i}", name, shape="plaintext")
-        src[vid] = f"in{i}"
-    n_const = iter(range(10 ** 9))
-
-    def tail(atom):
-        if not isinstance(atom, _Const):
-            return src[atom]
-        cid = f"c{next(n_const)}"
-        g.node(cid, _num(atom.val) if np.ndim(atom.val) == 0 else "const",
-               shape="plaintext", fontsize="11")
-        return cid
-
-    for i, op in enumerate(ops):
-        if op.hidden:                                 # dtype casts: a plain wire
-            src.update((o, tail(op.ins[0])) for o in op.outs)
-            continue
-        nid = f"op{i}"
-        small = len(op.label) <= 3                    # book: ×, +, exp in circles
-        if op.eqn.primitive.name in _NOISE:
-            g.node(nid, op.label, shape="box", fontsize="9", color="grey",
-                   fontcolor="grey40", height="0.3")
-        else:
-            g.node(nid, op.label, shape="circle" if small else "box",
-                   style="" if small else "rounded", width="0.5",
-                   fontsize="16" if len(op.label) == 1 else "12",
-                   fixedsize="true" if small else "false")
-        for j, a in enumerate(op.ins):
-            g.edge(tail(a), nid, label=_edge_label(_fwd_text(seen[(i, j)]),
-                                                  _bwd_text(grad.get((i, j)))))
-        src.update((o, nid) for o in op.outs)
-    for k, a in enumerate(outs):
-        g.node(f"out{k}", "", shape="none", width="0", height="0")
-        g.edge(tail(a), f"out{k}", label=_edge_label(_fwd_text(seen[("out", k)]),
-                                                    _bwd_text(grad.get(("out", k)))))
+    grad = _edge_grads(ops, in_ids, outs, in_vals, out_vals, seen) if grads else {}
+    g = _digraph(title)
+    names = _leaf_names(f, args, argnames)
+    _add_edges(g, ops, in_ids, outs, names, seen, grad)
     drawing = Drawing(g.source)
     if filename is not None:
         drawing = Drawing(g.source, tuple(drawing.render(filename, format or ("svg", "png"))))
