@@ -128,9 +128,11 @@ def check_images(name: str, x: np.ndarray, t: np.ndarray | None = None) -> None:
     if x.dtype != np.uint8:
         raise TypeError(f"{name} must be uint8 pixels 0..255, got {x.dtype} "
                         f"(the trainer normalises x / 255 itself)")
-    if x.ndim < 2 or math.prod(x.shape[1:]) != 784 or x.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty batch of 784-pixel images "
-                         f"(N, 784), got shape {x.shape}")
+    if x.ndim < 2 or math.prod(x.shape[1:]) != 784:
+        raise ValueError(f"{name} must be a batch of 784-pixel images (N, 784), "
+                         f"got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: the batch is empty (N = 0)")
     if t is not None:
         if t.ndim != 1 or t.shape[0] != x.shape[0]:
             raise ValueError(f"labels for {name} must have shape ({x.shape[0]},), got {t.shape}")

@@ -158,7 +158,7 @@ def test_evaluate_checks_its_images():
     d = synthetic()
     with pytest.raises(TypeError, match="uint8"):
         train.evaluate(params, d["x_test"].astype(np.float32) / 255, d["t_test"])
-    with pytest.raises(ValueError, match="non-empty batch"):
+    with pytest.raises(ValueError, match="the batch is empty"):
         train.evaluate(params, d["x_test"][:0], d["t_test"][:0])
     with pytest.raises(ValueError, match=r"shape \(100,\)"):
         train.evaluate(params, d["x_test"], d["t_test"][:50])
