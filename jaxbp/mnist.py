@@ -48,8 +48,9 @@ to gigabytes costs a few megabytes.  The payload is then parsed strictly: IDX
 magic number, declared dimensions (28x28 images), payload size exactly equal to
 the product of the dimensions, labels in 0..9, as many labels as images.  Any
 failure raises :class:`DatasetError` naming the file; partial data is never
-returned.  Downloads go to a fresh temporary file (``O_EXCL``) in the target
-folder, are verified, then renamed; a failed one leaves nothing behind.
+returned.  A download is verified in memory before anything is written, then
+written atomically (:func:`jaxbp.run_state.atomic_write`); a failed one leaves
+nothing behind.
 
 Parsed cache
 ------------
@@ -62,8 +63,8 @@ expected SHA-256 of the IDX files, so a damaged or tampered cache is ignored
 (1 or 2) the cache is used only when that folder's files are byte-identical to
 files already verified (a fast hash of the ``.gz`` bytes instead of a full
 decompression); otherwise the folder's files are verified in full.  The cache
-is written atomically (unique temporary file in the same folder, fsync,
-rename); it is an optimisation only, and ``JAXBP_NO_CACHE=1`` disables it.
+is written atomically (:func:`jaxbp.run_state.atomic_write`); it is an
+optimisation only, and ``JAXBP_NO_CACHE=1`` disables it.
 
 Errors
 ------
@@ -80,10 +81,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import sys
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Iterator
@@ -91,6 +92,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from jaxbp.run_state import atomic_write
 
 __all__ = [
     "DatasetError",
@@ -356,25 +359,25 @@ def _collect(pieces: Iterator[bytes], path: Path, limit: int, payload_hash) -> b
     return out
 
 
-def _read_payload(path: Path, limit: int, gzipped: bool,
+def _read_payload(f: BinaryIO, path: Path | str, limit: int, gzipped: bool,
                   want_md5: bool) -> tuple[bytearray, dict[str, str]]:
-    """The (decompressed) bytes of ``path``, at most ``limit``, and hex digests:
-    ``file`` (SHA-256 of the bytes on disk), ``payload`` (SHA-256 of the
-    decompressed bytes) and, when ``want_md5``, ``md5`` (of the bytes on disk)."""
+    """The (decompressed) bytes of the open file ``f`` (named ``path`` in
+    messages), at most ``limit``, and hex digests: ``file`` (SHA-256 of the
+    bytes on disk), ``payload`` (SHA-256 of the decompressed bytes) and, when
+    ``want_md5``, ``md5`` (of the bytes on disk)."""
     file_h, payload_h = hashlib.sha256(), hashlib.sha256()
     hashes = [file_h] + ([hashlib.md5()] if want_md5 else [])
-    with _open(path) as f:
-        chunks = _chunks(f, path, hashes)
-        if not gzipped:
-            payload = _collect(chunks, path, limit, payload_h)
-        else:
-            try:
-                payload = _collect(_inflate(chunks, limit), path, limit, payload_h)
-            except (zlib.error, EOFError) as e:
-                raise DatasetError(
-                    f"{path}: truncated or corrupt gzip file ({_one_line(e)}); "
-                    "delete it and download it again"
-                ) from e
+    chunks = _chunks(f, path, hashes)
+    if not gzipped:
+        payload = _collect(chunks, path, limit, payload_h)
+    else:
+        try:
+            payload = _collect(_inflate(chunks, limit), path, limit, payload_h)
+        except (zlib.error, EOFError) as e:
+            raise DatasetError(
+                f"{path}: truncated or corrupt gzip file ({_one_line(e)}); "
+                "delete it and download it again"
+            ) from e
     digests = {"file": file_h.hexdigest(), "payload": payload_h.hexdigest()}
     if want_md5:
         digests["md5"] = hashes[1].hexdigest()
@@ -433,14 +436,15 @@ def _parse_idx(path: Path, raw: bytes, kind: str) -> np.ndarray:
 
 
 def _load_file(path: Path, dataset: str, base: str,
-               gzipped: bool | None = None) -> tuple[np.ndarray, str]:
-    """Read, verify and parse one IDX file (gzip assumed for ``*.gz``);
-    returns the array and the SHA-256 of the file's bytes on disk."""
-    if gzipped is None:
-        gzipped = path.name.endswith(".gz")
+               f: BinaryIO | None = None) -> tuple[np.ndarray, str]:
+    """Read, verify and parse one IDX file (gzip assumed for ``*.gz``), from
+    ``f`` when given (``path`` then only names it); returns the array and the
+    SHA-256 of the file's bytes on disk."""
+    gzipped = path.name.endswith(".gz")
     limit = _EXPECTED_BYTES.get(dataset, {}).get(base, _MAX_IDX_BYTES)
     want_md5 = gzipped and base in _ACCEPTED_GZ_MD5.get(dataset, {})
-    payload, digests = _read_payload(path, limit, gzipped, want_md5)
+    with contextlib.nullcontext(f) if f is not None else _open(path) as f:
+        payload, digests = _read_payload(f, path, limit, gzipped, want_md5)
     _verify_checksum(path, dataset, base, digests)
     return _parse_idx(path, payload, "images" if "images" in base else "labels"), digests["file"]
 
@@ -477,58 +481,6 @@ def _load_files(dataset: str, files: dict[str, Path]) -> tuple[dict[str, np.ndar
         arrays[key], sources[base] = _load_file(files[base], dataset, base)
     _check_arrays(arrays, str(files[FILES["x_train"]].parent))
     return arrays, sources
-
-
-# --------------------------------------------------------------------------
-# atomic files
-# --------------------------------------------------------------------------
-
-def _make_readable(path: Path) -> None:
-    """mkstemp creates 0600 files; give the final file the usual 0644 (less umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o644 & ~umask)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort: not every system allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _atomic_file(final: Path) -> Iterator[tuple[BinaryIO, Path]]:
-    """``(file, temp path)`` of a fresh temporary file next to ``final``.
-
-    The name is unique and created with ``O_EXCL`` (tempfile.mkstemp), so a
-    planted file or symlink is never followed.  When the block succeeds the
-    file is flushed, fsync'd and renamed over ``final`` (a symlink there is
-    replaced, not followed); when it fails the temporary file is removed.
-    """
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f, tmp
-            f.flush()
-            os.fsync(f.fileno())
-        _make_readable(tmp)
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(final.parent)
 
 
 # --------------------------------------------------------------------------
@@ -575,14 +527,15 @@ def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
 
 
 def _download_one(url: str, dataset: str, base: str, final: Path, progress: bool) -> Path:
-    """Fetch ``url`` into a temporary file, verify it, then rename it to ``final``."""
+    """Fetch ``url`` into memory, verify it, then write it atomically to ``final``."""
     if progress:
         sys.stderr.write(f"Downloading {url}\n")
         sys.stderr.flush()
-    with _atomic_file(final) as (f, tmp):
-        _fetch(url, f, progress)
-        f.flush()
-        _load_file(tmp, dataset, base, gzipped=True)  # verified before it is visible
+    data = io.BytesIO()
+    _fetch(url, data, progress)
+    data.seek(0)
+    _load_file(final, dataset, base, f=data)  # verified before anything is written
+    atomic_write(final, lambda f: f.write(data.getbuffer()))
     return final
 
 
@@ -688,8 +641,7 @@ def _write_cache(dataset: str, arrays: dict[str, np.ndarray], sources: dict[str,
     path = _cache_path(dataset)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _atomic_file(path) as (f, _):
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
     except (OSError, ValueError):
         pass  # e.g. read-only home
 
