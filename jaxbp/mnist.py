@@ -40,17 +40,15 @@ gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
 
 Integrity
 ---------
-Every file is checked against the SHA-256 of its *decompressed* bytes (the
-``.gz`` wrapper of a recompressed copy differs while the payload is the same),
-hashed while it is decompressed in chunks.  Decompression stops as soon as the
-output exceeds the file's expected size, so a small ``.gz`` that would inflate
-to gigabytes costs a few megabytes.  The payload is then parsed strictly: IDX
-magic number, declared dimensions (28x28 images), payload size exactly equal to
-the product of the dimensions, labels in 0..9, as many labels as images.  Any
-failure raises :class:`DatasetError` naming the file; partial data is never
-returned.  A download is verified in memory before anything is written, then
-written atomically (:func:`jaxbp.run_state.atomic_write`); a failed one leaves
-nothing behind.
+Every file is read by :func:`jaxbp.idx.read`: its decompressed bytes must have
+the published SHA-256 (hashed while decompressing, which stops past the
+expected size, so a gzip bomb costs a few megabytes) and parse strictly as IDX
+(magic number, 28x28 images, exact payload size, labels in 0..9); then the
+train and test splits must have as many labels as images.  Any failure raises
+:class:`DatasetError` naming the file; partial data is never returned.  A
+download is verified in memory before anything is written, then written
+atomically (:func:`jaxbp.run_state.atomic_write`); a failed one leaves nothing
+behind.
 
 Parsed cache
 ------------
@@ -79,20 +77,19 @@ Environment variables: ``JAXBP_DATA_DIR``, ``JAXBP_FASHION_DATA_DIR``,
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import sys
 import urllib.request
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from jaxbp import idx
+from jaxbp.idx import DatasetError
 from jaxbp.run_state import atomic_write
 
 __all__ = [
@@ -104,11 +101,6 @@ __all__ = [
     "default_cache_dir",
     "find_data_dir",
 ]
-
-
-class DatasetError(RuntimeError):
-    """A dataset folder or file is missing, unreadable, corrupt, fails its
-    checksum or cannot be downloaded.  The message is one line naming the path."""
 
 
 # Array key -> IDX base file name (without ``.gz``).
@@ -187,14 +179,8 @@ _SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
     "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
 }
 
-_IMAGE_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
-_LABEL_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
-_ROWS = _COLS = 28
-_NUM_CLASSES = 10
 _DOWNLOAD_TIMEOUT_S = 30.0
 _CACHE_FORMAT = 2
-_CHUNK = 1 << 20  # bytes read from a file at a time
-_MAX_IDX_BYTES = 64 << 20  # bound for a file without a known expected size
 _NPY_HEADER_SLACK = 4096  # an .npy header is far smaller than this
 
 
@@ -220,11 +206,6 @@ def default_cache_dir(dataset: str = "mnist") -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
     return base / "jaxbp" / dataset
-
-
-def _one_line(e: BaseException) -> str:
-    """``Type: message`` of an exception, on one line."""
-    return " ".join(f"{type(e).__name__}: {e}".split())
 
 
 def _manual_hint(dataset: str, target: Path) -> str:
@@ -263,7 +244,7 @@ def _find_files(directory: Path) -> dict[str, Path | None] | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise DatasetError(f"cannot read the data folder {directory}: {_one_line(e)}") from e
+        raise DatasetError(f"cannot read the data folder {directory}: {idx.one_line(e)}") from e
     found: dict[str, Path | None] = {}
     for base in FILES.values():
         hits = [n for n in (base + ".gz", base)
@@ -296,166 +277,27 @@ def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = N
 
 
 # --------------------------------------------------------------------------
-# reading, verifying and parsing one file
+# verifying and parsing the four files (the IDX format: jaxbp.idx)
 # --------------------------------------------------------------------------
 
-def _open(path: Path) -> BinaryIO:
-    try:
-        return open(path, "rb")
-    except OSError as e:
-        raise DatasetError(f"cannot read {path}: {_one_line(e)}") from e
-
-
-def _chunks(f: BinaryIO, path: Path, hashes: list) -> Iterator[bytes]:
-    """The bytes of ``f`` in chunks, each fed to every hash in ``hashes``."""
-    while True:
-        try:
-            chunk = f.read(_CHUNK)
-        except OSError as e:
-            raise DatasetError(f"cannot read {path}: {_one_line(e)}") from e
-        if not chunk:
-            return
-        for h in hashes:
-            h.update(chunk)
-        yield chunk
-
-
-def _inflate(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
-    """Gunzip ``chunks`` (one or more gzip members), yielding the output.
-
-    zlib is never asked for more than ``limit + 1`` bytes in all, so a gzip
-    bomb stops one byte past the limit.  Raises ``zlib.error`` for corrupt
-    data and ``EOFError`` when the stream ends early.
-    """
-    d = zlib.decompressobj(wbits=31)  # gzip wrapper, CRC-32 and length checked
-    produced = 0
-    for data in chunks:
-        while data:
-            if d.eof:  # another gzip member follows, or zero padding
-                if not data.strip(b"\0"):
-                    break
-                d = zlib.decompressobj(wbits=31)
-            out = d.decompress(data, limit + 1 - produced)
-            produced += len(out)
-            yield out
-            if produced > limit:
-                return
-            data = d.unused_data if d.eof else d.unconsumed_tail
-    if not d.eof:
-        raise EOFError("compressed file ended before the end-of-stream marker was reached")
-
-
-def _collect(pieces: Iterator[bytes], path: Path, limit: int, payload_hash) -> bytearray:
-    """Join ``pieces`` (hashing them), stopping with an error past ``limit`` bytes."""
-    out = bytearray()
-    for piece in pieces:
-        if len(out) + len(piece) > limit:
-            raise DatasetError(
-                f"{path}: data longer than the expected {limit} bytes; stopped reading "
-                "(not the expected file, or corrupt)"
-            )
-        payload_hash.update(piece)
-        out += piece
-    return out
-
-
-def _read_payload(f: BinaryIO, path: Path | str, limit: int, gzipped: bool,
-                  want_md5: bool) -> tuple[bytearray, dict[str, str]]:
-    """The (decompressed) bytes of the open file ``f`` (named ``path`` in
-    messages), at most ``limit``, and hex digests: ``file`` (SHA-256 of the
-    bytes on disk), ``payload`` (SHA-256 of the decompressed bytes) and, when
-    ``want_md5``, ``md5`` (of the bytes on disk)."""
-    file_h, payload_h = hashlib.sha256(), hashlib.sha256()
-    hashes = [file_h] + ([hashlib.md5()] if want_md5 else [])
-    chunks = _chunks(f, path, hashes)
-    if not gzipped:
-        payload = _collect(chunks, path, limit, payload_h)
-    else:
-        try:
-            payload = _collect(_inflate(chunks, limit), path, limit, payload_h)
-        except (zlib.error, EOFError) as e:
-            raise DatasetError(
-                f"{path}: truncated or corrupt gzip file ({_one_line(e)}); "
-                "delete it and download it again"
-            ) from e
-    digests = {"file": file_h.hexdigest(), "payload": payload_h.hexdigest()}
-    if want_md5:
-        digests["md5"] = hashes[1].hexdigest()
-    return payload, digests
-
-
-def _verify_checksum(path: Path, dataset: str, base: str, digests: dict[str, str]) -> None:
-    expected = _EXPECTED_SHA256.get(dataset, {}).get(base)
-    if expected is None or digests["payload"] == expected:
-        return  # (no known hash: the IDX structure checks still apply)
-    gz_md5 = _ACCEPTED_GZ_MD5.get(dataset, {}).get(base)
-    if gz_md5 is not None and digests.get("md5") == gz_md5:
-        return
-    raise DatasetError(
-        f"{path}: SHA-256 of the decompressed data does not match the {dataset} "
-        f"file {base}: expected {expected}, got {digests['payload']}"
+def _expected(dataset: str, base: str) -> idx.Expected:
+    """What the file ``base`` of ``dataset`` must be (checksum, size)."""
+    return idx.Expected(
+        size=_EXPECTED_BYTES.get(dataset, {}).get(base, idx.MAX_BYTES),
+        sha256=_EXPECTED_SHA256.get(dataset, {}).get(base),
+        gz_md5=_ACCEPTED_GZ_MD5.get(dataset, {}).get(base),
+        name=f"{dataset} file {base}",
     )
 
 
-def _parse_idx(path: Path, raw: bytes, kind: str) -> np.ndarray:
-    """Parse an IDX images (``kind='images'``) or labels file, strictly."""
-    if kind == "images":
-        magic, header = _IMAGE_MAGIC, 16
-    else:
-        magic, header = _LABEL_MAGIC, 8
-    if len(raw) < header:
-        raise DatasetError(
-            f"{path}: file too short for an IDX {kind} header ({len(raw)} < {header} bytes)"
-        )
-    dims = np.frombuffer(raw, dtype=">u4", count=header // 4)
-    got_magic = int(dims[0])
-    if got_magic != magic:
-        raise DatasetError(
-            f"{path}: wrong IDX magic number {got_magic} (0x{got_magic:08x}); "
-            f"expected {magic} for {kind}"
-        )
-    shape = tuple(int(d) for d in dims[1:])
-    if kind == "images" and shape[1:] != (_ROWS, _COLS):
-        raise DatasetError(
-            f"{path}: images are {shape[1]}x{shape[2]}, expected {_ROWS}x{_COLS}"
-        )
-    expected_size = int(np.prod(shape, dtype=np.int64))
-    payload = len(raw) - header
-    if payload != expected_size:
-        what = "truncated" if payload < expected_size else "trailing bytes"
-        raise DatasetError(
-            f"{path}: payload is {payload} bytes but the header declares {shape} "
-            f"= {expected_size} bytes ({what})"
-        )
-    arr = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
-    if kind == "labels" and arr.size and int(arr.max()) >= _NUM_CLASSES:
-        raise DatasetError(
-            f"{path}: label {int(arr.max())} out of range 0..{_NUM_CLASSES - 1}"
-        )
-    return arr
+def _kind(base: str) -> str:
+    return "images" if "images" in base else "labels"
 
 
 def _load_file(path: Path, dataset: str, base: str,
                f: BinaryIO | None = None) -> tuple[np.ndarray, str]:
-    """Read, verify and parse one IDX file (gzip assumed for ``*.gz``), from
-    ``f`` when given (``path`` then only names it); returns the array and the
-    SHA-256 of the file's bytes on disk."""
-    gzipped = path.name.endswith(".gz")
-    limit = _EXPECTED_BYTES.get(dataset, {}).get(base, _MAX_IDX_BYTES)
-    want_md5 = gzipped and base in _ACCEPTED_GZ_MD5.get(dataset, {})
-    with contextlib.nullcontext(f) if f is not None else _open(path) as f:
-        payload, digests = _read_payload(f, path, limit, gzipped, want_md5)
-    _verify_checksum(path, dataset, base, digests)
-    return _parse_idx(path, payload, "images" if "images" in base else "labels"), digests["file"]
-
-
-def _file_sha256(path: Path) -> str:
-    """SHA-256 of the bytes of ``path`` as they are on disk."""
-    h = hashlib.sha256()
-    with _open(path) as f:
-        for _ in _chunks(f, path, [h]):
-            pass
-    return h.hexdigest()
+    """:func:`jaxbp.idx.read` of the file ``base`` of ``dataset``."""
+    return idx.read(path, _kind(base), _expected(dataset, base), f)
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
@@ -463,14 +305,14 @@ def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
         x, t = arrays[f"x_{split}"], arrays[f"t_{split}"]
         if x.dtype != np.uint8 or t.dtype != np.uint8:
             raise DatasetError(f"{where}: {split} arrays are not uint8")
-        if x.ndim != 3 or x.shape[1:] != (_ROWS, _COLS) or t.ndim != 1:
+        if x.ndim != 3 or x.shape[1:] != (idx.ROWS, idx.COLS) or t.ndim != 1:
             raise DatasetError(f"{where}: bad {split} shapes {x.shape}, {t.shape}")
         if x.shape[0] != t.shape[0]:
             raise DatasetError(
                 f"{where}: {x.shape[0]} {split} images but {t.shape[0]} {split} labels"
             )
-        if t.size and int(t.max()) >= _NUM_CLASSES:
-            raise DatasetError(f"{where}: {split} label out of range 0..{_NUM_CLASSES - 1}")
+        if t.size and int(t.max()) >= idx.NUM_CLASSES:
+            raise DatasetError(f"{where}: {split} label out of range 0..{idx.NUM_CLASSES - 1}")
 
 
 def _load_files(dataset: str, files: dict[str, Path]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -551,7 +393,7 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DatasetError(
-            f"cannot create {target} to download {dataset} into: {_one_line(e)}. "
+            f"cannot create {target} to download {dataset} into: {idx.one_line(e)}. "
             + _manual_hint(dataset, target)
         ) from e
     fname = base + ".gz"
@@ -561,7 +403,7 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
         try:
             return _download_one(url, dataset, base, target / fname, progress)
         except Exception as e:  # noqa: BLE001 - any failure: try the next mirror
-            errors.append(f"{url}: {_one_line(e)}")
+            errors.append(f"{url}: {idx.one_line(e)}")
     raise DatasetError(
         f"could not download {fname} for {dataset} ({'; '.join(errors)}). "
         + _manual_hint(dataset, target)
@@ -583,20 +425,12 @@ def _cache_path(dataset: str) -> Path:
     return default_cache_dir(dataset) / f"parsed-{h.hexdigest()[:16]}.npz"
 
 
-def _idx_sha256(key: str, arr: np.ndarray) -> str:
-    """SHA-256 of the IDX file ``arr`` was parsed from (header rebuilt from its shape)."""
-    magic = _IMAGE_MAGIC if key.startswith("x_") else _LABEL_MAGIC
-    h = hashlib.sha256(np.array((magic,) + arr.shape, dtype=">u4").tobytes())
-    h.update(np.ascontiguousarray(arr, dtype=np.uint8))
-    return h.hexdigest()
-
-
 def _verified_digests(dataset: str, arrays: dict[str, np.ndarray]) -> dict[str, str] | None:
     """Array key -> SHA-256 of its IDX file, when all four are the expected
     ones for ``dataset``; else None (such arrays are never cached or returned
     from the cache)."""
     expected = _EXPECTED_SHA256.get(dataset, {})
-    digests = {key: _idx_sha256(key, arrays[key]) for key in FILES}
+    digests = {key: idx.idx_sha256(arrays[key], _kind(base)) for key, base in FILES.items()}
     ok = all(expected.get(base) == digests[key] for key, base in FILES.items())
     return digests if ok else None
 
@@ -604,7 +438,7 @@ def _verified_digests(dataset: str, arrays: dict[str, np.ndarray]) -> dict[str, 
 def _check_cache_sizes(z, dataset: str) -> None:
     """Refuse an ``.npz`` member larger than its array can be, before reading it."""
     for key, base in FILES.items():
-        limit = _EXPECTED_BYTES.get(dataset, {}).get(base, _MAX_IDX_BYTES)
+        limit = _EXPECTED_BYTES.get(dataset, {}).get(base, idx.MAX_BYTES)
         if z.zip.getinfo(key + ".npy").file_size > limit + _NPY_HEADER_SLACK:
             raise ValueError(f"{key} is larger than {limit} bytes")
     if z.zip.getinfo("meta.npy").file_size > 1 << 20:
@@ -703,7 +537,7 @@ def _load_verified(dataset: str, files: dict[str, Path], cached) -> dict[str, np
     in full, then cached."""
     if cached is not None:
         arrays, sources = cached
-        if all(_file_sha256(p) in sources[base] for base, p in files.items()):
+        if all(idx.file_sha256(p) in sources[base] for base, p in files.items()):
             return arrays
     arrays, digests = _load_files(dataset, files)
     if _cache_enabled():
@@ -781,11 +615,11 @@ def load_mnist(
 
     def images(x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float32) / np.float32(255.0) if normalize else x
-        return x.reshape(x.shape[0], -1) if flatten else x.reshape(x.shape[0], 1, _ROWS, _COLS)
+        return x.reshape(x.shape[0], -1) if flatten else x.reshape(x.shape[0], 1, idx.ROWS, idx.COLS)
 
     def labels(t: np.ndarray) -> np.ndarray:
         if one_hot_label:
-            out = np.zeros((t.shape[0], _NUM_CLASSES), dtype=np.float32)
+            out = np.zeros((t.shape[0], idx.NUM_CLASSES), dtype=np.float32)
             out[np.arange(t.shape[0]), t] = 1.0
             return out
         return t.astype(np.int32)

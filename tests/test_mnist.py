@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxbp import mnist
+from jaxbp import idx, mnist
 from jaxbp.mnist import DatasetError, load_mnist, load_raw
 
 # Captured at import, before the autouse fixture clears the environment.
@@ -140,7 +140,7 @@ def test_real_mnist(tmp_path, monkeypatch):
     def no_inflate(chunks, limit):
         raise AssertionError("decompressed again although the cache was valid")
 
-    monkeypatch.setattr(mnist, "_inflate", no_inflate)
+    monkeypatch.setattr(idx, "_inflate", no_inflate)
     (x8, t1h), (x8t, _) = load_mnist(normalize=False, flatten=False, one_hot_label=True,
                                      data_dir=_REAL_MNIST_DIR, progress=False)
     assert x8.shape == (60000, 1, 28, 28) and x8.dtype == np.uint8 and x8.max() == 255
@@ -585,7 +585,7 @@ def test_tampered_cache_with_recorded_digest_updated_is_still_refused(synth, tmp
     with np.load(npz) as z:
         meta = json.loads(str(z["meta"][()]))
     bad = np.zeros(N_TRAIN, np.uint8)
-    meta["sha256"]["t_train"] = mnist._idx_sha256("t_train", bad)
+    meta["sha256"]["t_train"] = idx.idx_sha256(bad, "labels")
     _tamper_cache(npz, t_train=bad, meta=np.array(json.dumps(meta)))
     assert load_raw(download=False)["t_train"].tolist() == [0, 1, 2, 9, 4]
     for p in d.glob("*.gz"):  # no verified source left: the tampered cache is not used
@@ -654,14 +654,14 @@ def test_named_dir_uses_cache_only_for_verified_bytes(synth, monkeypatch, tmp_pa
     bytes (here a recompressed wrapper of the same payload) are verified in full."""
     d = synth.write()
     load_raw(data_dir=d, download=False)
-    real_inflate = mnist._inflate
+    real_inflate = idx._inflate
     calls = []
 
     def counting(chunks, limit):
         calls.append(limit)
         return real_inflate(chunks, limit)
 
-    monkeypatch.setattr(mnist, "_inflate", counting)
+    monkeypatch.setattr(idx, "_inflate", counting)
     assert load_raw(data_dir=d, download=False)["t_test"].tolist() == [7, 3, 5]
     assert calls == []
     base = BASES["t_test"]
