@@ -7,6 +7,7 @@ backward by hand; here the price is :func:`jaxbp.graph.buy_apple` /
 
     python experiments/apple.py
 """
+
 import jax
 
 from jaxbp.graph import buy_apple, buy_apple_orange
@@ -25,16 +26,17 @@ def main():
     price, grads = jax.value_and_grad(buy_apple, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
     dapple, dapple_num, dtax = grads
     print("figure 5-16, apples")
-    print("price:", show(price))                               # 220
-    print("dApple:", show(dapple))                             # 2.2
-    print("dApple_num:", show(dapple_num))                     # 110
-    print("dTax:", show(dtax))                                 # 200
+    print("price:", show(price))  # 220
+    print("dApple:", show(dapple))  # 2.2
+    print("dApple_num:", show(dapple_num))  # 110
+    print("dTax:", show(dtax))  # 200
 
     price, grads = jax.value_and_grad(buy_apple_orange, argnums=(0, 1, 2, 3, 4))(
-        100.0, 2.0, 150.0, 3.0, 1.1)
+        100.0, 2.0, 150.0, 3.0, 1.1
+    )
     dapple, dapple_num, dorange, dorange_num, dtax = grads
     print("figure 5-17, apples and oranges")
-    print("price:", show(price))                               # 715
+    print("price:", show(price))  # 715
     print(show(dapple_num, dapple, dorange, dorange_num, dtax))  # 110 2.2 3.3 165 650
     return price, grads
 

@@ -11,6 +11,7 @@ Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
 Rows run interleaved (A B C D A B C D ...); medians per step and ratios.  On a
 busy machine run with OPENBLAS_NUM_THREADS=1 (2-thread BLAS was 4x slower there).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,9 @@ HYPER, BATCH = net.Hyper(), 100
 
 def plain_loss(params, state, x, t, key, hyper):
     """SimpleConvNet as a JAX user writes it (lax.conv, lax.reduce_window), JAX's rules."""
-    h = reference.relu(reference.convolution(x.reshape(-1, *hyper.input_dim),
-                                             params["W1"], params["b1"]))
+    h = reference.relu(
+        reference.convolution(x.reshape(-1, *hyper.input_dim), params["W1"], params["b1"])
+    )
     h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
     h = reference.relu(reference.affine(h, params["W2"], params["b2"]))
     return reference.softmax_with_loss(reference.affine(h, params["W3"], params["b3"]), t), state
@@ -46,9 +48,10 @@ _conv_lax_fwd = jax.custom_vjp(lambda x, W, b: reference.convolution(x, W, b))
 
 
 GEOMETRY = conv._Geometry((BATCH, 1, 28, 28), 5, 5, 1, 0)
-_conv_lax_fwd.defvjp(   # out from lax.conv; residuals (col, col_W) and backward: the book's
+_conv_lax_fwd.defvjp(  # out from lax.conv; residuals (col, col_W) and backward: the book's
     lambda x, W, b: (reference.convolution(x, W, b), conv._convolution_fwd(x, W, b, GEOMETRY)[1]),
-    lambda res, dout: conv._convolution_bwd(GEOMETRY, res, dout))
+    lambda res, dout: conv._convolution_bwd(GEOMETRY, res, dout),
+)
 
 
 def lax_fwd_loss(params, state, x, t, key, hyper):
@@ -70,7 +73,9 @@ def make_loop(loss_fn, steps):
             grads = jax.grad(lambda p: loss_fn(p, {}, x, t_train[idx], None, HYPER)[0])(params)
             updates, opt_state = opt.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state
+
         return jax.lax.fori_loop(0, steps, step, (params, opt_state))
+
     return run, opt
 
 
@@ -83,6 +88,7 @@ def load():
     d = os.environ.get("JAXBP_DATA_DIR")
     if d and os.path.isfile(os.path.join(d, "train-images-idx3-ubyte.gz")):
         from jaxbp.mnist import load_raw
+
         d = load_raw(data_dir=d, progress=False)
         return d["x_train"], d["t_train"].astype(np.int32), "MNIST"
     rng = np.random.default_rng(0)
@@ -91,8 +97,11 @@ def load():
 
 def compiled_loops(steps, x_dev, t_dev):
     loops = {}
-    for name, fn in (("jax-grad", plain_loss), ("jaxbp", net.train_loss),
-                     ("jaxbp-lax-fwd", lax_fwd_loss)):
+    for name, fn in (
+        ("jax-grad", plain_loss),
+        ("jaxbp", net.train_loss),
+        ("jaxbp-lax-fwd", lax_fwd_loss),
+    ):
         run, opt = make_loop(fn, steps)
         params = net.init_params(0)
         state, t0 = (params, opt.init(params)), time.perf_counter()
@@ -104,21 +113,32 @@ def compiled_loops(steps, x_dev, t_dev):
 
 def report(times, args, source):
     med = {k: float(np.median(v)) for k, v in times.items()}
-    col = jax.eval_shape(lambda x: conv.im2col(x, 5, 5),
-                         jax.ShapeDtypeStruct((BATCH, 1, 28, 28), jnp.float32))
+    col = jax.eval_shape(
+        lambda x: conv.im2col(x, 5, 5), jax.ShapeDtypeStruct((BATCH, 1, 28, 28), jnp.float32)
+    )
     cpus = [s.split(":", 1)[1].strip() for s in open("/proc/cpuinfo") if s.startswith("model name")]
-    print(f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} "
-          f"x{len(cpus)}; jax {jax.__version__} on {jax.devices()[0].platform}")
-    print(f"book-numpy: {args.book_steps} steps per round (12000 steps would take "
-          f"{med['book-numpy'] * 12000 / 60:.0f} min); JAX rows: {args.steps} steps per round; "
-          f"{args.rounds} rounds interleaved")
-    print(f"{'row':14s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} "
-          f"{'row/jax-grad':>13s}")
+    print(
+        f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} "
+        f"x{len(cpus)}; jax {jax.__version__} on {jax.devices()[0].platform}"
+    )
+    print(
+        f"book-numpy: {args.book_steps} steps per round (12000 steps would take "
+        f"{med['book-numpy'] * 12000 / 60:.0f} min); JAX rows: {args.steps} steps per round; "
+        f"{args.rounds} rounds interleaved"
+    )
+    print(
+        f"{'row':14s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} "
+        f"{'row/jax-grad':>13s}"
+    )
     for k, v in times.items():
-        print(f"{k:14s} {med[k] * 1e3:17.2f} {min(v) * 1e3:7.2f}-{max(v) * 1e3:<7.2f} "
-              f"{med['book-numpy'] / med[k]:9.1f} {med[k] / med['jax-grad']:13.3f}")
-    print(f"col residual (self.col) of Conv1: shape {col.shape} {col.dtype}, "
-          f"{col.size * col.dtype.itemsize:,} bytes per step")
+        print(
+            f"{k:14s} {med[k] * 1e3:17.2f} {min(v) * 1e3:7.2f}-{max(v) * 1e3:<7.2f} "
+            f"{med['book-numpy'] / med[k]:9.1f} {med[k] / med['jax-grad']:13.3f}"
+        )
+    print(
+        f"col residual (self.col) of Conv1: shape {col.shape} {col.dtype}, "
+        f"{col.size * col.dtype.itemsize:,} bytes per step"
+    )
 
 
 def main(argv=None):
@@ -128,13 +148,13 @@ def main(argv=None):
     args = ap.parse_args(argv)
     x_np, t_np, source = load()
     x_dev, t_dev = jnp.asarray(x_np), jnp.asarray(t_np)
-    x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255   # load_mnist(flatten=False)
+    x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255  # load_mnist(flatten=False)
     np.random.seed(0)
     network, optimizer = book.SimpleConvNet(), book.Adam(lr=0.001)
     loops = compiled_loops(args.steps, x_dev, t_dev)
     times = {"book-numpy": [], **{name: [] for name in loops}}
     book_steps(network, optimizer, x_book, t_np, 2)  # warm-up
-    for r in range(args.rounds):                      # interleaved: A B C D A B C D ...
+    for r in range(args.rounds):  # interleaved: A B C D A B C D ...
         t0 = time.perf_counter()
         book_steps(network, optimizer, x_book, t_np, args.book_steps)
         times["book-numpy"].append((time.perf_counter() - t0) / args.book_steps)

@@ -18,6 +18,7 @@ Run it as the book does::
 :func:`train` returns the timings used by ``experiments/benchmark.py``
 (steps-only time excludes the accuracy evaluations).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,7 @@ def numerical_gradient_array(f, x):
     h = 1e-4  # 0.0001
     grad = np.zeros_like(x)
 
-    it = np.nditer(x, flags=['multi_index'], op_flags=['readwrite'])
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         idx = it.multi_index
         tmp_val = x[idx]
@@ -82,7 +83,7 @@ class Relu:
         self.mask = None
 
     def forward(self, x):
-        self.mask = (x <= 0)
+        self.mask = x <= 0
         out = x.copy()
         out[self.mask] = 0
 
@@ -128,8 +129,8 @@ class Affine:
 class SoftmaxWithLoss:
     def __init__(self):
         self.loss = None  # 손실함수
-        self.y = None     # softmax의 출력
-        self.t = None     # 정답 레이블(원-핫 인코딩 형태)
+        self.y = None  # softmax의 출력
+        self.t = None  # 정답 레이블(원-핫 인코딩 형태)
 
     def forward(self, x, t):
         self.t = t
@@ -152,20 +153,19 @@ class SoftmaxWithLoss:
 
 # ---- ch05/two_layer_net.py --------------------------------------------------
 class TwoLayerNet:
-
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
         # 가중치 초기화
         self.params = {}
-        self.params['W1'] = weight_init_std * np.random.randn(input_size, hidden_size)
-        self.params['b1'] = np.zeros(hidden_size)
-        self.params['W2'] = weight_init_std * np.random.randn(hidden_size, output_size)
-        self.params['b2'] = np.zeros(output_size)
+        self.params["W1"] = weight_init_std * np.random.randn(input_size, hidden_size)
+        self.params["b1"] = np.zeros(hidden_size)
+        self.params["W2"] = weight_init_std * np.random.randn(hidden_size, output_size)
+        self.params["b2"] = np.zeros(output_size)
 
         # 계층 생성
         self.layers = OrderedDict()
-        self.layers['Affine1'] = Affine(self.params['W1'], self.params['b1'])
-        self.layers['Relu1'] = Relu()
-        self.layers['Affine2'] = Affine(self.params['W2'], self.params['b2'])
+        self.layers["Affine1"] = Affine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = Relu()
+        self.layers["Affine2"] = Affine(self.params["W2"], self.params["b2"])
 
         self.lastLayer = SoftmaxWithLoss()
 
@@ -194,10 +194,10 @@ class TwoLayerNet:
         loss_W = lambda W: self.loss(x, t)
 
         grads = {}
-        grads['W1'] = numerical_gradient_array(loss_W, self.params['W1'])
-        grads['b1'] = numerical_gradient_array(loss_W, self.params['b1'])
-        grads['W2'] = numerical_gradient_array(loss_W, self.params['W2'])
-        grads['b2'] = numerical_gradient_array(loss_W, self.params['b2'])
+        grads["W1"] = numerical_gradient_array(loss_W, self.params["W1"])
+        grads["b1"] = numerical_gradient_array(loss_W, self.params["b1"])
+        grads["W2"] = numerical_gradient_array(loss_W, self.params["W2"])
+        grads["b2"] = numerical_gradient_array(loss_W, self.params["b2"])
 
         return grads
 
@@ -216,8 +216,8 @@ class TwoLayerNet:
 
         # 결과 저장
         grads = {}
-        grads['W1'], grads['b1'] = self.layers['Affine1'].dW, self.layers['Affine1'].db
-        grads['W2'], grads['b2'] = self.layers['Affine2'].dW, self.layers['Affine2'].db
+        grads["W1"], grads["b1"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
+        grads["W2"], grads["b2"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
 
         return grads
 
@@ -233,16 +233,29 @@ def load_data(synthetic: bool = False, n_train: int = 60000, n_test: int = 10000
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
     if synthetic:
         from jaxbp.testing import synthetic_mnist
+
         d = synthetic_mnist(n_train, n_test, seed=12345)
-        return tuple((d[f"x_{s}"].astype(np.float32) / 255, np.eye(10, dtype=np.float32)[d[f"t_{s}"]])
-                     for s in ("train", "test"))
+        return tuple(
+            (d[f"x_{s}"].astype(np.float32) / 255, np.eye(10, dtype=np.float32)[d[f"t_{s}"]])
+            for s in ("train", "test")
+        )
     from jaxbp.mnist import load_mnist
+
     return load_mnist(normalize=True, one_hot_label=True)
 
 
 # ---- ch05/train_neuralnet.py (5.7.4) ------------------------------------------
-def train(data=None, iters_num=10000, batch_size=100, learning_rate=0.1,
-          hidden_size=50, seed=0, evaluate=True, verbose=True, iter_per_epoch=None):
+def train(
+    data=None,
+    iters_num=10000,
+    batch_size=100,
+    learning_rate=0.1,
+    hidden_size=50,
+    seed=0,
+    evaluate=True,
+    verbose=True,
+    iter_per_epoch=None,
+):
     """The book's training loop.  Returns a dict of results and timings.
 
     ``steps_s`` is the wall time of the steps only (minibatch, gradient,
@@ -277,7 +290,7 @@ def train(data=None, iters_num=10000, batch_size=100, learning_rate=0.1,
         grad = network.gradient(x_batch, t_batch)
 
         # 갱신
-        for key in ('W1', 'b1', 'W2', 'b2'):
+        for key in ("W1", "b1", "W2", "b2"):
             network.params[key] -= learning_rate * grad[key]
 
         loss = network.loss(x_batch, t_batch)
@@ -311,14 +324,23 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--hidden-size", type=int, default=50)
-    p.add_argument("--synthetic", action="store_true",
-                   help="random data instead of MNIST (no files needed)")
+    p.add_argument(
+        "--synthetic", action="store_true", help="random data instead of MNIST (no files needed)"
+    )
     a = p.parse_args(argv)
-    r = train(load_data(a.synthetic), iters_num=a.iters, batch_size=a.batch_size,
-              learning_rate=a.lr, hidden_size=a.hidden_size, seed=a.seed)
-    print(f"steps {r['steps_s']:.2f} s, evaluations {r['eval_s']:.2f} s, "
-          f"total {r['total_s']:.2f} s; final train acc {r['train_acc'][-1]:.4f}, "
-          f"test acc {r['test_acc'][-1]:.4f}")
+    r = train(
+        load_data(a.synthetic),
+        iters_num=a.iters,
+        batch_size=a.batch_size,
+        learning_rate=a.lr,
+        hidden_size=a.hidden_size,
+        seed=a.seed,
+    )
+    print(
+        f"steps {r['steps_s']:.2f} s, evaluations {r['eval_s']:.2f} s, "
+        f"total {r['total_s']:.2f} s; final train acc {r['train_acc'][-1]:.4f}, "
+        f"test acc {r['test_acc'][-1]:.4f}"
+    )
 
 
 if __name__ == "__main__":

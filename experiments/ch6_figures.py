@@ -1,6 +1,6 @@
 """Chapter 6 figures, from jaxbp's optimizers, weight inits, batch norm and MNIST.
 
-    JAXBP_DATA_DIR=/path/to/mnist PYTHONPATH=. python experiments/ch6_figures.py [--out docs/figures]
+    JAXBP_DATA_DIR=DIR PYTHONPATH=. python experiments/ch6_figures.py [--out docs/figures]
 
 writes
   * ``optimizers.png``            figure 6-9 (``ch06/optimizer_compare_mnist.py``):
@@ -25,6 +25,7 @@ images resident as uint8; the 16 batch-norm runs of each kind are one
 ``np.random.choice``.  The loss curve records each step's training loss
 (before its update; the book recomputes it after).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,20 +55,23 @@ def smoothed(values, window: int = 11, beta: float = 2.0):
     padded = np.concatenate([values[pad:0:-1], values, values[-1:-window:-1]])
     w = np.kaiser(window, beta)
     out = np.convolve(w / w.sum(), padded, mode="valid")
-    return out[window // 2: len(out) - window // 2]
+    return out[window // 2 : len(out) - window // 2]
 
 
 def make_step(hyper: mln.Hyper, tx: optax.GradientTransformation, x_u8, t, batch_size: int):
     """One SGD-family step on a random minibatch: carry (params, state, opt_state)."""
+
     def step(carry, key):
         params, state, opt_state = carry
         k_batch, k_drop = jax.random.split(key)
         idx = jax.random.randint(k_batch, (batch_size,), 0, x_u8.shape[0])
         xb, tb = x_u8[idx].astype(jnp.float32) / 255.0, t[idx]
         (loss, state), grads = jax.value_and_grad(mln.train_loss, has_aux=True)(
-            params, state, xb, tb, k_drop, hyper)
+            params, state, xb, tb, k_drop, hyper
+        )
         updates, opt_state = tx.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), state, opt_state), loss
+
     return step
 
 
@@ -76,11 +80,12 @@ def compare_optimizers(x_u8, t, iters: int = 2000, seed: int = 0) -> dict:
     hyper = mln.Hyper(hidden_size_list=(100, 100, 100, 100))
     curves = {}
     for name in ("sgd", "momentum", "adagrad", "adam"):
-        tx = optimizer.get(name)                                   # the book's default lr
+        tx = optimizer.get(name)  # the book's default lr
         params = mln.init_params(jax.random.PRNGKey(seed), hyper)
         carry = (params, mln.init_state(params), tx.init(params))
-        run = jax.jit(lambda c, keys, x, t, tx=tx: jax.lax.scan(
-            make_step(hyper, tx, x, t, 128), c, keys))           # the data as arguments
+        run = jax.jit(
+            lambda c, keys, x, t, tx=tx: jax.lax.scan(make_step(hyper, tx, x, t, 128), c, keys)
+        )  # the data as arguments
         _, losses = run(carry, jax.random.split(jax.random.PRNGKey(seed + 1), iters), x_u8, t)
         curves[name] = np.asarray(losses)
     return curves
@@ -92,8 +97,12 @@ def plot_optimizers(curves: dict, path: str) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for name, loss in curves.items():
         ax.plot(smoothed(loss), marker=markers[name], markevery=100, label=labels[name])
-    ax.set(xlabel="iterations", ylabel="loss", ylim=(0, 1),
-           title="Figure 6-9: update rules on MNIST (4 x 100 ReLU, He init, batch 128)")
+    ax.set(
+        xlabel="iterations",
+        ylabel="loss",
+        ylim=(0, 1),
+        title="Figure 6-9: update rules on MNIST (4 x 100 ReLU, He init, batch 128)",
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -101,14 +110,19 @@ def plot_optimizers(curves: dict, path: str) -> None:
 
 
 # ---- figures 6-10 .. 6-14: activation histograms ------------------------------------
-HISTOGRAM_CASES = [("std = 1, sigmoid", 1.0, sigmoid), ("std = 0.01, sigmoid", 0.01, sigmoid),
-                   ("Xavier, sigmoid", "xavier", sigmoid), ("He, ReLU", "he", relu)]
+HISTOGRAM_CASES = [
+    ("std = 1, sigmoid", 1.0, sigmoid),
+    ("std = 0.01, sigmoid", 0.01, sigmoid),
+    ("Xavier, sigmoid", "xavier", sigmoid),
+    ("He, ReLU", "he", relu),
+]
 
 
-def layer_activations(weight_init_std, activation, seed: int = 0, layers: int = 5,
-                      nodes: int = 100) -> list:
+def layer_activations(
+    weight_init_std, activation, seed: int = 0, layers: int = 5, nodes: int = 100
+) -> list:
     key_x, *keys = jax.random.split(jax.random.PRNGKey(seed), layers + 1)
-    z = jax.random.normal(key_x, (1000, nodes))                   # 1000 Gaussian inputs
+    z = jax.random.normal(key_x, (1000, nodes))  # 1000 Gaussian inputs
     out = []
     for k in keys:
         W = init_std(weight_init_std, nodes) * jax.random.normal(k, (nodes, nodes))
@@ -125,24 +139,30 @@ def plot_histograms(path: str) -> None:
             ax.set_title(f"{i + 1}-layer", fontsize=9)
             ax.tick_params(labelsize=7)
         row[0].set_ylabel(title, fontsize=9)
-        if act is relu:                     # the book's plt.ylim(0, 7000): half the ReLU outputs are 0
+        if act is relu:  # the book's plt.ylim(0, 7000): half the ReLU outputs are 0
             row[0].set_ylim(0, 7000)
-    fig.suptitle("Figures 6-10, 6-11, 6-13, 6-14: activations of 5 layers x 100 units, "
-                 "1000 Gaussian inputs (ReLU row cut at 7000)")
+    fig.suptitle(
+        "Figures 6-10, 6-11, 6-13, 6-14: activations of 5 layers x 100 units, "
+        "1000 Gaussian inputs (ReLU row cut at 7000)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 # ---- figure 6-18: with and without batch norm ----------------------------------------
-def batch_norm_runs(x_u8, t, use_batchnorm: bool, scales, epochs: int = 20,
-                    iters_per_epoch: int = 10, seed: int = 0):
+def batch_norm_runs(
+    x_u8, t, use_batchnorm: bool, scales, epochs: int = 20, iters_per_epoch: int = 10, seed: int = 0
+):
     """Train accuracy (epochs,) per weight scale, one vmap over the scales."""
     base = mln.Hyper(hidden_size_list=(100,) * 5, use_batchnorm=use_batchnorm)
     tx = optimizer.get("sgd", 0.01)
-    inits = [mln.init_params(jax.random.PRNGKey(seed + i), base, weight_init_std=float(w))
-             for i, w in enumerate(scales)]
+    inits = [
+        mln.init_params(jax.random.PRNGKey(seed + i), base, weight_init_std=float(w))
+        for i, w in enumerate(scales)
+    ]
     params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *inits)
+
     def runs(params, keys, x_u8, t):
         step = make_step(base, tx, x_u8, t, 100)
         x_all = x_u8.astype(jnp.float32) / 255.0
@@ -161,6 +181,7 @@ def batch_norm_runs(x_u8, t, use_batchnorm: bool, scales, epochs: int = 20,
         def one_run(params, key):
             carry = (params, mln.init_state(params), tx.init(params))
             return jax.lax.scan(epoch, carry, jax.random.split(key, epochs))[1]
+
         return jax.vmap(one_run)(params, keys)
 
     # the same minibatches with and without batch norm (the book's shared batch_mask)
@@ -181,8 +202,10 @@ def plot_batch_norm(scales, with_bn, without_bn, path: str) -> None:
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
     axes[-1, -1].legend(loc="lower right", fontsize=7)
-    fig.suptitle("Figure 6-18: training accuracy with and without batch norm "
-                 "(1000 MNIST images, 5 x 100 ReLU, SGD lr 0.01)")
+    fig.suptitle(
+        "Figure 6-18: training accuracy with and without batch norm "
+        "(1000 MNIST images, 5 x 100 ReLU, SGD lr 0.01)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -9,6 +9,7 @@ filter a 5x5 grey image (``gray_r``: large weights dark), each scaled to its
 own range.  Random filters show no structure; trained ones show edge and blob
 detectors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,15 +64,21 @@ def main(argv=None):
     args = ap.parse_args(argv)
     data = load_raw(data_dir=os.environ.get("JAXBP_DATA_DIR"), progress=False)
     before = net.init_params(0)
-    after = train(before, jnp.asarray(data["x_train"]), jnp.asarray(data["t_train"], jnp.int32),
-                  args.steps, jax.random.PRNGKey(0))
+    after = train(
+        before,
+        jnp.asarray(data["x_train"]),
+        jnp.asarray(data["t_train"], jnp.int32),
+        args.steps,
+        jax.random.PRNGKey(0),
+    )
     x_test = data["x_test"].reshape(10000, -1).astype(np.float32) / 255
     acc = float(net.accuracy(after, x_test, data["t_test"]))
     fig = plt.figure(figsize=(8, 5.2))
     outer = fig.add_gridspec(2, 1, hspace=0.35)
     draw_filters(fig, outer[0], before["W1"], "W1 at initialisation (std 0.01 normal)")
-    draw_filters(fig, outer[1], after["W1"],
-                 f"W1 after {args.steps} Adam steps (test accuracy {acc:.3f})")
+    draw_filters(
+        fig, outer[1], after["W1"], f"W1 after {args.steps} Adam steps (test accuracy {acc:.3f})"
+    )
     fig.savefig(args.out, dpi=120, bbox_inches="tight")
     print(f"test accuracy {acc:.4f}; saved {args.out}")
 

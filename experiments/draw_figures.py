@@ -13,6 +13,7 @@ writes ``.svg`` and ``.png`` of
                       Softmax-with-Loss of a 784-50-10 net on a batch of 100.
 Rendering needs Graphviz's ``dot`` program (``apt-get install graphviz``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,15 +40,24 @@ def main(argv=None):
     t = jax.random.randint(kt, (100,), 0, 10)
     figures = [
         ("apple", buy_apple, (100.0, 2.0, 1.1), "Figure 5-16: buying 2 apples"),
-        ("apple_orange", buy_apple_orange, (100.0, 2.0, 150.0, 3.0, 1.1),
-         "Figure 5-17: buying 2 apples and 3 oranges"),
+        (
+            "apple_orange",
+            buy_apple_orange,
+            (100.0, 2.0, 150.0, 3.0, 1.1),
+            "Figure 5-17: buying 2 apples and 3 oranges",
+        ),
         ("sigmoid", sigmoid, (1.0,), "Figures 5-19/5-20: sigmoid at x = 1"),
-        ("two_layer_net", two_layer_net.loss, (params, x, t),
-         "TwoLayerNet (5.7.2): 784-50-10, batch 100"),
+        (
+            "two_layer_net",
+            two_layer_net.loss,
+            (params, x, t),
+            "TwoLayerNet (5.7.2): 784-50-10, batch 100",
+        ),
     ]
     for name, f, args, title in figures:
-        drawing = draw(f, *args, title=title + "  (black: forward, red: backward)",
-                       filename=f"{out}/{name}")
+        drawing = draw(
+            f, *args, title=title + "  (black: forward, red: backward)", filename=f"{out}/{name}"
+        )
         print(*drawing.files)
 
 

@@ -7,6 +7,7 @@ training images: (a) our hand-written custom_vjp backprop, (b) ``jax.grad`` of
 the plain-jnp reference loss, (c) central differences; prints the mean absolute
 difference of each pair, as the book prints ``W1:2.86e-13`` and so on.
 """
+
 import argparse
 
 from jaxbp.gradient import print_gradient_check
@@ -18,4 +19,4 @@ if __name__ == "__main__":
     p.add_argument("--data-dir", default=None, help="MNIST folder (default $JAXBP_DATA_DIR)")
     a = p.parse_args()
     raw = load_raw(data_dir=a.data_dir)
-    print_gradient_check(raw["x_train"][:a.n], raw["t_train"][:a.n])
+    print_gradient_check(raw["x_train"][: a.n], raw["t_train"][: a.n])

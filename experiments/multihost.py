@@ -15,6 +15,7 @@ run over the same number of devices::
 
 On real hosts the same code runs unchanged; see the README ("Several hosts").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,31 @@ def worker(args):
 
     from jaxbp import devices, train
     from jaxbp.testing import synthetic_mnist
+
     joined = devices.initialize_distributed(log=lambda *a: None)
     import jax
-    cfg = train.Config(iters=args.iters, batch_size=args.batch_size, devices="all",
-                       eval_every=args.iters)
-    data = synthetic_mnist(1200, 300)                 # every process builds the same
+
+    cfg = train.Config(
+        iters=args.iters, batch_size=args.batch_size, devices="all", eval_every=args.iters
+    )
+    data = synthetic_mnist(1200, 300)  # every process builds the same
     result = train.fit(cfg, data=data, progress=False, log=lambda *a: None)
     m = result["metrics"]
     np.savez(args.out, **{k: np.asarray(v) for k, v in result["params"].items()})
-    print(json.dumps({"joined": joined, "process": jax.process_index(),
-                      "processes": jax.process_count(), "devices": jax.device_count(),
-                      "local_devices": jax.local_device_count(),
-                      "test_acc": m["test_acc"][-1], "loss": m["loss"][-1]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "joined": joined,
+                "process": jax.process_index(),
+                "processes": jax.process_count(),
+                "devices": jax.device_count(),
+                "local_devices": jax.local_device_count(),
+                "test_acc": m["test_acc"][-1],
+                "loss": m["loss"][-1],
+            }
+        ),
+        flush=True,
+    )
 
 
 def _free_port():
@@ -56,12 +70,26 @@ def _free_port():
 
 
 def _env(local_devices, **extra):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JAX_COORDINATOR", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID",
-                                "SLURM_", "OMPI_", "JAXBP_DISTRIBUTED"))}
-    env.update(JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={local_devices}",
-               PYTHONPATH=ROOT + os.pathsep + env.get("PYTHONPATH", ""), **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "JAX_COORDINATOR",
+                "JAX_NUM_PROCESSES",
+                "JAX_PROCESS_ID",
+                "SLURM_",
+                "OMPI_",
+                "JAXBP_DISTRIBUTED",
+            )
+        )
+    }
+    env.update(
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={local_devices}",
+        PYTHONPATH=ROOT + os.pathsep + env.get("PYTHONPATH", ""),
+        **extra,
+    )
     return env
 
 
@@ -72,22 +100,44 @@ def run(processes=2, local_devices=2, iters=50, batch_size=96, timeout=120):
     the run does not finish in ``timeout`` seconds (a hang cannot block CI).
     """
     import numpy as np
+
     tmp = tempfile.mkdtemp(prefix="jaxbp_multihost_")
     port = _free_port()
-    me = [sys.executable, os.path.abspath(__file__), "--worker",
-          "--iters", str(iters), "--batch-size", str(batch_size)]
+    me = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--iters",
+        str(iters),
+        "--batch-size",
+        str(batch_size),
+    ]
     t0 = time.perf_counter()
     procs = []
     for i in range(processes):
-        env = _env(local_devices, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
-                   JAX_COORDINATOR_BIND_ADDRESS=f"127.0.0.1:{port}",   # loopback only
-                   JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i))
-        procs.append(subprocess.Popen(me + ["--out", os.path.join(tmp, f"p{i}.npz")],
-                                      env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
-    ref = subprocess.Popen(me + ["--out", os.path.join(tmp, "ref.npz")],
-                           env=_env(processes * local_devices), stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+        env = _env(
+            local_devices,
+            JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+            JAX_COORDINATOR_BIND_ADDRESS=f"127.0.0.1:{port}",  # loopback only
+            JAX_NUM_PROCESSES=str(processes),
+            JAX_PROCESS_ID=str(i),
+        )
+        procs.append(
+            subprocess.Popen(
+                me + ["--out", os.path.join(tmp, f"p{i}.npz")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    ref = subprocess.Popen(
+        me + ["--out", os.path.join(tmp, "ref.npz")],
+        env=_env(processes * local_devices),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     outs, failed = [], False
     deadline = time.monotonic() + timeout
     for p in procs + [ref]:
@@ -101,18 +151,23 @@ def run(processes=2, local_devices=2, iters=50, batch_size=96, timeout=120):
         outs.append(out)
         failed |= p.returncode != 0
     if failed:
-        raise RuntimeError("multi-process run failed:\n" + "\n----\n".join(
-            o[-3000:] for o in outs))
+        raise RuntimeError("multi-process run failed:\n" + "\n----\n".join(o[-3000:] for o in outs))
     reports = [json.loads(o.strip().splitlines()[-1]) for o in outs]
     params = [dict(np.load(os.path.join(tmp, f"p{i}.npz"))) for i in range(processes)]
     refp = dict(np.load(os.path.join(tmp, "ref.npz")))
-    diff_between = max(float(np.abs(params[0][k] - p[k]).max())
-                       for p in params[1:] for k in refp) if processes > 1 else 0.0
+    diff_between = (
+        max(float(np.abs(params[0][k] - p[k]).max()) for p in params[1:] for k in refp)
+        if processes > 1
+        else 0.0
+    )
     diff_ref = max(float(np.abs(params[0][k] - refp[k]).max()) for k in refp)
-    return {"processes": reports[:-1], "reference": reports[-1],
-            "max_abs_diff_between_processes": diff_between,
-            "max_abs_diff_vs_single_process": diff_ref,
-            "wall_s": time.perf_counter() - t0}
+    return {
+        "processes": reports[:-1],
+        "reference": reports[-1],
+        "max_abs_diff_between_processes": diff_between,
+        "max_abs_diff_vs_single_process": diff_ref,
+        "wall_s": time.perf_counter() - t0,
+    }
 
 
 def main(argv=None):
@@ -127,8 +182,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.worker:
         return worker(args)
-    print(json.dumps(run(args.processes, args.local_devices, args.iters, args.batch_size,
-                         args.timeout), indent=1))
+    print(
+        json.dumps(
+            run(args.processes, args.local_devices, args.iters, args.batch_size, args.timeout),
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ sends SIGINT and records the exit code::
 
 Expected: every exit code 130 (or 0 when the run finished first); 0 segfaults.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,22 @@ import time
 
 def one_try(delay: float, iters: int) -> tuple[int, str]:
     with tempfile.TemporaryDirectory() as out:
-        p = subprocess.Popen([sys.executable, "-m", "jaxbp.train", "--quiet", "--out-dir", out,
-                              "--iters", str(iters), "--no-compile-cache"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jaxbp.train",
+                "--quiet",
+                "--out-dir",
+                out,
+                "--iters",
+                str(iters),
+                "--no-compile-cache",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         text, _ = p.communicate(timeout=300)
@@ -37,8 +51,12 @@ def one_try(delay: float, iters: int) -> tuple[int, str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tries", type=int, default=30)
-    ap.add_argument("--max-delay", type=float, default=8.0,
-                    help="seconds; covers imports, data, gradient check, compiles, steps")
+    ap.add_argument(
+        "--max-delay",
+        type=float,
+        default=8.0,
+        help="seconds; covers imports, data, gradient check, compiles, steps",
+    )
     ap.add_argument("--iters", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -51,12 +69,16 @@ def main(argv=None) -> int:
         delay = rng.uniform(0.0, args.max_delay)
         code, last = one_try(delay, args.iters)
         counts[code] += 1
-        print(f"try {i + 1:2d}: SIGINT after {delay:5.2f} s -> exit {code:4d}  {last[:70]}",
-              flush=True)
+        print(
+            f"try {i + 1:2d}: SIGINT after {delay:5.2f} s -> exit {code:4d}  {last[:70]}",
+            flush=True,
+        )
     print("outcomes:", ", ".join(f"exit {c}: {n}" for c, n in sorted(counts.items())))
     bad = sum(n for c, n in counts.items() if c not in (0, 130))
-    print(f"segfaults (exit -11): {counts.get(-11, 0)}; other unexpected exits: "
-          f"{bad - counts.get(-11, 0)}")
+    print(
+        f"segfaults (exit -11): {counts.get(-11, 0)}; other unexpected exits: "
+        f"{bad - counts.get(-11, 0)}"
+    )
     return 1 if bad else 0
 
 

@@ -14,6 +14,7 @@ Modules follow the chapter:
 matplotlib nor graphviz).  Each submodule is imported on first use of
 ``jaxbp.<name>``, or by ``import jaxbp.<name>`` as usual.
 """
+
 import importlib as _importlib
 import importlib.metadata as _metadata
 import importlib.util as _util
@@ -27,7 +28,7 @@ except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, not installe
 
 __all__ = ["__version__"]
 
-if _typing.TYPE_CHECKING:               # what type checkers and IDEs see
+if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import drawing as drawing
     from jaxbp import gradient as gradient
     from jaxbp import graph as graph
@@ -39,17 +40,17 @@ if _typing.TYPE_CHECKING:               # what type checkers and IDEs see
 
 
 def _submodules() -> list[str]:
-    return sorted(m.name for m in _pkgutil.iter_modules(__path__)
-                  if not m.name.startswith("_"))
+    return sorted(m.name for m in _pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def __getattr__(name: str):
     """``jaxbp.layers`` etc.: import the submodule on first access (PEP 562)."""
     if not name.startswith("_") and _util.find_spec(f"{__name__}.{name}"):
-        return _importlib.import_module(f"{__name__}.{name}")   # also sets the attribute
+        return _importlib.import_module(f"{__name__}.{name}")  # also sets the attribute
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({n for n in globals() if not n.startswith("_") or n == "__version__"}
-                  | set(_submodules()))
+    return sorted(
+        {n for n in globals() if not n.startswith("_") or n == "__version__"} | set(_submodules())
+    )

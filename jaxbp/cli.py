@@ -11,6 +11,7 @@ SIGINT and SIGTERM never interrupt compiled code: they are noted, and the run
 stops at the next chunk boundary (or between start-up phases), saving what it
 did.  ``--resume`` continues it bit for bit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,21 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:                     # jaxbp.train imports JAX; the CLI imports it late
+if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
     from jaxbp.train import Config
 
 __all__ = ["main", "parser", "EXIT_CODES", "StopSignals", "enable_compile_cache"]
 
-EXIT_CODES = {"usage": 2, "diverged": 3, "data": 4, "output": 5, "checkpoint": 6,
-              "device": 7, "SIGINT": 130, "SIGTERM": 143}
+EXIT_CODES = {
+    "usage": 2,
+    "diverged": 3,
+    "data": 4,
+    "output": 5,
+    "checkpoint": 6,
+    "device": 7,
+    "SIGINT": 130,
+    "SIGTERM": 143,
+}
 
 EPILOG = """exit codes: 0 done; 2 bad flags; 3 the loss became non-finite (the last finite
 state is kept); 4 data missing or corrupt; 5 --out-dir unusable or disk full;
@@ -82,15 +91,18 @@ class StopSignals:
 def enable_compile_cache(folder: str | None = None) -> str:
     """Keep compiled programs in a per-user folder, so later runs skip the compiles."""
     import jax
+
     if folder is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         folder = os.path.join(base, "jaxbp", "xla")
     jax.config.update("jax_compilation_cache_dir", folder)
-    for option, value in (("jax_persistent_cache_min_compile_time_secs", 0.0),
-                          ("jax_persistent_cache_min_entry_size_bytes", 0)):
+    for option, value in (
+        ("jax_persistent_cache_min_compile_time_secs", 0.0),
+        ("jax_persistent_cache_min_entry_size_bytes", 0),
+    ):
         try:
             jax.config.update(option, value)
-        except (AttributeError, KeyError, ValueError):    # older JAX: keep its default
+        except (AttributeError, KeyError, ValueError):  # older JAX: keep its default
             pass
     return folder
 
@@ -100,33 +112,69 @@ def parser() -> argparse.ArgumentParser:
     """The flags: one per :class:`jaxbp.train.Config` field, plus the run's own."""
     from jaxbp.models import DEFAULTS
     from jaxbp.train import Config
+
     p = argparse.ArgumentParser(
-        prog="python -m jaxbp.train", epilog=EPILOG,
+        prog="python -m jaxbp.train",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train the book's networks with hand-written backprop, jitted; the "
-                    "defaults are the book's settings (5.7.4 for two_layer_net; "
-                    + "; ".join(f"{m}: {d}" for m, d in DEFAULTS.items() if d) + ").")
+        "defaults are the book's settings (5.7.4 for two_layer_net; "
+        + "; ".join(f"{m}: {d}" for m, d in DEFAULTS.items() if d)
+        + ").",
+    )
     for f in dataclasses.fields(Config):
         flag, text = "--" + f.name.replace("_", "-"), f"{f.metadata['help']} (default {f.default})"
         if isinstance(f.default, bool) and f.metadata.get("cli", True):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif f.metadata.get("cli", True):
-            p.add_argument(flag, type=type(f.default), default=None,
-                           choices=f.metadata.get("choices"), help=text)
-    p.add_argument("--data-dir", help="folder with the four IDX .gz files (default: "
-                   "$JAXBP_DATA_DIR, then the per-user cache, downloading if missing)")
-    p.add_argument("--out-dir", default="runs/latest", help="where params.npz, metrics.json "
-                   "and training.png go (default %(default)s; '' writes nothing)")
-    p.add_argument("--resume", action="store_true", help="continue the run saved in --out-dir "
-                   "(flags not given are the saved run's; a larger --iters extends it)")
-    p.add_argument("--evaluate", metavar="CHECKPOINT",
-                   help="evaluate a saved params.npz on the train and test sets and exit")
-    p.add_argument("--no-gradient-check", dest="gradient_check", action="store_false",
-                   help="skip the float64 three-way gradient check run before training")
-    p.add_argument("--no-compile-cache", dest="compile_cache", action="store_false",
-                   help="do not keep compiled programs in the per-user cache")
-    p.add_argument("--distributed-timeout", type=int, default=300, metavar="S",
-                   help="seconds to wait for the multi-process coordinator (default 300)")
+            p.add_argument(
+                flag,
+                type=type(f.default),
+                default=None,
+                choices=f.metadata.get("choices"),
+                help=text,
+            )
+    p.add_argument(
+        "--data-dir",
+        help="folder with the four IDX .gz files (default: "
+        "$JAXBP_DATA_DIR, then the per-user cache, downloading if missing)",
+    )
+    p.add_argument(
+        "--out-dir",
+        default="runs/latest",
+        help="where params.npz, metrics.json "
+        "and training.png go (default %(default)s; '' writes nothing)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --out-dir "
+        "(flags not given are the saved run's; a larger --iters extends it)",
+    )
+    p.add_argument(
+        "--evaluate",
+        metavar="CHECKPOINT",
+        help="evaluate a saved params.npz on the train and test sets and exit",
+    )
+    p.add_argument(
+        "--no-gradient-check",
+        dest="gradient_check",
+        action="store_false",
+        help="skip the float64 three-way gradient check run before training",
+    )
+    p.add_argument(
+        "--no-compile-cache",
+        dest="compile_cache",
+        action="store_false",
+        help="do not keep compiled programs in the per-user cache",
+    )
+    p.add_argument(
+        "--distributed-timeout",
+        type=int,
+        default=300,
+        metavar="S",
+        help="seconds to wait for the multi-process coordinator (default 300)",
+    )
     p.add_argument("--quiet", action="store_true", help="no download progress")
     return p
 
@@ -136,8 +184,12 @@ def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> Con
     model's defaults, else the book's.  Raises ``ValueError``."""
     from jaxbp.models import DEFAULTS
     from jaxbp.train import Config
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-             if f.metadata.get("cli", True) and getattr(args, f.name) is not None}
+
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(Config)
+        if f.metadata.get("cli", True) and getattr(args, f.name) is not None
+    }
     names = {f.name for f in dataclasses.fields(Config)}
     base = {k: v for k, v in (saved or {}).items() if k in names}
     model = given.get("model", base.get("model", "two_layer_net"))
@@ -155,9 +207,15 @@ def _classify(e: BaseException) -> str | None:
     from jaxbp.mnist import DatasetError
     from jaxbp.run_state import CheckpointError, OutputError
     from jaxbp.train import Diverged
-    for kind, types in (("usage", UsageError), ("diverged", Diverged), ("data", DatasetError),
-                        ("output", OutputError), ("checkpoint", CheckpointError),
-                        ("device", DeviceError)):
+
+    for kind, types in (
+        ("usage", UsageError),
+        ("diverged", Diverged),
+        ("data", DatasetError),
+        ("output", OutputError),
+        ("checkpoint", CheckpointError),
+        ("device", DeviceError),
+    ):
         if isinstance(e, types):
             return kind
     return None
@@ -181,14 +239,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, stop: StopSignals) -> int:
     from jaxbp import devices, run_state
+
     if args.out_dir and not args.evaluate:
-        run_state.prepare_out_dir(args.out_dir)        # before anything slow
+        run_state.prepare_out_dir(args.out_dir)  # before anything slow
     saved = None
     if args.resume:
         if not args.out_dir:
             raise UsageError("--resume needs --out-dir, the folder of the run")
-        saved = run_state.read_checkpoint_meta(os.path.join(args.out_dir, "params.npz")
-                                               ).get("config")
+        saved = run_state.read_checkpoint_meta(os.path.join(args.out_dir, "params.npz")).get(
+            "config"
+        )
     try:
         config = None if args.evaluate else config_from_args(args, saved)
     except ValueError as e:
@@ -210,6 +270,7 @@ def _run(args, stop: StopSignals) -> int:
 
 def _evaluate(args) -> int:
     from jaxbp import train
+
     params, state, config, meta = train.load_params(args.evaluate)
     data = train.load_data(config.dataset, args.data_dir, not args.quiet)
     tr = train.evaluate(params, data["x_train"], data["t_train"], config, state)
@@ -220,25 +281,30 @@ def _evaluate(args) -> int:
 
 def _train(args, config, stop: StopSignals) -> int:
     from jaxbp import train
+
     t0 = time.perf_counter()
     data = train.load_data(config.dataset, args.data_dir, not args.quiet)
     stop.check()
     if args.gradient_check and config.model == "two_layer_net" and not args.resume:
         from jaxbp.gradient import print_gradient_check
+
         print_gradient_check(data["x_train"][:3], data["t_train"][:3])
         stop.check()
-    result = train.fit(config, data=data, out_dir=args.out_dir or None,
-                       resume=args.resume, should_stop=stop)
+    result = train.fit(
+        config, data=data, out_dir=args.out_dir or None, resume=args.resume, should_stop=stop
+    )
     _summary(result["metrics"], time.perf_counter() - t0, args.out_dir)
     stopped = result["metrics"].get("stopped_by")
     return EXIT_CODES.get(stopped, 130) if result["metrics"]["interrupted"] else 0
 
 
 def _summary(m: dict, wall: float, out_dir: str | None, print: Callable = print) -> None:
-    last = (lambda k: f"{m[k][-1]:.4f}" if m[k] else "n/a")
-    print(f"final: train acc {last('train_acc')}, test acc {last('test_acc')}; "
-          f"compile {m['compile_s']:.2f}s, steps {m['steps_s']:.2f}s, evaluations "
-          f"{m['eval_s']:.2f}s, this command {wall:.2f}s (step {m['steps_done']})")
+    last = lambda k: f"{m[k][-1]:.4f}" if m[k] else "n/a"
+    print(
+        f"final: train acc {last('train_acc')}, test acc {last('test_acc')}; "
+        f"compile {m['compile_s']:.2f}s, steps {m['steps_s']:.2f}s, evaluations "
+        f"{m['eval_s']:.2f}s, this command {wall:.2f}s (step {m['steps_done']})"
+    )
     if out_dir:
         print(f"wrote {out_dir}/metrics.json, training.png, params.npz")
 

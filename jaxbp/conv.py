@@ -28,6 +28,7 @@ pooling, so a window that overlaps the padding can have the maximum 0).
 The plain-jnp twins (``jax.lax.conv_general_dilated`` and a one-hot-of-argmax
 pooling) live in :mod:`jaxbp.reference`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,10 @@ __all__ = ["im2col", "col2im", "convolution", "max_pooling", "output_size"]
 def _floating(name: str, arg: str, x):
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{name}: {arg} must be a floating-point array, got dtype "
-                        f"{x.dtype} (normalise images first, e.g. x / 255)")
+        raise TypeError(
+            f"{name}: {arg} must be a floating-point array, got dtype "
+            f"{x.dtype} (normalise images first, e.g. x / 255)"
+        )
     return x
 
 
@@ -61,22 +64,24 @@ def _check_stride_pad(name: str, stride, pad) -> tuple[int, int]:
     return int(stride), int(pad)
 
 
-def _check_images(name: str, shape, filter_h: int, filter_w: int, pad: int,
-                  what: str = "window") -> None:
+def _check_images(
+    name: str, shape, filter_h: int, filter_w: int, pad: int, what: str = "window"
+) -> None:
     """Images must be (N, C, H, W), N >= 1, and the window fit the padded image."""
     if len(shape) != 4:
         raise ValueError(f"{name}: x must be 4-D (N, C, H, W), got shape {tuple(shape)}")
     N, C, H, W = shape
     if N < 1 or C < 1:
-        raise ValueError(f"{name}: x of shape {tuple(shape)} is empty (needs N >= 1 "
-                         f"images of C >= 1 channels)")
+        raise ValueError(
+            f"{name}: x of shape {tuple(shape)} is empty (needs N >= 1 images of C >= 1 channels)"
+        )
     if filter_h < 1 or filter_w < 1:
-        raise ValueError(f"{name}: {what} must be at least 1x1, got "
-                         f"{filter_h}x{filter_w}")
+        raise ValueError(f"{name}: {what} must be at least 1x1, got {filter_h}x{filter_w}")
     if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
         raise ValueError(
             f"{name}: {what} {filter_h}x{filter_w} is larger than the padded input "
-            f"{H + 2 * pad}x{W + 2 * pad} (x of shape {tuple(shape)}, pad={pad})")
+            f"{H + 2 * pad}x{W + 2 * pad} (x of shape {tuple(shape)}, pad={pad})"
+        )
 
 
 def output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -96,14 +101,20 @@ def _im2col(x, filter_h, filter_w, stride, pad):
     img = jnp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     # One strided slice per filter offset (y, x): the pixels that offset of
     # every window sees, (N, C, out_h, out_w); fh * fw slices, not a pixel loop.
-    windows = [jax.lax.slice(img, (0, 0, y, x),
-                             (N, C, y + stride * (out_h - 1) + 1, x + stride * (out_w - 1) + 1),
-                             (1, 1, stride, stride))
-               for y in range(filter_h) for x in range(filter_w)]
+    windows = [
+        jax.lax.slice(
+            img,
+            (0, 0, y, x),
+            (N, C, y + stride * (out_h - 1) + 1, x + stride * (out_w - 1) + 1),
+            (1, 1, stride, stride),
+        )
+        for y in range(filter_h)
+        for x in range(filter_w)
+    ]
     # The book stacks to (N, C, fh, fw, out_h, out_w) and transposes to
     # (N, out_h, out_w, C, fh, fw); stacking on the last axis gives the same
     # col with a cheaper transpose (for C = 1 none: 2.0 vs 3.1 ms on MNIST).
-    col = jnp.stack(windows, axis=-1)                 # (N, C, out_h, out_w, fh*fw)
+    col = jnp.stack(windows, axis=-1)  # (N, C, out_h, out_w, fh*fw)
     return col.transpose(0, 2, 3, 1, 4).reshape(N * out_h * out_w, -1)
 
 
@@ -119,15 +130,20 @@ def _col2im(col, input_shape, filter_h, filter_w, stride, pad):
             # The adjoint of the strided slice: spread the (out_h, out_w) block
             # `stride` apart (interior padding) and place it at offset (y, x) of
             # the padded image; negative edge padding crops the `pad` border.
-            img = img + jax.lax.pad(col[:, :, y, x], zero, (
-                (0, 0, 0), (0, 0, 0),
-                (y - pad, H + pad - y - stride * (out_h - 1) - 1, stride - 1),
-                (x - pad, W + pad - x - stride * (out_w - 1) - 1, stride - 1)))
+            img = img + jax.lax.pad(
+                col[:, :, y, x],
+                zero,
+                (
+                    (0, 0, 0),
+                    (0, 0, 0),
+                    (y - pad, H + pad - y - stride * (out_h - 1) - 1, stride - 1),
+                    (x - pad, W + pad - x - stride * (out_w - 1) - 1, stride - 1),
+                ),
+            )
     return img
 
 
-def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1,
-           pad: int = 0) -> jax.Array:
+def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> jax.Array:
     """Image to columns (7.4.3, the book's ``common/util.py``).
 
     ``x``: ``(N, C, H, W)``.  Returns ``col`` of shape
@@ -146,8 +162,14 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1,
     return _im2col(x, filter_h, filter_w, stride, pad)
 
 
-def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int, filter_w: int,
-           stride: int = 1, pad: int = 0) -> jax.Array:
+def col2im(
+    col: ArrayLike,
+    input_shape: tuple[int, int, int, int],
+    filter_h: int,
+    filter_w: int,
+    stride: int = 1,
+    pad: int = 0,
+) -> jax.Array:
     """Columns back to images (7.4.3): the adjoint of :func:`im2col`.
 
     ``col``: ``(N * out_h * out_w, C * filter_h * filter_w)``;
@@ -168,15 +190,18 @@ def col2im(col: ArrayLike, input_shape: tuple[int, int, int, int], filter_h: int
     N, C, H, W = input_shape
     rows = N * output_size(H, filter_h, stride, pad) * output_size(W, filter_w, stride, pad)
     if col.shape != (rows, C * filter_h * filter_w):
-        raise ValueError(f"col2im: col must have shape {(rows, C * filter_h * filter_w)} for "
-                         f"input_shape {input_shape}, a {filter_h}x{filter_w} window, "
-                         f"stride={stride}, pad={pad}; got {col.shape}")
+        raise ValueError(
+            f"col2im: col must have shape {(rows, C * filter_h * filter_w)} for "
+            f"input_shape {input_shape}, a {filter_h}x{filter_w} window, "
+            f"stride={stride}, pad={pad}; got {col.shape}"
+        )
     return _col2im(col, input_shape, filter_h, filter_w, stride, pad)
 
 
 class _Geometry(NamedTuple):
     """Static shape information of one layer call (the book's ``self.x.shape``,
     ``self.stride``, ``self.pad``, and the window size)."""
+
     x_shape: tuple
     filter_h: int
     filter_w: int
@@ -185,8 +210,10 @@ class _Geometry(NamedTuple):
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        return (output_size(self.x_shape[2], self.filter_h, self.stride, self.pad),
-                output_size(self.x_shape[3], self.filter_w, self.stride, self.pad))
+        return (
+            output_size(self.x_shape[2], self.filter_h, self.stride, self.pad),
+            output_size(self.x_shape[3], self.filter_w, self.stride, self.pad),
+        )
 
 
 # ---- Convolution (7.4.3) ------------------------------------------------------------
@@ -199,10 +226,11 @@ def _convolution_fwd(x, W, b, geometry):
     N = x.shape[0]
     FN = W.shape[0]
     out_h, out_w = geometry.out_hw
-    col = _im2col(x, geometry.filter_h, geometry.filter_w,
-                  geometry.stride, geometry.pad)      # self.col = col
-    col_W = W.reshape(FN, -1).T                       # self.col_W = col_W
-    out = col @ col_W + b                             # (N*out_h*out_w, FN)
+    col = _im2col(
+        x, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad
+    )  # self.col = col
+    col_W = W.reshape(FN, -1).T  # self.col_W = col_W
+    out = col @ col_W + b  # (N*out_h*out_w, FN)
     out = out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
     return out, (col, col_W)
 
@@ -212,19 +240,21 @@ def _convolution_bwd(geometry, res, dout):
     FN = col_W.shape[1]
     C = geometry.x_shape[1]
     dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)  # (N*out_h*out_w, FN)
-    db = jnp.sum(dout, axis=0)                        # self.db = np.sum(dout, axis=0)
+    db = jnp.sum(dout, axis=0)  # self.db = np.sum(dout, axis=0)
     dW = (col.T @ dout).T.reshape(FN, C, geometry.filter_h, geometry.filter_w)
-    dcol = dout @ col_W.T                             # dcol = np.dot(dout, self.col_W.T)
-    dx = _col2im(dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w,
-                 geometry.stride, geometry.pad)
+    dcol = dout @ col_W.T  # dcol = np.dot(dout, self.col_W.T)
+    dx = _col2im(
+        dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad
+    )
     return dx, dW, db
 
 
 _convolution.defvjp(_convolution_fwd, _convolution_bwd)
 
 
-def convolution(x: ArrayLike, W: ArrayLike, b: ArrayLike, stride: int = 1,
-                pad: int = 0) -> jax.Array:
+def convolution(
+    x: ArrayLike, W: ArrayLike, b: ArrayLike, stride: int = 1, pad: int = 0
+) -> jax.Array:
     """Convolution layer (7.4.3, the book's ``Convolution``; 7.2 for the maths).
 
     Shapes: ``x`` ``(N, C, H, W)``, filters ``W`` ``(FN, C, FH, FW)``, bias
@@ -259,12 +289,16 @@ def convolution(x: ArrayLike, W: ArrayLike, b: ArrayLike, stride: int = 1,
     if W.ndim != 4:
         raise ValueError(f"convolution: W must be 4-D (FN, C, FH, FW), got shape {W.shape}")
     if x.ndim == 4 and x.shape[1] != W.shape[1]:
-        raise ValueError(f"convolution: x of shape {x.shape} has {x.shape[1]} channels but "
-                         f"W of shape {W.shape} expects {W.shape[1]}")
+        raise ValueError(
+            f"convolution: x of shape {x.shape} has {x.shape[1]} channels but "
+            f"W of shape {W.shape} expects {W.shape[1]}"
+        )
     _check_images("convolution", x.shape, W.shape[2], W.shape[3], pad, what="filter")
     if b.shape != (W.shape[0],):
-        raise ValueError(f"convolution: b must have shape ({W.shape[0]},) to match W of "
-                         f"shape {W.shape}, got {b.shape}")
+        raise ValueError(
+            f"convolution: b must have shape ({W.shape[0]},) to match W of "
+            f"shape {W.shape}, got {b.shape}"
+        )
     dtype = jnp.result_type(x, W, b)
     geometry = _Geometry(tuple(x.shape), W.shape[2], W.shape[3], stride, pad)
     return _convolution(x.astype(dtype), W.astype(dtype), b.astype(dtype), geometry)
@@ -290,30 +324,30 @@ def _max_pooling(x, geometry):
 
 def _max_pooling_fwd(x, geometry):
     col = _pool_windows(x, geometry)
-    arg_max = jnp.argmax(col, axis=1)                 # self.arg_max = np.argmax(col, axis=1)
+    arg_max = jnp.argmax(col, axis=1)  # self.arg_max = np.argmax(col, axis=1)
     out = jnp.max(col, axis=1)
     return _as_images(out, geometry), arg_max
 
 
 def _max_pooling_bwd(geometry, arg_max, dout):
     pool_size = geometry.filter_h * geometry.filter_w
-    dout = dout.transpose(0, 2, 3, 1).reshape(-1)     # one entry per window
+    dout = dout.transpose(0, 2, 3, 1).reshape(-1)  # one entry per window
     # dmax[np.arange(self.arg_max.size), self.arg_max.flatten()] = dout.flatten()
     at_max = arg_max[:, None] == jnp.arange(pool_size)
     dmax = jnp.where(at_max, dout[:, None], jnp.zeros((), dout.dtype))
     N, C = geometry.x_shape[:2]
     out_h, out_w = geometry.out_hw
     dcol = dmax.reshape(N * out_h * out_w, C * pool_size)
-    dx = _col2im(dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w,
-                 geometry.stride, geometry.pad)
+    dx = _col2im(
+        dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad
+    )
     return (dx,)
 
 
 _max_pooling.defvjp(_max_pooling_fwd, _max_pooling_bwd)
 
 
-def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1,
-                pad: int = 0) -> jax.Array:
+def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> jax.Array:
     """Max pooling layer (7.4.4, the book's ``Pooling``; 7.3 for the maths).
 
     ``x``: ``(N, C, H, W)``; result ``(N, C, out_h, out_w)``,

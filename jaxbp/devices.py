@@ -5,6 +5,7 @@ everything else (images, labels, parameters, optimizer state) replicated; XLA
 partitions the step and inserts the gradient all-reduce.  One device in one process
 is exactly the single-device path (no mesh).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,11 +16,20 @@ import jax
 import numpy as np
 from jax.typing import ArrayLike
 
-if TYPE_CHECKING:                            # jax.sharding is imported where it is used
+if TYPE_CHECKING:  # jax.sharding is imported where it is used
     from jax.sharding import Mesh, NamedSharding
 
-__all__ = ["DeviceError", "make_mesh", "data_parallel_mesh", "shardings", "replicate",
-           "device_name", "check_backend", "distributed_env", "initialize_distributed"]
+__all__ = [
+    "DeviceError",
+    "make_mesh",
+    "data_parallel_mesh",
+    "shardings",
+    "replicate",
+    "device_name",
+    "check_backend",
+    "distributed_env",
+    "initialize_distributed",
+]
 
 
 class DeviceError(RuntimeError):
@@ -33,7 +43,7 @@ def check_backend() -> None:
     """
     try:
         jax.devices()
-    except Exception as e:          # RuntimeError, or an AssertionError inside some versions
+    except Exception as e:  # RuntimeError, or an AssertionError inside some versions
         want = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms or "default"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DeviceError(f"no usable JAX platform ({want!r}): {first}") from None
@@ -47,14 +57,18 @@ def make_mesh(devices: str = "1") -> Mesh:
     process's devices, so only ``"all"`` (or the global device count) is valid.
     """
     from jax.sharding import Mesh
+
     pool = jax.local_devices() if jax.process_count() == 1 else jax.devices()
     n = len(pool) if devices == "all" else int(devices)
     if not 1 <= n <= len(pool):
-        raise ValueError(f"devices={devices!r}: this machine has {len(pool)} "
-                         f"{pool[0].platform} device(s)")
+        raise ValueError(
+            f"devices={devices!r}: this machine has {len(pool)} {pool[0].platform} device(s)"
+        )
     if jax.process_count() > 1 and n != len(pool):
-        raise ValueError(f"devices={devices!r}: a multi-process run ({jax.process_count()} "
-                         f"processes) must use all {len(pool)} devices (--devices all)")
+        raise ValueError(
+            f"devices={devices!r}: a multi-process run ({jax.process_count()} "
+            f"processes) must use all {len(pool)} devices (--devices all)"
+        )
     return Mesh(np.array(pool[:n]), ("batch",))
 
 
@@ -70,8 +84,10 @@ def data_parallel_mesh(devices: str, batch_size: int) -> Mesh | None:
         return None
     if batch_size % mesh.size:
         n = mesh.size
-        raise ValueError(f"batch_size {batch_size} does not divide over {n} "
-                         f"devices; use a multiple of {n} (e.g. {-(-batch_size // n) * n})")
+        raise ValueError(
+            f"batch_size {batch_size} does not divide over {n} "
+            f"devices; use a multiple of {n} (e.g. {-(-batch_size // n) * n})"
+        )
     return mesh
 
 
@@ -79,6 +95,7 @@ def shardings(mesh: Mesh) -> tuple[NamedSharding, NamedSharding]:
     """``(replicated, batch-sharded)`` ``NamedSharding``s of ``mesh``."""
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
+
     return NamedSharding(mesh, P()), NamedSharding(mesh, P("batch"))
 
 
@@ -89,9 +106,11 @@ def replicate(sharding: NamedSharding) -> Callable[[ArrayLike], jax.Array]:
     each device's copy is made from the local value; this works in one process
     and across processes alike.
     """
+
     def put(a):
         a = np.asarray(a)
         return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
     return put
 
 
@@ -136,8 +155,11 @@ def distributed_env(env: Mapping[str, str] | None = None) -> dict | None:
         return {}
     if "SLURM_JOB_ID" in env and env.get("SLURM_NTASKS") and _int_env(env, "SLURM_NTASKS") > 1:
         return {}
-    if "OMPI_MCA_orte_hnp_uri" in env and env.get("OMPI_COMM_WORLD_SIZE") and _int_env(
-            env, "OMPI_COMM_WORLD_SIZE") > 1:
+    if (
+        "OMPI_MCA_orte_hnp_uri" in env
+        and env.get("OMPI_COMM_WORLD_SIZE")
+        and _int_env(env, "OMPI_COMM_WORLD_SIZE") > 1
+    ):
         return {}
     hosts = env.get("TPU_PROCESS_ADDRESSES") or env.get("TPU_WORKER_HOSTNAMES") or ""
     if "," in hosts or env.get("MEGASCALE_COORDINATOR_ADDRESS"):
@@ -148,6 +170,7 @@ def distributed_env(env: Mapping[str, str] | None = None) -> dict | None:
 def _wait_for_port(address: str, timeout_s: float) -> None:
     import socket
     import time
+
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise DeviceError(f"$JAX_COORDINATOR_ADDRESS must be host:port, got {address!r}")
@@ -158,9 +181,11 @@ def _wait_for_port(address: str, timeout_s: float) -> None:
             return
         except OSError as e:
             if time.monotonic() >= deadline:
-                raise DeviceError(f"the coordinator at {address} did not answer within "
-                                  f"{timeout_s} s ({e.strerror or e}); is process 0 "
-                                  f"running?") from None
+                raise DeviceError(
+                    f"the coordinator at {address} did not answer within "
+                    f"{timeout_s} s ({e.strerror or e}); is process 0 "
+                    f"running?"
+                ) from None
             time.sleep(0.5)
 
 
@@ -175,8 +200,11 @@ def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     if kw is None:
         return False
     where = kw.get("coordinator_address", "the auto-detected coordinator")
-    who = (f"process {kw['process_id']} of {kw['num_processes']}"
-           if "process_id" in kw and "num_processes" in kw else "process ? of ?")
+    who = (
+        f"process {kw['process_id']} of {kw['num_processes']}"
+        if "process_id" in kw and "num_processes" in kw
+        else "process ? of ?"
+    )
     log(f"waiting for the coordinator at {where} ({who}), up to {timeout_s} s")
     if kw.get("process_id") and "coordinator_address" in kw:
         # JAX aborts the whole process (a C++ fatal error) when the coordinator never
@@ -184,10 +212,11 @@ def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
         _wait_for_port(kw["coordinator_address"], timeout_s)
     try:
         jax.distributed.initialize(**kw, initialization_timeout=int(timeout_s))
-    except TypeError:                      # older JAX without initialization_timeout
+    except TypeError:  # older JAX without initialization_timeout
         jax.distributed.initialize(**kw)
     except (RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DeviceError(f"could not join the multi-process run at {where} within "
-                          f"{timeout_s} s: {first}") from None
+        raise DeviceError(
+            f"could not join the multi-process run at {where} within {timeout_s} s: {first}"
+        ) from None
     return True

@@ -19,6 +19,7 @@ Scalars are written as numbers (``220``, ``1.1``), arrays as shape and dtype
 with the norm of their gradient.  Rendering uses Graphviz's ``dot`` program;
 making the DOT text does not need it.
 """
+
 from __future__ import annotations
 
 import html
@@ -37,25 +38,41 @@ import numpy as np
 
 try:
     from jax.extend.core import Literal
-except ImportError:                                   # older jax
+except ImportError:  # older jax
     from jax.core import Literal
 
 __all__ = ["draw", "Drawing"]
 
-INSTALL_HINT = ("Graphviz's `dot` program is needed to render the graph but was not "
-                "found on PATH. Install Graphviz, e.g. `apt-get install graphviz` "
-                "(Debian/Ubuntu), `brew install graphviz` (macOS) or `conda install "
-                "graphviz`. (The DOT text is available without it: `.source`.)")
+INSTALL_HINT = (
+    "Graphviz's `dot` program is needed to render the graph but was not "
+    "found on PATH. Install Graphviz, e.g. `apt-get install graphviz` "
+    "(Debian/Ubuntu), `brew install graphviz` (macOS) or `conda install "
+    "graphviz`. (The DOT text is available without it: `.source`.)"
+)
 
 # Book-style node labels (figure 5-19 draws x, +, exp, /).
-LABELS = {"mul": "×", "add": "+", "add_any": "+", "sub": "−", "div": "/", "neg": "−",
-          "dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
-          }
+LABELS = {
+    "mul": "×",
+    "add": "+",
+    "add_any": "+",
+    "sub": "−",
+    "div": "/",
+    "neg": "−",
+    "dot_general": "dot",
+    "reduce_sum": "sum",
+    "reduce_max": "max",
+}
 _INLINE = ("pjit", "jit", "closed_call", "core_call")
 _CUSTOM = ("custom_vjp_call", "custom_vjp_call_jaxpr", "custom_jvp_call")
-_HIDDEN = ("convert_element_type", "copy", "copy_p")   # drawn as plain wires
-_NOISE = ("broadcast_in_dim", "reshape", "squeeze", "expand_dims", "stop_gradient",
-          "transpose")                                 # drawn small and grey
+_HIDDEN = ("convert_element_type", "copy", "copy_p")  # drawn as plain wires
+_NOISE = (
+    "broadcast_in_dim",
+    "reshape",
+    "squeeze",
+    "expand_dims",
+    "stop_gradient",
+    "transpose",
+)  # drawn small and grey
 
 
 @dataclass(frozen=True)
@@ -77,8 +94,11 @@ def _custom_name(params) -> str:
     name = params.get("name")
     for key in ("call_jaxpr", "fun_jaxpr"):
         dbg = getattr(getattr(params.get(key), "jaxpr", None), "debug_info", None)
-        name = name or getattr(dbg, "func_name", None) or \
-            (getattr(dbg, "func_src_info", None) or "").split(" ")[0]
+        name = (
+            name
+            or getattr(dbg, "func_name", None)
+            or (getattr(dbg, "func_src_info", None) or "").split(" ")[0]
+        )
     name = str(name or "custom").lstrip("_")
     return LABELS.get(name, name)
 
@@ -92,8 +112,9 @@ def _flatten(jaxpr, consts, ins, ops, fresh):
         args, name = [read(a) for a in eqn.invars], eqn.primitive.name
         if name in _INLINE:
             sub = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
-            outs = _flatten(getattr(sub, "jaxpr", sub), getattr(sub, "consts", ()),
-                            args, ops, fresh)
+            outs = _flatten(
+                getattr(sub, "jaxpr", sub), getattr(sub, "consts", ()), args, ops, fresh
+            )
         else:
             outs = [next(fresh) for _ in eqn.outvars]
             label = _custom_name(eqn.params) if name in _CUSTOM else LABELS.get(name, name)
@@ -110,11 +131,12 @@ def _run(ops, in_ids, outs, in_vals, eps, seen=None):
     def val(a, k):
         v = a.val if isinstance(a, _Const) else env[a]
         return v + eps[k] if k in eps else v
+
     for i, op in enumerate(ops):
         args = [val(a, (i, j)) for j, a in enumerate(op.ins)]
         if seen is not None:
             seen.update(((i, j), v) for j, v in enumerate(args))
-        prim = op.eqn.primitive                       # as jax.core.eval_jaxpr does
+        prim = op.eqn.primitive  # as jax.core.eval_jaxpr does
         params = prim.get_bind_params(op.eqn.params)
         subfuns, params = params if isinstance(params, tuple) else ((), params)
         res = prim.bind(*subfuns, *args, **params)
@@ -128,7 +150,7 @@ def _run(ops, in_ids, outs, in_vals, eps, seen=None):
 def _num(v) -> str:
     """Compact number: ``220``, ``2.2``: shortest repr, at most 6 significant digits
     (float32's ``1.1 * 3 = 3.3000002`` is written ``3.3`` as in figure 5-17)."""
-    v = np.asarray(v)[()]                             # numpy scalar keeps float32
+    v = np.asarray(v)[()]  # numpy scalar keeps float32
     if v.dtype.kind != "f":
         return str(v.item())
     x = abs(float(v))
@@ -146,11 +168,15 @@ def _bwd_text(g) -> str | None:
     if g is None:
         return None
     g = np.asarray(g)
-    return _num(g) if g.ndim == 0 else "‖·‖=" + _num(np.linalg.norm(g.astype(np.float64)).astype(g.dtype))
+    return (
+        _num(g)
+        if g.ndim == 0
+        else "‖·‖=" + _num(np.linalg.norm(g.astype(np.float64)).astype(g.dtype))
+    )
 
 
 def _edge_label(fwd: str, bwd: str | None) -> str:
-    rows = f'<TR><TD>{html.escape(fwd)}</TD></TR>'
+    rows = f"<TR><TD>{html.escape(fwd)}</TD></TR>"
     if bwd is not None:
         rows += f'<TR><TD><FONT COLOR="red">{html.escape(bwd)}</FONT></TD></TR>'
     return f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{rows}</TABLE>>'
@@ -162,14 +188,16 @@ def _leaf_names(f, args, argnames):
             params = list(inspect.signature(f).parameters.values())
         except (TypeError, ValueError):
             params = []
-        argnames = [p.name if i < len(params) and p.kind in (p.POSITIONAL_ONLY,
-                    p.POSITIONAL_OR_KEYWORD) else f"arg{i}" for i, p in
-                    enumerate(params + [None] * (len(args) - len(params)))][:len(args)]
+        argnames = [
+            p.name
+            if i < len(params) and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            else f"arg{i}"
+            for i, p in enumerate(params + [None] * (len(args) - len(params)))
+        ][: len(args)]
     names = []
     for name, arg in zip(argnames, args):
         for path, _ in jax.tree_util.tree_flatten_with_path(arg)[0]:
-            keys = [str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k))))
-                    for k in path]
+            keys = [str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path]
             names.append(".".join([name, *keys]))
     return names
 
@@ -177,6 +205,7 @@ def _leaf_names(f, args, argnames):
 @dataclass(frozen=True)
 class Drawing:
     """A drawn graph: ``.source`` is the DOT text; rendering needs ``dot``."""
+
     source: str
     files: tuple = field(default=())
 
@@ -188,8 +217,9 @@ class Drawing:
         except graphviz.ExecutableNotFound as e:
             raise RuntimeError(INSTALL_HINT) from e
 
-    def render(self, filename: str | os.PathLike, format: str | Sequence[str] = ("svg", "png")
-               ) -> list[Path]:
+    def render(
+        self, filename: str | os.PathLike, format: str | Sequence[str] = ("svg", "png")
+    ) -> list[Path]:
         """Write ``filename.<fmt>`` for each format; return the paths."""
         formats = (format,) if isinstance(format, str) else tuple(format)
         stem = Path(filename)
@@ -206,12 +236,17 @@ class Drawing:
 
 def _edge_grads(ops, in_ids, outs, in_vals, out_vals, seen) -> dict:
     """``d out / d value`` for every floating value on an edge (``seen``'s keys)."""
-    if len(out_vals) != 1 or jnp.shape(out_vals[0]) != () or \
-            not jnp.issubdtype(out_vals[0].dtype, jnp.inexact):
-        raise ValueError("draw(grads=True) needs f to return one floating scalar "
-                         "(like the loss L); got " + ", ".join(
-                             _fwd_text(np.zeros(np.shape(v), v.dtype)) for v in out_vals)
-                         + ". Reduce it (e.g. jnp.sum) or pass grads=False.")
+    if (
+        len(out_vals) != 1
+        or jnp.shape(out_vals[0]) != ()
+        or not jnp.issubdtype(out_vals[0].dtype, jnp.inexact)
+    ):
+        raise ValueError(
+            "draw(grads=True) needs f to return one floating scalar "
+            "(like the loss L); got "
+            + ", ".join(_fwd_text(np.zeros(np.shape(v), v.dtype)) for v in out_vals)
+            + ". Reduce it (e.g. jnp.sum) or pass grads=False."
+        )
     keys = [k for k, v in seen.items() if jnp.issubdtype(jnp.result_type(v), jnp.inexact)]
     zeros = [jnp.zeros_like(seen[k]) for k in keys]
     gs = jax.grad(lambda e: _run(ops, in_ids, outs, in_vals, zip(keys, e))[0])(zeros)
@@ -219,25 +254,34 @@ def _edge_grads(ops, in_ids, outs, in_vals, out_vals, seen) -> dict:
 
 
 def _digraph(title: str | None) -> graphviz.Digraph:
-    g = graphviz.Digraph(graph_attr=dict(rankdir="LR", ordering="in", nodesep="0.4",
-                                         ranksep="0.5", fontname="Helvetica"),
-                         node_attr=dict(fontname="Helvetica"),
-                         edge_attr=dict(fontname="Helvetica", fontsize="11", arrowsize="0.7"))
+    g = graphviz.Digraph(
+        graph_attr=dict(
+            rankdir="LR", ordering="in", nodesep="0.4", ranksep="0.5", fontname="Helvetica"
+        ),
+        node_attr=dict(fontname="Helvetica"),
+        edge_attr=dict(fontname="Helvetica", fontsize="11", arrowsize="0.7"),
+    )
     if title:
         g.attr(label=title, labelloc="t", fontsize="16")
     return g
 
 
 def _op_node(g: graphviz.Digraph, nid: str, op: _Op) -> None:
-    small = len(op.label) <= 3                        # book: ×, +, exp in circles
+    small = len(op.label) <= 3  # book: ×, +, exp in circles
     if op.eqn.primitive.name in _NOISE:
-        g.node(nid, op.label, shape="box", fontsize="9", color="grey",
-               fontcolor="grey40", height="0.3")
+        g.node(
+            nid, op.label, shape="box", fontsize="9", color="grey", fontcolor="grey40", height="0.3"
+        )
     else:
-        g.node(nid, op.label, shape="circle" if small else "box",
-               style="" if small else "rounded", width="0.5",
-               fontsize="16" if len(op.label) == 1 else "12",
-               fixedsize="true" if small else "false")
+        g.node(
+            nid,
+            op.label,
+            shape="circle" if small else "box",
+            style="" if small else "rounded",
+            width="0.5",
+            fontsize="16" if len(op.label) == 1 else "12",
+            fixedsize="true" if small else "false",
+        )
 
 
 def _add_edges(g, ops, in_ids, outs, names, seen, grad) -> None:
@@ -246,22 +290,25 @@ def _add_edges(g, ops, in_ids, outs, names, seen, grad) -> None:
     for i, (vid, name) in enumerate(zip(in_ids, names)):
         g.node(f"in{i}", name, shape="plaintext")
         src[vid] = f"in{i}"
-    n_const = iter(range(10 ** 9))
+    n_const = iter(range(10**9))
 
     def tail(atom):
         if not isinstance(atom, _Const):
             return src[atom]
         cid = f"c{next(n_const)}"
-        g.node(cid, _num(atom.val) if np.ndim(atom.val) == 0 else "const",
-               shape="plaintext", fontsize="11")
+        g.node(
+            cid,
+            _num(atom.val) if np.ndim(atom.val) == 0 else "const",
+            shape="plaintext",
+            fontsize="11",
+        )
         return cid
 
     def edge(atom, head, key):
-        g.edge(tail(atom), head, label=_edge_label(_fwd_text(seen[key]),
-                                                   _bwd_text(grad.get(key))))
+        g.edge(tail(atom), head, label=_edge_label(_fwd_text(seen[key]), _bwd_text(grad.get(key))))
 
     for i, op in enumerate(ops):
-        if op.hidden:                                 # dtype casts: a plain wire
+        if op.hidden:  # dtype casts: a plain wire
             src.update((o, tail(op.ins[0])) for o in op.outs)
             continue
         _op_node(g, f"op{i}", op)
@@ -273,9 +320,15 @@ def _add_edges(g, ops, in_ids, outs, names, seen, grad) -> None:
         edge(a, f"out{k}", ("out", k))
 
 
-def draw(f: Callable[..., Any], *args: Any, grads: bool = True,
-         argnames: Sequence[str] | None = None, format: str | Sequence[str] | None = None,
-         filename: str | os.PathLike | None = None, title: str | None = None) -> Drawing:
+def draw(
+    f: Callable[..., Any],
+    *args: Any,
+    grads: bool = True,
+    argnames: Sequence[str] | None = None,
+    format: str | Sequence[str] | None = None,
+    filename: str | os.PathLike | None = None,
+    title: str | None = None,
+) -> Drawing:
     """Draw ``f(*args)``'s computational graph like figures 5-16, 5-17, 5-19.
 
     Nodes: the inputs (named after ``f``'s parameters, or ``argnames``; pytree
@@ -289,7 +342,7 @@ def draw(f: Callable[..., Any], *args: Any, grads: bool = True,
     ``filename.png`` (or only ``format``); rendering needs Graphviz's ``dot``.
     """
     closed = jax.make_jaxpr(f)(*args)
-    ops, fresh = [], iter(range(10 ** 9))
+    ops, fresh = [], iter(range(10**9))
     in_ids = [next(fresh) for _ in closed.jaxpr.invars]
     outs = _flatten(closed.jaxpr, closed.consts, in_ids, ops, fresh)
     in_vals = [jnp.asarray(a) for a in jax.tree_util.tree_leaves(args)]

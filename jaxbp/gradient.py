@@ -16,6 +16,7 @@ parameter, as the book's ``gradient_check.py`` does (5.7.3):
 Run it in float64 (``with jax.enable_x64(True):``); float32 differences are
 dominated by rounding in (c).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,14 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
 
-__all__ = ["numerical_gradient", "gradient_check", "enable_x64",
-           "check_step", "gradient_check_inputs", "print_gradient_check"]
+__all__ = [
+    "numerical_gradient",
+    "gradient_check",
+    "enable_x64",
+    "check_step",
+    "gradient_check_inputs",
+    "print_gradient_check",
+]
 
 
 def enable_x64(on: bool = True) -> AbstractContextManager[Any]:
@@ -48,6 +55,7 @@ def enable_x64(on: bool = True) -> AbstractContextManager[Any]:
     if hasattr(jax, "enable_x64"):
         return jax.enable_x64(on)
     from jax.experimental import enable_x64 as _old
+
     return _old(on)
 
 
@@ -70,12 +78,15 @@ def check_step(h: float, dtype: DTypeLike, name: str = "numerical_gradient") -> 
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"{name}: x must be floating, got {dtype}")
     if jnp.finfo(dtype).bits < 32:
-        raise TypeError(f"{name}: central differences in {jnp.dtype(dtype).name} are "
-                        f"meaningless (w + h rounds away); use float32 or float64")
+        raise TypeError(
+            f"{name}: central differences in {jnp.dtype(dtype).name} are "
+            f"meaningless (w + h rounds away); use float32 or float64"
+        )
 
 
-def numerical_gradient(f: Callable[[Any], ArrayLike], x: Any, h: float = 1e-4,
-                       batch_size: int = 256) -> Any:
+def numerical_gradient(
+    f: Callable[[Any], ArrayLike], x: Any, h: float = 1e-4, batch_size: int = 256
+) -> Any:
     """Central-difference gradient of scalar ``f`` at ``x`` (4.4, eq. 4.4).
 
     ``grad_i = (f(x + h e_i) - f(x - h e_i)) / (2 h)`` for every coordinate
@@ -99,15 +110,16 @@ def numerical_gradient(f: Callable[[Any], ArrayLike], x: Any, h: float = 1e-4,
     def partial(i):
         def at(v):
             return f(unravel(flat.at[i].set(v)))
+
         return (at(flat[i] + h) - at(flat[i] - h)) / (2 * h)
 
-    grad = jax.lax.map(partial, jnp.arange(flat.size),
-                       batch_size=min(batch_size, flat.size))
+    grad = jax.lax.map(partial, jnp.arange(flat.size), batch_size=min(batch_size, flat.size))
     return unravel(grad.astype(flat.dtype))
 
 
-def gradient_check(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
-                   h: float = 1e-4) -> dict[str, Any]:
+def gradient_check(
+    params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike, h: float = 1e-4
+) -> dict[str, Any]:
     """Three-way gradient check of the TwoLayerNet loss (5.7.3).
 
     Returns ``{key: {"backprop-reference": d, "backprop-numerical": d,
@@ -130,11 +142,11 @@ def gradient_check(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
         "reference": jax.jit(jax.grad(reference.loss))(params, x, t),
         "numerical": two_layer_net.numerical_gradient(params, x, t, h=h),
     }
-    pairs = [("backprop", "reference"), ("backprop", "numerical"),
-             ("reference", "numerical")]
-    table = {k: {f"{p}-{q}": float(jnp.mean(jnp.abs(grads[p][k] - grads[q][k])))
-                 for p, q in pairs}
-             for k in params}
+    pairs = [("backprop", "reference"), ("backprop", "numerical"), ("reference", "numerical")]
+    table = {
+        k: {f"{p}-{q}": float(jnp.mean(jnp.abs(grads[p][k] - grads[q][k]))) for p, q in pairs}
+        for k in params
+    }
     table["grads"] = grads
     return table
 
@@ -154,26 +166,34 @@ def gradient_check_inputs(images: ArrayLike, t: ArrayLike) -> tuple[jax.Array, j
     (2, 784) float64 1.0 int32
     """
     import numpy as np
+
     images, t = np.asarray(images), np.asarray(t)
     if images.shape[:1] == (0,) or t.size == 0:
         raise ValueError("gradient check: the batch is empty (N = 0)")
     if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
         raise ValueError(f"gradient check: labels must be 1-D integers, got {t.dtype} {t.shape}")
     if images.ndim < 2 or images.shape[0] != t.shape[0]:
-        raise ValueError(f"gradient check: images of shape {images.shape} and labels of "
-                         f"shape {t.shape} must agree in count (images (N, ...), labels (N,))")
+        raise ValueError(
+            f"gradient check: images of shape {images.shape} and labels of "
+            f"shape {t.shape} must agree in count (images (N, ...), labels (N,))"
+        )
     x = images.reshape(images.shape[0], -1)
     if x.dtype == np.uint8:
         x = x / 255.0
     elif not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"gradient check: images must be uint8 pixels or normalised "
-                        f"floats, got {x.dtype}")
+        raise TypeError(
+            f"gradient check: images must be uint8 pixels or normalised floats, got {x.dtype}"
+        )
     return jnp.asarray(x, jnp.float64), jnp.asarray(t, jnp.int32)
 
 
-def print_gradient_check(images: ArrayLike, t: ArrayLike, hidden_size: int = 50,
-                         seed: int = 0, print: Callable[[str], None] = print
-                         ) -> dict[str, dict[str, float]]:
+def print_gradient_check(
+    images: ArrayLike,
+    t: ArrayLike,
+    hidden_size: int = 50,
+    seed: int = 0,
+    print: Callable[[str], None] = print,
+) -> dict[str, dict[str, float]]:
     """The book's 5.7.3 check, three ways, in float64, on a few images.
 
     ``images``: ``(N, 784)`` (or ``(N, 28, 28)``) uint8 pixels, normalised here,
@@ -196,8 +216,9 @@ def print_gradient_check(images: ArrayLike, t: ArrayLike, hidden_size: int = 50,
 
     with enable_x64():
         x, t = gradient_check_inputs(images, t)
-        params = two_layer_net.init_params(jax.random.PRNGKey(seed), x.shape[1],
-                                           hidden_size, 10, dtype=jnp.float64)
+        params = two_layer_net.init_params(
+            jax.random.PRNGKey(seed), x.shape[1], hidden_size, 10, dtype=jnp.float64
+        )
         table = gradient_check(params, x, t)
     table.pop("grads")
     pairs = list(next(iter(table.values())))

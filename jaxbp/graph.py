@@ -19,6 +19,7 @@ The book's two shopping examples (5.4.1 ``buy_apple.py``, 5.4.2
 the price as a function of the inputs, so that ``jax.grad`` of it runs the
 backward pass the book calls layer by layer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-if TYPE_CHECKING:                         # drawing imports graphviz; only draw() needs it
+if TYPE_CHECKING:  # drawing imports graphviz; only draw() needs it
     from jaxbp.drawing import Drawing
 
 __all__ = ["add", "mul", "buy_apple", "buy_apple_orange", "draw"]
@@ -39,11 +40,13 @@ def _check_pair(name: str, x, y):
     if jnp.shape(x) != jnp.shape(y):
         raise ValueError(
             f"{name}: x and y must have the same shape, got {jnp.shape(x)} and "
-            f"{jnp.shape(y)} (broadcasting is not part of the book's node)")
+            f"{jnp.shape(y)} (broadcasting is not part of the book's node)"
+        )
     for arg, v in (("x", x), ("y", y)):
         if not jnp.issubdtype(v.dtype, jnp.inexact):
-            raise TypeError(f"{name}: {arg} must be floating point to be "
-                            f"differentiated, got dtype {v.dtype}")
+            raise TypeError(
+                f"{name}: {arg} must be floating point to be differentiated, got dtype {v.dtype}"
+            )
     dtype = jnp.result_type(x, y)
     return x.astype(dtype), y.astype(dtype)
 
@@ -55,11 +58,11 @@ def _add(x, y):
 
 
 def _add_fwd(x, y):
-    return x + y, None            # the add node stores nothing
+    return x + y, None  # the add node stores nothing
 
 
 def _add_bwd(_, dout):
-    return dout * 1, dout * 1     # book: dx = dout * 1; dy = dout * 1
+    return dout * 1, dout * 1  # book: dx = dout * 1; dy = dout * 1
 
 
 _add.defvjp(_add_fwd, _add_bwd)
@@ -85,12 +88,12 @@ def _mul(x, y):
 
 
 def _mul_fwd(x, y):
-    return x * y, (x, y)          # book: self.x = x; self.y = y
+    return x * y, (x, y)  # book: self.x = x; self.y = y
 
 
 def _mul_bwd(res, dout):
     x, y = res
-    return dout * y, dout * x     # book: "x와 y를 바꾼다" (swap x and y)
+    return dout * y, dout * x  # book: "x와 y를 바꾼다" (swap x and y)
 
 
 _mul.defvjp(_mul_fwd, _mul_bwd)
@@ -111,8 +114,9 @@ def mul(x: ArrayLike, y: ArrayLike) -> jax.Array:
 
 
 # ---- the shopping examples (5.4.1, 5.4.2) ------------------------------------
-def buy_apple(apple: ArrayLike = 100.0, apple_num: ArrayLike = 2.0,
-              tax: ArrayLike = 1.1) -> jax.Array:
+def buy_apple(
+    apple: ArrayLike = 100.0, apple_num: ArrayLike = 2.0, tax: ArrayLike = 1.1
+) -> jax.Array:
     """Figure 5-16 (``buy_apple.py``, 5.4.1): 2 apples at 100 each, 10% tax.
 
     ``mul_apple_layer`` then ``mul_tax_layer``; the defaults are the book's
@@ -129,9 +133,13 @@ def buy_apple(apple: ArrayLike = 100.0, apple_num: ArrayLike = 2.0,
     return mul(apple_price, tax)
 
 
-def buy_apple_orange(apple: ArrayLike = 100.0, apple_num: ArrayLike = 2.0,
-                     orange: ArrayLike = 150.0, orange_num: ArrayLike = 3.0,
-                     tax: ArrayLike = 1.1) -> jax.Array:
+def buy_apple_orange(
+    apple: ArrayLike = 100.0,
+    apple_num: ArrayLike = 2.0,
+    orange: ArrayLike = 150.0,
+    orange_num: ArrayLike = 3.0,
+    tax: ArrayLike = 1.1,
+) -> jax.Array:
     """Figure 5-17 (``buy_apple_orange.py``, 5.4.2): plus 3 oranges at 150.
 
     Two multiplication nodes, one addition node, then the tax:
@@ -160,4 +168,5 @@ def draw(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Drawing:
     2 multiplication nodes
     """
     from jaxbp.drawing import draw as _draw
+
     return _draw(f, *args, **kwargs)

@@ -34,8 +34,21 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-__all__ = ["DatasetError", "Expected", "read", "parse", "file_sha256", "idx_sha256", "one_line",
-           "IMAGE_MAGIC", "LABEL_MAGIC", "ROWS", "COLS", "NUM_CLASSES", "MAX_BYTES"]
+__all__ = [
+    "DatasetError",
+    "Expected",
+    "read",
+    "parse",
+    "file_sha256",
+    "idx_sha256",
+    "one_line",
+    "IMAGE_MAGIC",
+    "LABEL_MAGIC",
+    "ROWS",
+    "COLS",
+    "NUM_CLASSES",
+    "MAX_BYTES",
+]
 
 IMAGE_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
 LABEL_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
@@ -127,8 +140,9 @@ def _collect(pieces: Iterator[bytes], path: Path | str, limit: int, payload_hash
     return out
 
 
-def _read_payload(f: BinaryIO, path: Path | str, limit: int, gzipped: bool,
-                  want_md5: bool) -> tuple[bytearray, dict[str, str]]:
+def _read_payload(
+    f: BinaryIO, path: Path | str, limit: int, gzipped: bool, want_md5: bool
+) -> tuple[bytearray, dict[str, str]]:
     """The (decompressed) bytes of the open file ``f`` (named ``path`` in
     messages), at most ``limit``, and hex digests: ``file`` (SHA-256 of the
     bytes on disk), ``payload`` (SHA-256 of the decompressed bytes) and, when
@@ -201,8 +215,9 @@ def parse(path: Path | str, raw: bytes, kind: str) -> np.ndarray:
     return arr
 
 
-def read(path: Path, kind: str, expected: Expected,
-         f: BinaryIO | None = None) -> tuple[np.ndarray, str]:
+def read(
+    path: Path, kind: str, expected: Expected, f: BinaryIO | None = None
+) -> tuple[np.ndarray, str]:
     """Read, verify and parse one IDX ``kind`` file (``"images"`` or
     ``"labels"``; gzip for ``*.gz``), from ``f`` when given (``path`` then
     only names it); returns the array and the SHA-256 of the file's bytes."""

@@ -21,6 +21,7 @@ casts each gradient back to its input's dtype.
 
 The plain-jnp twins used by the tests live in :mod:`jaxbp.reference`.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,16 +31,27 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-__all__ = ["relu", "sigmoid", "affine", "softmax", "cross_entropy_error",
-           "softmax_with_loss", "check_batch", "check_labels", "check_label_range",
-           "target_rows"]
+__all__ = [
+    "relu",
+    "sigmoid",
+    "affine",
+    "softmax",
+    "cross_entropy_error",
+    "softmax_with_loss",
+    "check_batch",
+    "check_labels",
+    "check_label_range",
+    "target_rows",
+]
 
 
 def _floating(name: str, arg: str, x):
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{name}: {arg} must be a floating-point array, got dtype "
-                        f"{x.dtype} (normalise images first, e.g. x / 255)")
+        raise TypeError(
+            f"{name}: {arg} must be a floating-point array, got dtype "
+            f"{x.dtype} (normalise images first, e.g. x / 255)"
+        )
     return x
 
 
@@ -50,12 +62,12 @@ def _relu(x):
 
 
 def _relu_fwd(x):
-    mask = x <= 0                                    # self.mask = (x <= 0)
+    mask = x <= 0  # self.mask = (x <= 0)
     return jnp.where(mask, jnp.zeros_like(x), x), mask
 
 
 def _relu_bwd(mask, dout):
-    return (jnp.where(mask, jnp.zeros_like(dout), dout),)   # dout[self.mask] = 0
+    return (jnp.where(mask, jnp.zeros_like(dout), dout),)  # dout[self.mask] = 0
 
 
 _relu.defvjp(_relu_fwd, _relu_bwd)
@@ -87,12 +99,12 @@ def _sigmoid(x):
 
 
 def _sigmoid_fwd(x):
-    y = _sigmoid_forward(x)                          # self.out = out
+    y = _sigmoid_forward(x)  # self.out = out
     return y, y
 
 
 def _sigmoid_bwd(y, dout):
-    return (dout * y * (1 - y),)                     # eq. 5.12 / figure 5-21
+    return (dout * y * (1 - y),)  # eq. 5.12 / figure 5-21
 
 
 _sigmoid.defvjp(_sigmoid_fwd, _sigmoid_bwd)
@@ -134,16 +146,16 @@ def _affine(x, W, b):
 
 
 def _affine_fwd(x, W, b):
-    return _affine_forward(x, W, b), (x, W)          # self.x = x (and self.W)
+    return _affine_forward(x, W, b), (x, W)  # self.x = x (and self.W)
 
 
 def _affine_bwd(res, dout):
     x, W = res
     x2 = _as_batch(x)
     dout2 = dout[None, :] if dout.ndim == 1 else dout
-    dx = (dout2 @ W.T).reshape(x.shape)              # eq. 5.13: dL/dX = dL/dY . W^T
-    dW = x2.T @ dout2                                #           dL/dW = X^T . dL/dY
-    db = jnp.sum(dout2, axis=0)                      # 5.6.2: sum over the batch
+    dx = (dout2 @ W.T).reshape(x.shape)  # eq. 5.13: dL/dX = dL/dY . W^T
+    dW = x2.T @ dout2  #           dL/dW = X^T . dL/dY
+    db = jnp.sum(dout2, axis=0)  # 5.6.2: sum over the batch
     return dx, dW, db
 
 
@@ -183,11 +195,13 @@ def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
     if n_in != W.shape[0]:
         raise ValueError(
             f"affine: x of shape {x.shape} has {n_in} features but W of shape "
-            f"{W.shape} expects {W.shape[0]}")
+            f"{W.shape} expects {W.shape[0]}"
+        )
     if b.shape != (W.shape[1],):
         raise ValueError(
             f"affine: b must have shape ({W.shape[1]},) to match W of shape "
-            f"{W.shape}, got {b.shape}")
+            f"{W.shape}, got {b.shape}"
+        )
     dtype = jnp.result_type(x, W, b)
     return _affine(x.astype(dtype), W.astype(dtype), b.astype(dtype))
 
@@ -239,12 +253,12 @@ def check_label_range(t: ArrayLike, n_classes: int, name: str) -> None:
     if isinstance(t, jax.core.Tracer):
         return
     tn = np.asarray(t)
-    if np.issubdtype(tn.dtype, np.integer) and tn.size and (
-            tn.min() < 0 or tn.max() >= n_classes):
+    if np.issubdtype(tn.dtype, np.integer) and tn.size and (tn.min() < 0 or tn.max() >= n_classes):
         bad = np.unique(tn[(tn < 0) | (tn >= n_classes)])[:5]
         raise ValueError(
             f"{name}: labels must be in [0, {n_classes - 1}] for {n_classes} "
-            f"classes, got values in [{tn.min()}, {tn.max()}] (bad: {bad.tolist()})")
+            f"classes, got values in [{tn.min()}, {tn.max()}] (bad: {bad.tolist()})"
+        )
 
 
 def check_labels(name: str, x_shape: tuple[int, ...], t: ArrayLike) -> bool:
@@ -271,7 +285,8 @@ def check_labels(name: str, x_shape: tuple[int, ...], t: ArrayLike) -> bool:
         if shape != tuple(x_shape[:-1]):
             raise ValueError(
                 f"{name}: integer labels t must have shape {tuple(x_shape[:-1])} for "
-                f"logits of shape {tuple(x_shape)}, got {shape}")
+                f"logits of shape {tuple(x_shape)}, got {shape}"
+            )
         check_label_range(t, x_shape[-1], name)
         return True
     if jnp.issubdtype(dtype, jnp.floating):
@@ -279,10 +294,13 @@ def check_labels(name: str, x_shape: tuple[int, ...], t: ArrayLike) -> bool:
             raise ValueError(
                 f"{name}: one-hot labels t must have the shape of the logits "
                 f"{tuple(x_shape)}, got {shape} (pass integer class indices for shape "
-                f"{tuple(x_shape[:-1])})")
+                f"{tuple(x_shape[:-1])})"
+            )
         return False
-    raise TypeError(f"{name}: labels t must be integer class indices or "
-                    f"floating one-hot rows, got dtype {dtype}")
+    raise TypeError(
+        f"{name}: labels t must be integer class indices or "
+        f"floating one-hot rows, got dtype {dtype}"
+    )
 
 
 def target_rows(t: jax.Array, n_classes: int, dtype: DTypeLike) -> jax.Array:
@@ -301,8 +319,9 @@ def target_rows(t: jax.Array, n_classes: int, dtype: DTypeLike) -> jax.Array:
     if not jnp.issubdtype(t.dtype, jnp.integer):
         return t.astype(dtype)
     valid = (t >= 0) & (t < n_classes)
-    return jnp.where(valid[..., None], jax.nn.one_hot(t, n_classes, dtype=dtype),
-                     jnp.asarray(jnp.nan, dtype))
+    return jnp.where(
+        valid[..., None], jax.nn.one_hot(t, n_classes, dtype=dtype), jnp.asarray(jnp.nan, dtype)
+    )
 
 
 def _batch_of_logits(name: str, x, t):
@@ -351,19 +370,19 @@ def _softmax_with_loss(x, t):
 def _softmax_with_loss_fwd(x, t):
     target = target_rows(t, x.shape[-1], x.dtype)
     loss, log_y = _softmax_cross_entropy(x, target)  # self.loss = cross_entropy_error(...)
-    y = jnp.exp(log_y)                               # self.y = softmax(x)
-    return loss, (y, t, log_y)                       # self.t = t
+    y = jnp.exp(log_y)  # self.y = softmax(x)
+    return loss, (y, t, log_y)  # self.t = t
 
 
 def _softmax_with_loss_bwd(res, g):
     y, t, log_y = res
     n = y.shape[0]
     target = target_rows(t, y.shape[-1], y.dtype)
-    row_sum = jnp.sum(target, axis=-1, keepdims=True)     # 1 for one-hot rows
-    dx = g * (y * row_sum - target) / n              # book: (self.y - self.t) / batch_size
+    row_sum = jnp.sum(target, axis=-1, keepdims=True)  # 1 for one-hot rows
+    dx = g * (y * row_sum - target) / n  # book: (self.y - self.t) / batch_size
     if jnp.issubdtype(t.dtype, jnp.integer):
-        return dx, None                              # class indices: no cotangent
-    return dx, -g * log_y / n                        # (the book never needs dL/dt)
+        return dx, None  # class indices: no cotangent
+    return dx, -g * log_y / n  # (the book never needs dL/dt)
 
 
 _softmax_with_loss.defvjp(_softmax_with_loss_fwd, _softmax_with_loss_bwd)

@@ -188,11 +188,10 @@ _NPY_HEADER_SLACK = 4096  # an .npy header is far smaller than this
 # helpers: names, folders, messages
 # --------------------------------------------------------------------------
 
+
 def _check_dataset(dataset: str) -> str:
     if dataset not in DATASETS:
-        raise ValueError(
-            f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}"
-        )
+        raise ValueError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
     return dataset
 
 
@@ -247,8 +246,7 @@ def _find_files(directory: Path) -> dict[str, Path | None] | None:
         raise DatasetError(f"cannot read the data folder {directory}: {idx.one_line(e)}") from e
     found: dict[str, Path | None] = {}
     for base in FILES.values():
-        hits = [n for n in (base + ".gz", base)
-                if n in names and os.path.isfile(directory / n)]
+        hits = [n for n in (base + ".gz", base) if n in names and os.path.isfile(directory / n)]
         found[base] = directory / hits[0] if hits else None
     return found
 
@@ -257,8 +255,7 @@ def _complete(files: dict[str, Path | None] | None) -> bool:
     return files is not None and all(p is not None for p in files.values())
 
 
-def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = None
-                  ) -> Path | None:
+def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = None) -> Path | None:
     """The folder :func:`load_raw` would read the four files from, or None.
 
     ``data_dir`` (or else the dataset's environment variable) when it holds
@@ -280,6 +277,7 @@ def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = N
 # verifying and parsing the four files (the IDX format: jaxbp.idx)
 # --------------------------------------------------------------------------
 
+
 def _expected(dataset: str, base: str) -> idx.Expected:
     """What the file ``base`` of ``dataset`` must be (checksum, size)."""
     return idx.Expected(
@@ -294,8 +292,9 @@ def _kind(base: str) -> str:
     return "images" if "images" in base else "labels"
 
 
-def _load_file(path: Path, dataset: str, base: str,
-               f: BinaryIO | None = None) -> tuple[np.ndarray, str]:
+def _load_file(
+    path: Path, dataset: str, base: str, f: BinaryIO | None = None
+) -> tuple[np.ndarray, str]:
     """:func:`jaxbp.idx.read` of the file ``base`` of ``dataset``."""
     return idx.read(path, _kind(base), _expected(dataset, base), f)
 
@@ -315,7 +314,9 @@ def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
             raise DatasetError(f"{where}: {split} label out of range 0..{idx.NUM_CLASSES - 1}")
 
 
-def _load_files(dataset: str, files: dict[str, Path]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _load_files(
+    dataset: str, files: dict[str, Path]
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The four arrays, verified and parsed, and the on-disk SHA-256 of each file."""
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
@@ -328,6 +329,7 @@ def _load_files(dataset: str, files: dict[str, Path]) -> tuple[dict[str, np.ndar
 # --------------------------------------------------------------------------
 # download
 # --------------------------------------------------------------------------
+
 
 def _fmt_bytes(n: float) -> str:
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
@@ -414,6 +416,7 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
 # parsed .npz cache
 # --------------------------------------------------------------------------
 
+
 def _cache_enabled() -> bool:
     return os.environ.get("JAXBP_NO_CACHE", "").strip().lower() in ("", "0", "false", "no")
 
@@ -470,8 +473,12 @@ def _write_cache(dataset: str, arrays: dict[str, np.ndarray], sources: dict[str,
     digests = _verified_digests(dataset, arrays)
     if digests is None:
         return  # e.g. accepted through the .gz MD5 only: not cached
-    meta = {"format": _CACHE_FORMAT, "dataset": dataset, "sha256": digests,
-            "sources": {base: sorted(s)[-8:] for base, s in sources.items()}}
+    meta = {
+        "format": _CACHE_FORMAT,
+        "dataset": dataset,
+        "sha256": digests,
+        "sources": {base: sorted(s)[-8:] for base, s in sources.items()},
+    }
     path = _cache_path(dataset)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -484,8 +491,10 @@ def _write_cache(dataset: str, arrays: dict[str, np.ndarray], sources: dict[str,
 # finding the four files
 # --------------------------------------------------------------------------
 
-def _explicit_files(dataset: str, directory: Path, origin: str,
-                    download: bool, progress: bool) -> dict[str, Path]:
+
+def _explicit_files(
+    dataset: str, directory: Path, origin: str, download: bool, progress: bool
+) -> dict[str, Path]:
     """The four files in the folder named by ``data_dir`` or the variable.
 
     The folder must exist; a missing file is downloaded into it only for
@@ -549,6 +558,7 @@ def _load_verified(dataset: str, files: dict[str, Path], cached) -> dict[str, np
 # --------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------
+
 
 def load_raw(
     dataset: str = "mnist",
@@ -615,7 +625,9 @@ def load_mnist(
 
     def images(x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float32) / np.float32(255.0) if normalize else x
-        return x.reshape(x.shape[0], -1) if flatten else x.reshape(x.shape[0], 1, idx.ROWS, idx.COLS)
+        return (
+            x.reshape(x.shape[0], -1) if flatten else x.reshape(x.shape[0], 1, idx.ROWS, idx.COLS)
+        )
 
     def labels(t: np.ndarray) -> np.ndarray:
         if one_hot_label:

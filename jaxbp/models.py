@@ -11,6 +11,7 @@ Each network module keeps the book's own methods (``predict``, ``loss``,
 
 ``x`` is float32 ``(B, 784)`` in [0, 1]; ``t`` int32 ``(B,)``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,13 +23,21 @@ import jax.numpy as jnp
 
 from jaxbp import optimizer as update_rules
 
-if TYPE_CHECKING:                     # jaxbp.train imports this module
+if TYPE_CHECKING:  # jaxbp.train imports this module
     import optax
 
     from jaxbp.train import Config
 
-__all__ = ["Model", "MODELS", "OPTIMIZERS", "DEFAULTS", "get", "optimizer", "flat_state",
-           "split_state"]
+__all__ = [
+    "Model",
+    "MODELS",
+    "OPTIMIZERS",
+    "DEFAULTS",
+    "get",
+    "optimizer",
+    "flat_state",
+    "split_state",
+]
 
 MODELS = ("two_layer_net", "multi_layer_net", "simple_conv_net")
 OPTIMIZERS = update_rules.NAMES
@@ -36,23 +45,34 @@ OPTIMIZERS = update_rules.NAMES
 #: Training settings per network where they differ from the book's chapter 5.
 DEFAULTS = {
     "two_layer_net": {},
-    "multi_layer_net": {"optimizer": "adam", "lr": 0.001, "iters": 2000, "batch_size": 128,
-                        "hidden_size": 100},
-    "simple_conv_net": {"optimizer": "adam", "lr": 0.001, "iters": 12000, "batch_size": 100,
-                        "hidden_size": 100},
+    "multi_layer_net": {
+        "optimizer": "adam",
+        "lr": 0.001,
+        "iters": 2000,
+        "batch_size": 128,
+        "hidden_size": 100,
+    },
+    "simple_conv_net": {
+        "optimizer": "adam",
+        "lr": 0.001,
+        "iters": 12000,
+        "batch_size": 100,
+        "hidden_size": 100,
+    },
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Model:
     """What the trainer needs of a network (see the module docstring)."""
+
     name: str
     init: Callable
     train_loss: Callable
     logits: Callable
     param_specs: dict
     state_specs: dict
-    chunk_steps: int = 0          # longest compiled chunk (about 1 s on a 2-core CPU); 0: an epoch
+    chunk_steps: int = 0  # longest compiled chunk (about 1 s on a 2-core CPU); 0: an epoch
 
 
 def _specs(tree) -> dict:
@@ -67,6 +87,7 @@ def flat_state(state: dict) -> dict:
 def _two_layer_net(config) -> Model:
     from jaxbp import two_layer_net as net
     from jaxbp.train import DTYPES
+
     compute_dtype = DTYPES[config.dtype]
 
     def init(key):
@@ -75,9 +96,13 @@ def _two_layer_net(config) -> Model:
     def train_loss(params, state, x, t, key):
         return net.loss(params, x, t, compute_dtype=compute_dtype), state
 
-    return Model("two_layer_net", init, train_loss,
-                 lambda params, state, x: net.predict(params, x),
-                 *_shapes_of(init))
+    return Model(
+        "two_layer_net",
+        init,
+        train_loss,
+        lambda params, state, x: net.predict(params, x),
+        *_shapes_of(init),
+    )
 
 
 def _module_model(name: str, module, hyper) -> Model:
@@ -85,11 +110,13 @@ def _module_model(name: str, module, hyper) -> Model:
         params = module.init_params(key, hyper)
         return params, module.init_state(params)
 
-    return Model(name, init,
-                 lambda params, state, x, t, key: module.train_loss(params, state, x, t, key,
-                                                                    hyper),
-                 lambda params, state, x: module.predict(params, x, state, hyper),
-                 *_shapes_of(init))
+    return Model(
+        name,
+        init,
+        lambda params, state, x, t, key: module.train_loss(params, state, x, t, key, hyper),
+        lambda params, state, x: module.predict(params, x, state, hyper),
+        *_shapes_of(init),
+    )
 
 
 def _shapes_of(init: Callable) -> tuple[dict, dict]:
@@ -105,12 +132,18 @@ def get(config: Config) -> Model:
         raise ValueError(f"dtype {config.dtype} is offered for two_layer_net only")
     if config.model == "multi_layer_net":
         from jaxbp import multi_layer_net as m
-        hyper = m.Hyper(hidden_size_list=(config.hidden_size,) * 4, use_batchnorm=config.batchnorm,
-                        use_dropout=config.dropout > 0, dropout_ratio=config.dropout or 0.5,
-                        weight_decay_lambda=config.weight_decay)
+
+        hyper = m.Hyper(
+            hidden_size_list=(config.hidden_size,) * 4,
+            use_batchnorm=config.batchnorm,
+            use_dropout=config.dropout > 0,
+            dropout_ratio=config.dropout or 0.5,
+            weight_decay_lambda=config.weight_decay,
+        )
         return _module_model(config.model, m, hyper)
     if config.model == "simple_conv_net":
         from jaxbp import simple_conv_net as m
+
         model = _module_model(config.model, m, m.Hyper(hidden_size=config.hidden_size))
         return dataclasses.replace(model, chunk_steps=100)
     raise ValueError(f"model must be one of {list(MODELS)}, got {config.model!r}")

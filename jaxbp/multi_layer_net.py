@@ -35,6 +35,7 @@ when ``train`` and ``use_dropout``.  ``x``: float ``(N, input_size)``;
 (``loss(x, t, train_flg=True)``); with a fixed ``key`` the dropout mask is
 the same for every evaluation, so the numerical gradient is meaningful.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,9 +51,19 @@ from jaxbp.layers import affine, check_label_range, relu, sigmoid, softmax_with_
 from jaxbp.techniques import batch_norm, batch_norm_state, dropout, weight_decay_loss
 from jaxbp.weight_init import init_std
 
-__all__ = ["Hyper", "TRAIN_DEFAULTS", "init_params", "init_state", "forward",
-           "predict", "loss", "train_loss", "accuracy", "gradient",
-           "numerical_gradient"]
+__all__ = [
+    "Hyper",
+    "TRAIN_DEFAULTS",
+    "init_params",
+    "init_state",
+    "forward",
+    "predict",
+    "loss",
+    "train_loss",
+    "accuracy",
+    "gradient",
+    "numerical_gradient",
+]
 
 #: Training settings of the book's ``ch06/optimizer_compare_mnist.py`` (figure
 #: 6-9, full MNIST, 4 hidden layers of 100 ReLU units, He init): Adam with its
@@ -62,8 +73,8 @@ TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "iters": 2000, "batch_size":
 _ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid}
 
 # Type aliases of the signatures below.
-Params = dict[str, jax.Array]                 # {"W1": ..., "b1": ..., "gamma1": ..., ...}
-State = dict[str, dict[str, jax.Array]]       # {"BatchNorm1": {"running_mean", "running_var"}}
+Params = dict[str, jax.Array]  # {"W1": ..., "b1": ..., "gamma1": ..., ...}
+State = dict[str, dict[str, jax.Array]]  # {"BatchNorm1": {"running_mean", "running_var"}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Hyper:
     ``hidden_size_list`` is stored as a tuple so ``Hyper`` is hashable (a
     static argument of ``jax.jit``).
     """
+
     input_size: int = 784
     hidden_size_list: tuple[int, ...] = (100, 100, 100, 100)
     output_size: int = 10
@@ -89,16 +101,20 @@ class Hyper:
         object.__setattr__(self, "hidden_size_list", tuple(self.hidden_size_list))
         sizes = (self.input_size, *self.hidden_size_list, self.output_size)
         if any(isinstance(n, bool) or int(n) != n or n < 1 for n in sizes):
-            raise ValueError(f"Hyper: layer sizes must be positive integers, got "
-                             f"input {self.input_size}, hidden {self.hidden_size_list}, "
-                             f"output {self.output_size}")
+            raise ValueError(
+                f"Hyper: layer sizes must be positive integers, got "
+                f"input {self.input_size}, hidden {self.hidden_size_list}, "
+                f"output {self.output_size}"
+            )
         if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"Hyper: activation must be 'relu' or 'sigmoid', "
-                             f"got {self.activation!r}")
-        init_std(self.weight_init_std, 1)             # raises for a bad name or number
+            raise ValueError(
+                f"Hyper: activation must be 'relu' or 'sigmoid', got {self.activation!r}"
+            )
+        init_std(self.weight_init_std, 1)  # raises for a bad name or number
         if not self.weight_decay_lambda >= 0:
-            raise ValueError(f"Hyper: weight_decay_lambda must be >= 0, "
-                             f"got {self.weight_decay_lambda}")
+            raise ValueError(
+                f"Hyper: weight_decay_lambda must be >= 0, got {self.weight_decay_lambda}"
+            )
         if not 0 <= self.dropout_ratio < 1:
             raise ValueError(f"Hyper: dropout_ratio must be in [0, 1), got {self.dropout_ratio}")
 
@@ -116,8 +132,13 @@ def _hyper(hyper: Hyper | None, options: dict) -> Hyper:
     return dataclasses.replace(hyper, **options) if options else hyper
 
 
-def init_params(key: jax.Array | int, hyper: Hyper | None = None, *,
-                dtype: DTypeLike = jnp.float32, **options: Any) -> Params:
+def init_params(
+    key: jax.Array | int,
+    hyper: Hyper | None = None,
+    *,
+    dtype: DTypeLike = jnp.float32,
+    **options: Any,
+) -> Params:
     """The book's ``__init_weight`` (6.2) and batch-norm parameters (6.3).
 
     ``W{i} = init_std(weight_init_std, n_in) * randn(n_in, n_out)``, ``b{i} = 0``
@@ -130,8 +151,9 @@ def init_params(key: jax.Array | int, hyper: Hyper | None = None, *,
     if isinstance(key, int):
         key = jax.random.PRNGKey(key)
     scales = [init_std(hyper.weight_init_std, n_in) for n_in in hyper.sizes[:-1]]
-    return _init_params(key, jnp.asarray(scales, dtype), hyper.sizes, hyper.use_batchnorm,
-                        jnp.dtype(dtype))
+    return _init_params(
+        key, jnp.asarray(scales, dtype), hyper.sizes, hyper.use_batchnorm, jnp.dtype(dtype)
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
@@ -152,8 +174,11 @@ def init_state(params: Params) -> State:
 
     ``{}`` when ``params`` has no ``gamma1`` (no batch norm).
     """
-    return {f"BatchNorm{k[5:]}": batch_norm_state(v.shape[0], v.dtype)
-            for k, v in params.items() if k.startswith("gamma")}
+    return {
+        f"BatchNorm{k[5:]}": batch_norm_state(v.shape[0], v.dtype)
+        for k, v in params.items()
+        if k.startswith("gamma")
+    }
 
 
 def _layer_count(params: dict) -> int:
@@ -193,8 +218,9 @@ def _resolve(params: dict, hyper: Hyper | None) -> Hyper:
 def _check_state(state, params: dict, hyper: Hyper) -> dict:
     if not hyper.use_batchnorm:
         if state:
-            raise ValueError(f"state must be empty for a network without batch norm, "
-                             f"got keys {sorted(state)}")
+            raise ValueError(
+                f"state must be empty for a network without batch norm, got keys {sorted(state)}"
+            )
         return {}
     if state is None:
         return init_state(params)
@@ -205,9 +231,15 @@ def _check_state(state, params: dict, hyper: Hyper) -> dict:
     return state
 
 
-def forward(params: Params, x: ArrayLike, state: State | None = None,
-            hyper: Hyper | None = None, *, train: bool = False, key: jax.Array | None = None
-            ) -> tuple[jax.Array, State]:
+def forward(
+    params: Params,
+    x: ArrayLike,
+    state: State | None = None,
+    hyper: Hyper | None = None,
+    *,
+    train: bool = False,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, State]:
     """The network's forward pass (the book's ``predict(x, train_flg)``).
 
     ``x``: float ``(N, input_size)``.  Returns ``(logits (N, output_size),
@@ -228,7 +260,8 @@ def forward(params: Params, x: ArrayLike, state: State | None = None,
         h = affine(h, params[f"W{i}"], params[f"b{i}"])
         if hyper.use_batchnorm:
             h, new_state[f"BatchNorm{i}"] = batch_norm(
-                h, params[f"gamma{i}"], params[f"beta{i}"], state[f"BatchNorm{i}"], train)
+                h, params[f"gamma{i}"], params[f"beta{i}"], state[f"BatchNorm{i}"], train
+            )
         h = activation(h)
         if hyper.use_dropout:
             h = dropout(h, keys[i - 1], hyper.dropout_ratio, train)
@@ -236,8 +269,9 @@ def forward(params: Params, x: ArrayLike, state: State | None = None,
     return affine(h, params[f"W{last}"], params[f"b{last}"]), new_state
 
 
-def predict(params: Params, x: ArrayLike, state: State | None = None,
-            hyper: Hyper | None = None) -> jax.Array:
+def predict(
+    params: Params, x: ArrayLike, state: State | None = None, hyper: Hyper | None = None
+) -> jax.Array:
     """Test-mode logits ``(N, output_size)`` (``predict(x, train_flg=False)``)."""
     return forward(params, x, state, hyper, train=False)[0]
 
@@ -253,15 +287,23 @@ def _loss_and_state(params, x, t, state, hyper, train, key):
     return data_loss + weight_decay_loss(weights, hyper.weight_decay_lambda), new_state
 
 
-def loss(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = None,
-         hyper: Hyper | None = None, *, train: bool = False, key: jax.Array | None = None
-         ) -> jax.Array:
+def loss(
+    params: Params,
+    x: ArrayLike,
+    t: ArrayLike,
+    state: State | None = None,
+    hyper: Hyper | None = None,
+    *,
+    train: bool = False,
+    key: jax.Array | None = None,
+) -> jax.Array:
     """Softmax cross-entropy of the logits plus ``0.5 * lambda * sum W^2`` (6.4.2)."""
     return _loss_and_state(params, x, t, state, hyper, train, key)[0]
 
 
-def train_loss(params: Params, state: State, x: ArrayLike, t: ArrayLike,
-               key: jax.Array | None, hyper: Hyper) -> tuple[jax.Array, State]:
+def train_loss(
+    params: Params, state: State, x: ArrayLike, t: ArrayLike, key: jax.Array | None, hyper: Hyper
+) -> tuple[jax.Array, State]:
     """Training-mode ``(loss, new_state)``; pure, for ``jax.value_and_grad(has_aux=True)``.
 
     ``x`` float ``(B, input_size)``, ``t`` int ``(B,)``; ``hyper`` static.
@@ -277,13 +319,19 @@ def _accuracy(params, x, t, state, hyper):
     return jnp.mean(y == t)
 
 
-def accuracy(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = None,
-             hyper: Hyper | None = None) -> float:
+def accuracy(
+    params: Params,
+    x: ArrayLike,
+    t: ArrayLike,
+    state: State | None = None,
+    hyper: Hyper | None = None,
+) -> float:
     """Fraction of ``argmax(predict) == label`` in test mode (book's ``accuracy``)."""
     hyper = _resolve(params, hyper)
     check_label_range(t, hyper.output_size, "multi_layer_net")
-    return float(_accuracy(params, jnp.asarray(x), jnp.asarray(t),
-                           _check_state(state, params, hyper), hyper))
+    return float(
+        _accuracy(params, jnp.asarray(x), jnp.asarray(t), _check_state(state, params, hyper), hyper)
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("hyper", "train"))
@@ -291,9 +339,16 @@ def _grad(params, x, t, state, key, hyper, train):
     return jax.grad(loss)(params, x, t, state, hyper, train=train, key=key)
 
 
-def gradient(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = None,
-             hyper: Hyper | None = None, *, train: bool = True, key: jax.Array | None = None
-             ) -> Params:
+def gradient(
+    params: Params,
+    x: ArrayLike,
+    t: ArrayLike,
+    state: State | None = None,
+    hyper: Hyper | None = None,
+    *,
+    train: bool = True,
+    key: jax.Array | None = None,
+) -> Params:
     """Backprop gradient (the book's ``gradient``): ``jax.grad`` runs our rules.
 
     Includes the weight decay's ``lambda * W``; keys and shapes of ``params``.
@@ -306,13 +361,21 @@ def gradient(params: Params, x: ArrayLike, t: ArrayLike, state: State | None = N
 @functools.partial(jax.jit, static_argnames=("hyper", "train", "h"))
 def _numerical(params, x, t, state, key, h, hyper, train):
     return _gradient.numerical_gradient(
-        lambda p: loss(p, x, t, state, hyper, train=train, key=key), params, h)
+        lambda p: loss(p, x, t, state, hyper, train=train, key=key), params, h
+    )
 
 
-def numerical_gradient(params: Params, x: ArrayLike, t: ArrayLike,
-                       state: State | None = None, hyper: Hyper | None = None, *,
-                       train: bool = True, key: jax.Array | None = None,
-                       h: float = 1e-4) -> Params:
+def numerical_gradient(
+    params: Params,
+    x: ArrayLike,
+    t: ArrayLike,
+    state: State | None = None,
+    hyper: Hyper | None = None,
+    *,
+    train: bool = True,
+    key: jax.Array | None = None,
+    h: float = 1e-4,
+) -> Params:
     """Central differences (4.4) of ``loss`` for every parameter, no derivatives used."""
     hyper = _resolve(params, hyper)
     check_label_range(t, hyper.output_size, "multi_layer_net")

@@ -32,6 +32,7 @@ Default hyperparameters are the book's class defaults (``lr=0.01`` except
 Adam's ``lr=0.001``; ``momentum=0.9``; ``decay_rate=0.99``;
 ``beta1=0.9, beta2=0.999``).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -41,15 +42,30 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "get",
-           "NAMES", "DEFAULT_LR"]
+__all__ = [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "get",
+    "NAMES",
+    "DEFAULT_LR",
+]
 
 #: The book's default learning rate of each class in ``common/optimizer.py``.
-DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
-              "rmsprop": 0.01, "adam": 0.001}
+DEFAULT_LR = {
+    "sgd": 0.01,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.01,
+    "rmsprop": 0.01,
+    "adam": 0.001,
+}
 NAMES = tuple(DEFAULT_LR)
 
-_EPS = 1e-7                                  # the book's "+ 1e-7" in AdaGrad, RMSprop, Adam
+_EPS = 1e-7  # the book's "+ 1e-7" in AdaGrad, RMSprop, Adam
 
 
 def _check_rate(name: str, arg: str, value: float, upper: float | None = None) -> float:
@@ -88,8 +104,10 @@ def momentum(lr: float = 0.01, momentum: float = 0.9) -> optax.GradientTransform
     -0.1
     -0.19
     """
-    return optax.sgd(_check_rate("momentum", "lr", lr),
-                     momentum=_check_rate("momentum", "momentum", momentum, 1.0))
+    return optax.sgd(
+        _check_rate("momentum", "lr", lr),
+        momentum=_check_rate("momentum", "momentum", momentum, 1.0),
+    )
 
 
 def nesterov(lr: float = 0.01, momentum: float = 0.9) -> optax.GradientTransformation:
@@ -107,9 +125,11 @@ def nesterov(lr: float = 0.01, momentum: float = 0.9) -> optax.GradientTransform
     -0.19
     -0.271
     """
-    return optax.sgd(_check_rate("nesterov", "lr", lr),
-                     momentum=_check_rate("nesterov", "momentum", momentum, 1.0),
-                     nesterov=True)
+    return optax.sgd(
+        _check_rate("nesterov", "lr", lr),
+        momentum=_check_rate("nesterov", "momentum", momentum, 1.0),
+        nesterov=True,
+    )
 
 
 def rmsprop(lr: float = 0.01, decay_rate: float = 0.99) -> optax.GradientTransformation:
@@ -127,14 +147,18 @@ def rmsprop(lr: float = 0.01, decay_rate: float = 0.99) -> optax.GradientTransfo
     -1.0
     -0.7089
     """
-    return optax.rmsprop(_check_rate("rmsprop", "lr", lr),
-                         decay=_check_rate("rmsprop", "decay_rate", decay_rate, 1.0),
-                         eps=_EPS, initial_scale=0.0, eps_in_sqrt=False)
+    return optax.rmsprop(
+        _check_rate("rmsprop", "lr", lr),
+        decay=_check_rate("rmsprop", "decay_rate", decay_rate, 1.0),
+        eps=_EPS,
+        initial_scale=0.0,
+        eps_in_sqrt=False,
+    )
 
 
 # ---- AdaGrad (6.1.5) and Adam (6.1.6): written here ---------------------------
 class AdaGradState(NamedTuple):
-    h: optax.Params                          # self.h: sum of squared gradients
+    h: optax.Params  # self.h: sum of squared gradients
 
 
 def adagrad(lr: float = 0.01) -> optax.GradientTransformation:
@@ -159,21 +183,21 @@ def adagrad(lr: float = 0.01) -> optax.GradientTransformation:
     def update(grads, state, params=None):
         del params
         h = jax.tree_util.tree_map(lambda h, g: h + g * g, state.h, grads)  # self.h += g * g
-        updates = jax.tree_util.tree_map(
-            lambda g, h: -(lr * g / (jnp.sqrt(h) + _EPS)), grads, h)
+        updates = jax.tree_util.tree_map(lambda g, h: -(lr * g / (jnp.sqrt(h) + _EPS)), grads, h)
         return updates, AdaGradState(h=h)
 
     return optax.GradientTransformation(init, update)
 
 
 class AdamState(NamedTuple):
-    iter: jax.Array                          # self.iter
-    m: optax.Params                          # self.m
-    v: optax.Params                          # self.v
+    iter: jax.Array  # self.iter
+    m: optax.Params  # self.m
+    v: optax.Params  # self.v
 
 
-def adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999
-         ) -> optax.GradientTransformation:
+def adam(
+    lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999
+) -> optax.GradientTransformation:
     """Adam, the book's ``Adam`` class (6.1.6).
 
     ``m += (1 - beta1)*(g - m)``; ``v += (1 - beta2)*(g*g - v)``;
@@ -201,21 +225,28 @@ def adam(lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999
 
     def update(grads, state, params=None):
         del params
-        t = state.iter + 1                                      # self.iter += 1
+        t = state.iter + 1  # self.iter += 1
         m = jax.tree_util.tree_map(lambda m, g: m + (1 - beta1) * (g - m), state.m, grads)
-        v = jax.tree_util.tree_map(lambda v, g: v + (1 - beta2) * (g ** 2 - v), state.v, grads)
+        v = jax.tree_util.tree_map(lambda v, g: v + (1 - beta2) * (g**2 - v), state.v, grads)
 
         def step(m, v):
             tf = t.astype(m.dtype)
-            lr_t = lr * jnp.sqrt(1.0 - beta2 ** tf) / (1.0 - beta1 ** tf)
+            lr_t = lr * jnp.sqrt(1.0 - beta2**tf) / (1.0 - beta1**tf)
             return -(lr_t * m / (jnp.sqrt(v) + _EPS))
+
         return jax.tree_util.tree_map(step, m, v), AdamState(iter=t, m=m, v=v)
 
     return optax.GradientTransformation(init, update)
 
 
-_BUILDERS = {"sgd": sgd, "momentum": momentum, "nesterov": nesterov,
-             "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam}
+_BUILDERS = {
+    "sgd": sgd,
+    "momentum": momentum,
+    "nesterov": nesterov,
+    "adagrad": adagrad,
+    "rmsprop": rmsprop,
+    "adam": adam,
+}
 
 
 def get(name: str, lr: float | None = None) -> optax.GradientTransformation:

@@ -3,6 +3,7 @@
 Imported only when a figure is written, so that ``import jaxbp.train`` does not
 load matplotlib.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,10 @@ __all__ = ["plot_training"]
 def plot_training(metrics: dict, path: str | os.PathLike) -> None:
     """Write ``path`` (PNG, atomically): accuracy per epoch, and the minibatch loss."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.asarray(metrics["eval_steps"]) / metrics["iter_per_epoch"]
     if len(epochs):
@@ -31,13 +34,17 @@ def plot_training(metrics: dict, path: str | os.PathLike) -> None:
     if loss.size:
         ax2.plot(loss, lw=0.3, alpha=0.5, label="minibatch loss")
         w = min(100, loss.size)
-        ax2.plot(np.arange(w - 1, loss.size), np.convolve(loss, np.ones(w) / w, "valid"),
-                 label=f"mean of {w}")
+        ax2.plot(
+            np.arange(w - 1, loss.size),
+            np.convolve(loss, np.ones(w) / w, "valid"),
+            label=f"mean of {w}",
+        )
         ax2.legend(loc="upper right")
     ax2.set(xlabel="iteration", ylabel="loss", title="loss", yscale="log")
     config = metrics["config"]
-    fig.suptitle(f"{config.get('model', 'two_layer_net')} on {config['dataset']} "
-                 f"({metrics['device']})")
+    fig.suptitle(
+        f"{config.get('model', 'two_layer_net')} on {config['dataset']} ({metrics['device']})"
+    )
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

@@ -5,6 +5,7 @@ No custom rules here: these are the functions a JAX user would write, and
 hand-written backward passes against ``jax.grad`` of these (the gradient
 check's way (b), 5.7.3), and the benchmarks use them as the plain-JAX baseline.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -89,8 +90,9 @@ def loss(params: dict[str, jax.Array], x: jax.Array, t: jax.Array) -> jax.Array:
 __all__ += ["convolution", "max_pooling"]
 
 
-def convolution(x: ArrayLike, W: ArrayLike, b: jax.Array, stride: int = 1,
-                pad: int = 0) -> jax.Array:
+def convolution(
+    x: ArrayLike, W: ArrayLike, b: jax.Array, stride: int = 1, pad: int = 0
+) -> jax.Array:
     """``jax.lax.conv_general_dilated`` (NCHW input, OIHW filters) plus bias.
 
     >>> out = convolution(jnp.ones((1, 1, 4, 4)), jnp.ones((2, 1, 3, 3)), jnp.zeros(2), pad=1)
@@ -98,14 +100,17 @@ def convolution(x: ArrayLike, W: ArrayLike, b: jax.Array, stride: int = 1,
     ((1, 2, 4, 4), 4.0, 9.0)
     """
     out = jax.lax.conv_general_dilated(
-        x, W, (stride, stride), [(pad, pad), (pad, pad)],
+        x,
+        W,
+        (stride, stride),
+        [(pad, pad), (pad, pad)],
         dimension_numbers=("NCHW", "OIHW", "NCHW"),
-        precision=jax.lax.Precision.HIGHEST)
+        precision=jax.lax.Precision.HIGHEST,
+    )
     return out + b[None, :, None, None]
 
 
-def max_pooling(x: jax.Array, pool_h: int, pool_w: int, stride: int = 1,
-                pad: int = 0) -> jax.Array:
+def max_pooling(x: jax.Array, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> jax.Array:
     """Max over each zero-padded window, picked by a one-hot of ``argmax``.
 
     The windows come from ``jax.lax.conv_general_dilated_patches`` (channel
@@ -122,12 +127,17 @@ def max_pooling(x: jax.Array, pool_h: int, pool_w: int, stride: int = 1,
     """
     N, C = x.shape[:2]
     patches = jax.lax.conv_general_dilated_patches(
-        x, (pool_h, pool_w), (stride, stride), [(pad, pad), (pad, pad)],
+        x,
+        (pool_h, pool_w),
+        (stride, stride),
+        [(pad, pad), (pad, pad)],
         dimension_numbers=("NCHW", "OIHW", "NCHW"),
-        precision=jax.lax.Precision.HIGHEST)
+        precision=jax.lax.Precision.HIGHEST,
+    )
     patches = patches.reshape(N, C, pool_h * pool_w, *patches.shape[2:])
     first_max = jax.lax.stop_gradient(
-        jnp.argmax(patches, axis=2, keepdims=True) == jnp.arange(pool_h * pool_w)[:, None, None])
+        jnp.argmax(patches, axis=2, keepdims=True) == jnp.arange(pool_h * pool_w)[:, None, None]
+    )
     return jnp.sum(jnp.where(first_max, patches, jnp.zeros_like(patches)), axis=2)
 
 
@@ -137,8 +147,9 @@ def max_pooling(x: jax.Array, pool_h: int, pool_w: int, stride: int = 1,
 __all__ += ["dropout", "batch_norm", "weight_decay_loss"]
 
 
-def dropout(x: jax.Array, key: jax.Array | None, ratio: float = 0.5,
-            train: bool = True) -> jax.Array:
+def dropout(
+    x: jax.Array, key: jax.Array | None, ratio: float = 0.5, train: bool = True
+) -> jax.Array:
     """``x * (uniform(key) > ratio)`` while training, ``x * (1 - ratio)`` in test.
 
     >>> dropout(jnp.ones(3), None, ratio=0.25, train=False)
@@ -149,9 +160,15 @@ def dropout(x: jax.Array, key: jax.Array | None, ratio: float = 0.5,
     return x * (jax.random.uniform(key, x.shape, x.dtype) > ratio)
 
 
-def batch_norm(x: jax.Array, gamma: ArrayLike, beta: ArrayLike,
-               state: dict[str, jax.Array] | None, train: bool, momentum: float = 0.9,
-               eps: float = 1e-6) -> tuple[jax.Array, dict[str, jax.Array]]:
+def batch_norm(
+    x: jax.Array,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    state: dict[str, jax.Array] | None,
+    train: bool,
+    momentum: float = 0.9,
+    eps: float = 1e-6,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Batch Normalization over the batch axis; returns ``(out, new_state)``.
 
     >>> out, state = batch_norm(jnp.array([[1.0], [3.0]]), jnp.ones(1), jnp.zeros(1),
@@ -161,14 +178,18 @@ def batch_norm(x: jax.Array, gamma: ArrayLike, beta: ArrayLike,
     """
     x2 = x.reshape(x.shape[0], -1)
     if state is None:
-        state = {"running_mean": jnp.zeros(x2.shape[1], x2.dtype),
-                 "running_var": jnp.zeros(x2.shape[1], x2.dtype)}
+        state = {
+            "running_mean": jnp.zeros(x2.shape[1], x2.dtype),
+            "running_var": jnp.zeros(x2.shape[1], x2.dtype),
+        }
     if train:
         mu = jnp.mean(x2, axis=0)
         var = jnp.var(x2, axis=0)
         xn = (x2 - mu) / jnp.sqrt(var + eps)
-        state = {"running_mean": momentum * state["running_mean"] + (1 - momentum) * mu,
-                 "running_var": momentum * state["running_var"] + (1 - momentum) * var}
+        state = {
+            "running_mean": momentum * state["running_mean"] + (1 - momentum) * mu,
+            "running_var": momentum * state["running_var"] + (1 - momentum) * var,
+        }
     else:
         xn = (x2 - state["running_mean"]) / jnp.sqrt(state["running_var"] + eps)
     return (gamma * xn + beta).reshape(x.shape), state
@@ -180,4 +201,4 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     >>> float(weight_decay_loss([jnp.ones((2, 2)), jnp.ones(3)], 0.1))   # 0.05 * 7
     0.35...
     """
-    return sum(0.5 * lambda_ * jnp.sum(W ** 2) for W in jax.tree_util.tree_leaves(weights))
+    return sum(0.5 * lambda_ * jnp.sum(W**2) for W in jax.tree_util.tree_leaves(weights))

@@ -12,6 +12,7 @@ JSON string ``__meta__`` with ``{"format", "config", "step", "metrics"}``.  It i
 read back with every size bounded by the shapes the reader expects before any
 array is allocated (:func:`load_checkpoint`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,12 +28,22 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["OutputError", "CheckpointError", "atomic_write", "prepare_out_dir",
-           "save_checkpoint", "read_checkpoint_meta", "load_checkpoint", "array_shapes", "write_json",
-           "strict_json", "FORMAT"]
+__all__ = [
+    "OutputError",
+    "CheckpointError",
+    "atomic_write",
+    "prepare_out_dir",
+    "save_checkpoint",
+    "read_checkpoint_meta",
+    "load_checkpoint",
+    "array_shapes",
+    "write_json",
+    "strict_json",
+    "FORMAT",
+]
 
-FORMAT = 2                       # checkpoint format (1: params and meta only)
-MAX_META_BYTES = 64 << 20        # the metrics of a very long run fit easily
+FORMAT = 2  # checkpoint format (1: params and meta only)
+MAX_META_BYTES = 64 << 20  # the metrics of a very long run fit easily
 
 
 class OutputError(OSError):
@@ -99,7 +110,7 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 
 
 # ---- the out-dir -------------------------------------------------------------------
-_LOCKS: dict[str, int] = {}      # out-dir -> open, flock'ed file descriptor
+_LOCKS: dict[str, int] = {}  # out-dir -> open, flock'ed file descriptor
 
 
 def prepare_out_dir(out_dir: str | os.PathLike) -> str:
@@ -120,8 +131,11 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> str:
     if not os.path.isdir(out_dir):
         raise OutputError(f"cannot use --out-dir {out_dir}: it is not a folder")
     try:
-        fd = os.open(os.path.join(out_dir, ".lock"),
-                     os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        fd = os.open(
+            os.path.join(out_dir, ".lock"),
+            os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+            0o644,
+        )
     except OSError as e:
         raise OutputError(f"cannot write to --out-dir {out_dir}: {e.strerror}") from e
     try:
@@ -146,8 +160,9 @@ def release_out_dir(out_dir: str | os.PathLike) -> None:
 
 
 # ---- checkpoints ----------------------------------------------------------------------
-def save_checkpoint(path: str | os.PathLike, params: dict, opt_leaves: list | None = None,
-                    meta: dict | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike, params: dict, opt_leaves: list | None = None, meta: dict | None = None
+) -> None:
     """Atomically write ``params`` (a dict of arrays), optimizer leaves and ``meta``."""
     arrays = {k: np.asarray(v) for k, v in params.items()}
     arrays.update({f"opt_state.{i}": np.asarray(v) for i, v in enumerate(opt_leaves or [])})
@@ -169,12 +184,15 @@ def _open_npz(path: str | os.PathLike) -> Iterator[zipfile.ZipFile]:
         raise CheckpointError(f"checkpoint {path} is not a readable .npz file: {e}") from None
 
 
-_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
-                   (2, 0): np.lib.format.read_array_header_2_0}
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
-def _read_member(z: zipfile.ZipFile, name: str, check: Callable[[tuple, np.dtype], None],
-                 path) -> np.ndarray:
+def _read_member(
+    z: zipfile.ZipFile, name: str, check: Callable[[tuple, np.dtype], None], path
+) -> np.ndarray:
     """One ``.npy`` member; ``check(shape, dtype)`` runs on its header before allocation."""
     try:
         with z.open(name + ".npy") as f:
@@ -209,6 +227,7 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict:
         def small_text(shape, dtype):
             if dtype.kind != "U" or shape != () or dtype.itemsize > MAX_META_BYTES:
                 raise CheckpointError(f"checkpoint {path}: __meta__ is not a JSON string")
+
         text = str(_read_member(z, "__meta__", small_text, path)[()])
     try:
         meta = json.loads(text)
@@ -237,9 +256,11 @@ def array_shapes(path: str | os.PathLike) -> dict[str, tuple]:
     return shapes
 
 
-def load_checkpoint(path: str | os.PathLike, expected: dict[str, tuple[tuple, Any]],
-                    opt_expected: list | None = None
-                    ) -> tuple[dict[str, np.ndarray], list[np.ndarray], dict]:
+def load_checkpoint(
+    path: str | os.PathLike,
+    expected: dict[str, tuple[tuple, Any]],
+    opt_expected: list | None = None,
+) -> tuple[dict[str, np.ndarray], list[np.ndarray], dict]:
     """``(params, opt_leaves, meta)``, every array checked before it is allocated.
 
     ``expected``: ``{name: (shape, dtype)}`` of the parameters; each must be
@@ -249,14 +270,22 @@ def load_checkpoint(path: str | os.PathLike, expected: dict[str, tuple[tuple, An
     """
     meta = read_checkpoint_meta(path)
     with _open_npz(path) as z:
-        params = {k: _read_member(z, k, _expect(k, shape, path), path)
-                  for k, (shape, _) in expected.items()}
-        opt = [_read_member(z, f"opt_state.{i}", _expect(f"opt_state.{i}", s, path, any_dtype=True),
-                            path) for i, (s, _) in enumerate(opt_expected or [])]
+        params = {
+            k: _read_member(z, k, _expect(k, shape, path), path)
+            for k, (shape, _) in expected.items()
+        }
+        opt = [
+            _read_member(
+                z, f"opt_state.{i}", _expect(f"opt_state.{i}", s, path, any_dtype=True), path
+            )
+            for i, (s, _) in enumerate(opt_expected or [])
+        ]
     for k, v in params.items():
         if not np.all(np.isfinite(v)):
-            raise CheckpointError(f"checkpoint {path}: {k} holds non-finite values "
-                                  f"(NaN or inf); it cannot be evaluated or resumed")
+            raise CheckpointError(
+                f"checkpoint {path}: {k} holds non-finite values "
+                f"(NaN or inf); it cannot be evaluated or resumed"
+            )
         params[k] = v.astype(expected[k][1])
     return params, opt, meta
 
@@ -264,9 +293,12 @@ def load_checkpoint(path: str | os.PathLike, expected: dict[str, tuple[tuple, An
 def _expect(name: str, shape: tuple, path, any_dtype: bool = False):
     def check(got_shape, dtype):
         if tuple(got_shape) != tuple(shape):
-            raise CheckpointError(f"checkpoint {path}: {name} has shape {tuple(got_shape)}, "
-                                  f"expected {tuple(shape)}")
+            raise CheckpointError(
+                f"checkpoint {path}: {name} has shape {tuple(got_shape)}, expected {tuple(shape)}"
+            )
         if not any_dtype and dtype.kind != "f":
-            raise CheckpointError(f"checkpoint {path}: {name} has dtype {dtype}, "
-                                  f"expected floating point")
+            raise CheckpointError(
+                f"checkpoint {path}: {name} has dtype {dtype}, expected floating point"
+            )
+
     return check

@@ -23,6 +23,7 @@ and ``TRAIN_DEFAULTS``.  Images ``x`` are ``(N, C*H*W)`` (the trainer's flat
 rows, reshaped here) or ``(N, C, H, W)``; labels ``t`` integer ``(N,)`` or
 one-hot ``(N, classes)``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,9 +39,20 @@ from jaxbp import gradient as _gradient
 from jaxbp.conv import convolution, max_pooling, output_size
 from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
 
-__all__ = ["Hyper", "PARAM_KEYS", "TRAIN_DEFAULTS", "init_params", "init_state",
-           "forward", "predict", "loss", "accuracy", "gradient",
-           "numerical_gradient", "train_loss"]
+__all__ = [
+    "Hyper",
+    "PARAM_KEYS",
+    "TRAIN_DEFAULTS",
+    "init_params",
+    "init_state",
+    "forward",
+    "predict",
+    "loss",
+    "accuracy",
+    "gradient",
+    "numerical_gradient",
+    "train_loss",
+]
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 
@@ -51,6 +63,7 @@ TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "iters": 12000, "batch_size"
 @dataclasses.dataclass(frozen=True)
 class Hyper:
     """The book's constructor arguments (``conv_param`` spelled out)."""
+
     input_dim: tuple = (1, 28, 28)
     filter_num: int = 30
     filter_size: int = 5
@@ -74,7 +87,9 @@ class Hyper:
         return self.filter_num * (out_h // 2) * (out_w // 2)
 
 
-def init_params(key: jax.Array | int, hyper: Hyper = Hyper(), dtype: jnp.dtype = jnp.float32) -> dict:
+def init_params(
+    key: jax.Array | int, hyper: Hyper = Hyper(), dtype: jnp.dtype = jnp.float32
+) -> dict:
     """Book's ``__init__``: ``W = weight_init_std * randn``, ``b = 0``.
 
     ``key``: a ``jax.random`` key or an int seed.  Shapes as in the module
@@ -86,9 +101,11 @@ def init_params(key: jax.Array | int, hyper: Hyper = Hyper(), dtype: jnp.dtype =
     """
     _, H, W = hyper.input_dim
     if hyper.pool_output_size < 1:
-        raise ValueError(f"init_params: a {hyper.filter_size}x{hyper.filter_size} filter "
-                         f"(stride {hyper.stride}, pad {hyper.pad}) and 2x2 pooling leave "
-                         f"nothing of a {H}x{W} input")
+        raise ValueError(
+            f"init_params: a {hyper.filter_size}x{hyper.filter_size} filter "
+            f"(stride {hyper.stride}, pad {hyper.pad}) and 2x2 pooling leave "
+            f"nothing of a {H}x{W} input"
+        )
     if isinstance(key, int):
         key = jax.random.PRNGKey(key)
     return _init_params(key, hyper, jnp.dtype(dtype))
@@ -101,7 +118,8 @@ def _init_params(key, hyper, dtype):
     std, FN, FS = hyper.weight_init_std, hyper.filter_num, hyper.filter_size
     normal = lambda k, shape: std * jax.random.normal(k, shape, dtype)
     return {
-        "W1": normal(k1, (FN, C, FS, FS)), "b1": jnp.zeros(FN, dtype),
+        "W1": normal(k1, (FN, C, FS, FS)),
+        "b1": jnp.zeros(FN, dtype),
         "W2": normal(k2, (hyper.pool_output_size, hyper.hidden_size)),
         "b2": jnp.zeros(hyper.hidden_size, dtype),
         "W3": normal(k3, (hyper.hidden_size, hyper.output_size)),
@@ -127,12 +145,21 @@ def _as_images(x, hyper: Hyper):
         return x.reshape(x.shape[0], *hyper.input_dim)
     if x.ndim == 4 and x.shape[1:] == tuple(hyper.input_dim):
         return x
-    raise ValueError(f"simple_conv_net: x must be (N, {math.prod(hyper.input_dim)}) or "
-                     f"(N, {', '.join(map(str, hyper.input_dim))}), got {x.shape}")
+    raise ValueError(
+        f"simple_conv_net: x must be (N, {math.prod(hyper.input_dim)}) or "
+        f"(N, {', '.join(map(str, hyper.input_dim))}), got {x.shape}"
+    )
 
 
-def forward(params: dict, x: ArrayLike, state: dict | None = None, *, train: bool = False,
-            key: jax.Array | None = None, hyper: Hyper = Hyper()) -> tuple[jax.Array, dict]:
+def forward(
+    params: dict,
+    x: ArrayLike,
+    state: dict | None = None,
+    *,
+    train: bool = False,
+    key: jax.Array | None = None,
+    hyper: Hyper = Hyper(),
+) -> tuple[jax.Array, dict]:
     """The forward pass (book's ``predict``): returns ``(logits, new_state)``.
 
     ``logits``: ``(N, output_size)``.  ``train`` and ``key`` are part of the
@@ -142,8 +169,8 @@ def forward(params: dict, x: ArrayLike, state: dict | None = None, *, train: boo
     _check_params(params)
     x = _as_images(x, hyper)
     h = relu(convolution(x, params["W1"], params["b1"], hyper.stride, hyper.pad))
-    h = max_pooling(h, 2, 2, stride=2)                 # Pool1: pool_h=2, pool_w=2, stride=2
-    h = relu(affine(h, params["W2"], params["b2"]))    # Affine1 flattens (N, FN, P, P)
+    h = max_pooling(h, 2, 2, stride=2)  # Pool1: pool_h=2, pool_w=2, stride=2
+    h = relu(affine(h, params["W2"], params["b2"]))  # Affine1 flattens (N, FN, P, P)
     logits = affine(h, params["W3"], params["b3"])
     return logits, ({} if state is None else state)
 
@@ -153,8 +180,9 @@ def _predict(params, x, state, hyper):
     return forward(params, x, state, train=False, hyper=hyper)[0]
 
 
-def predict(params: dict, x: ArrayLike, state: dict | None = None,
-            hyper: Hyper = Hyper()) -> jax.Array:
+def predict(
+    params: dict, x: ArrayLike, state: dict | None = None, hyper: Hyper = Hyper()
+) -> jax.Array:
     """Logits ``(N, output_size)`` (inference mode; jitted, :func:`forward` inside)."""
     _check_params(params)
     return _predict(params, _as_images(x, hyper), state, hyper)
@@ -173,15 +201,17 @@ def _loss(params, x, t, state, hyper):
     return softmax_with_loss(predict(params, x, state, hyper), t)
 
 
-def loss(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
-         hyper: Hyper = Hyper()) -> jax.Array:
+def loss(
+    params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None, hyper: Hyper = Hyper()
+) -> jax.Array:
     """Mean softmax cross-entropy on ``(x, t)`` (jitted; labels checked first)."""
     _check_inputs(params, x, t, hyper)
     return _loss(params, x, t, state, hyper)
 
 
-def train_loss(params: dict, state: dict, x: jax.Array, t: jax.Array, key: jax.Array | None,
-               hyper: Hyper) -> tuple[jax.Array, dict]:
+def train_loss(
+    params: dict, state: dict, x: jax.Array, t: jax.Array, key: jax.Array | None, hyper: Hyper
+) -> tuple[jax.Array, dict]:
     """``(loss, new_state)`` of one minibatch in training mode, for the trainer.
 
     Pure and jittable (no checks on values): ``x`` float ``(B, C*H*W)``,
@@ -196,18 +226,26 @@ def _accuracy(params, x, t, state, hyper, batch_size):
     if t.ndim == 2:
         t = jnp.argmax(t, axis=-1)
     n = x.shape[0]
-    pad = -n % batch_size                              # last chunk padded, then ignored
+    pad = -n % batch_size  # last chunk padded, then ignored
     x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
     chunks = x.reshape(-1, batch_size, *x.shape[1:])
+
     def labels(xc):
         logits = predict(params, xc, state, hyper)
         return jnp.where(jnp.all(jnp.isfinite(logits), -1), jnp.argmax(logits, -1), -1)
-    y = jax.lax.map(labels, chunks)                    # non-finite logits: counted wrong
+
+    y = jax.lax.map(labels, chunks)  # non-finite logits: counted wrong
     return jnp.mean(y.reshape(-1)[:n] == t)
 
 
-def accuracy(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
-             hyper: Hyper = Hyper(), batch_size: int = 1000) -> jax.Array:
+def accuracy(
+    params: dict,
+    x: ArrayLike,
+    t: ArrayLike,
+    state: dict | None = None,
+    hyper: Hyper = Hyper(),
+    batch_size: int = 1000,
+) -> jax.Array:
     """Fraction of ``argmax(logits) == label``, ``batch_size`` images at a time.
 
     The book's ``accuracy`` loops over batches of 100 so that ``im2col`` fits
@@ -222,8 +260,9 @@ def accuracy(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None
 _grad = jax.jit(jax.grad(_loss), static_argnames="hyper")
 
 
-def gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
-             hyper: Hyper = Hyper()) -> dict:
+def gradient(
+    params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None, hyper: Hyper = Hyper()
+) -> dict:
     """Backprop (book's ``gradient``): ``jax.grad`` of :func:`loss` runs our rules."""
     _check_inputs(params, x, t, hyper)
     return _grad(params, x, t, state, hyper)
@@ -232,11 +271,18 @@ def gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None
 @functools.partial(jax.jit, static_argnames=("hyper", "h"))
 def _numerical_gradient(params, x, t, state, hyper, h):
     return _gradient.numerical_gradient(
-        lambda p: softmax_with_loss(predict(p, x, state, hyper), t), params, h=h)
+        lambda p: softmax_with_loss(predict(p, x, state, hyper), t), params, h=h
+    )
 
 
-def numerical_gradient(params: dict, x: ArrayLike, t: ArrayLike, state: dict | None = None,
-                       hyper: Hyper = Hyper(), h: float = 1e-4) -> dict:
+def numerical_gradient(
+    params: dict,
+    x: ArrayLike,
+    t: ArrayLike,
+    state: dict | None = None,
+    hyper: Hyper = Hyper(),
+    h: float = 1e-4,
+) -> dict:
     """Central differences (4.4) for every parameter, forward passes only.
 
     :func:`jaxbp.gradient.numerical_gradient`: two full forward passes per

@@ -19,6 +19,7 @@ Nothing is hidden: dropout's randomness comes from an explicit ``key`` and
 batch_norm's running mean and variance are an explicit ``state`` in and out.
 The plain-jnp twins used by the tests are in :mod:`jaxbp.reference`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,14 +32,14 @@ from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp.layers import _floating
 
-__all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state",
-           "weight_decay_loss"]
+__all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state", "weight_decay_loss"]
 
 
 def _static_bool(name: str, arg: str, value) -> bool:
     if isinstance(value, jax.core.Tracer):
-        raise TypeError(f"{name}: {arg} must be a Python bool (it selects the "
-                        f"computation), not a traced value")
+        raise TypeError(
+            f"{name}: {arg} must be a Python bool (it selects the computation), not a traced value"
+        )
     return bool(value)
 
 
@@ -67,18 +68,19 @@ def _dropout(x, mask):
 
 
 def _dropout_fwd(x, mask):
-    return x * mask.astype(x.dtype), mask            # self.mask = rand(*x.shape) > ratio
+    return x * mask.astype(x.dtype), mask  # self.mask = rand(*x.shape) > ratio
 
 
 def _dropout_bwd(mask, dout):
-    return dout * mask.astype(dout.dtype), None      # return dout * self.mask
+    return dout * mask.astype(dout.dtype), None  # return dout * self.mask
 
 
 _dropout.defvjp(_dropout_fwd, _dropout_bwd)
 
 
-def dropout_mask(key: jax.Array, shape: tuple[int, ...], ratio: float | jax.Array,
-                 dtype: DTypeLike = jnp.float32) -> jax.Array:
+def dropout_mask(
+    key: jax.Array, shape: tuple[int, ...], ratio: float | jax.Array, dtype: DTypeLike = jnp.float32
+) -> jax.Array:
     """The book's ``np.random.rand(*x.shape) > dropout_ratio``, from ``key``.
 
     Uniform numbers are drawn in ``dtype`` (the input's), so a float32 and a
@@ -91,8 +93,9 @@ def dropout_mask(key: jax.Array, shape: tuple[int, ...], ratio: float | jax.Arra
     return jax.random.uniform(key, shape, dtype) > ratio
 
 
-def dropout(x: ArrayLike, key: jax.Array | None, ratio: float = 0.5,
-            train: bool = True) -> jax.Array:
+def dropout(
+    x: ArrayLike, key: jax.Array | None, ratio: float = 0.5, train: bool = True
+) -> jax.Array:
     """Dropout (6.4.3): drop each unit with probability ``ratio`` while training.
 
     ``x``: any ``(N, ...)`` floating array; ``key``: a ``jax.random`` key (used
@@ -120,7 +123,7 @@ def dropout(x: ArrayLike, key: jax.Array | None, ratio: float = 0.5,
     x = _batched("dropout", x)
     _check_fraction("dropout", "ratio", ratio)
     if not _static_bool("dropout", "train", train):
-        return x * (1.0 - ratio)                      # x * (1.0 - self.dropout_ratio)
+        return x * (1.0 - ratio)  # x * (1.0 - self.dropout_ratio)
     if key is None:
         raise ValueError("dropout: train=True needs a jax.random key for the mask")
     return _dropout(x, dropout_mask(key, x.shape, ratio, x.dtype))
@@ -128,12 +131,12 @@ def dropout(x: ArrayLike, key: jax.Array | None, ratio: float = 0.5,
 
 # ---- Batch Normalization (6.3) --------------------------------------------------
 def _batch_norm_forward(x, gamma, beta, eps):
-    mu = jnp.mean(x, axis=0)                          # eq. 6.7: mini-batch mean
+    mu = jnp.mean(x, axis=0)  # eq. 6.7: mini-batch mean
     xc = x - mu
-    var = jnp.mean(xc ** 2, axis=0)                   #          and variance
+    var = jnp.mean(xc**2, axis=0)  #          and variance
     std = jnp.sqrt(var + eps)
-    xn = xc / std                                     # eq. 6.7: normalise
-    return gamma * xn + beta, (xc, xn, std)           # eq. 6.8: scale and shift
+    xn = xc / std  # eq. 6.7: normalise
+    return gamma * xn + beta, (xc, xn, std)  # eq. 6.8: scale and shift
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
@@ -149,7 +152,7 @@ def _batch_norm_train_fwd(x, gamma, beta, eps):
 
 def _batch_norm_train_bwd(eps, res, dout):
     gamma, xc, xn, std = res
-    n = xc.shape[0]                                   # self.batch_size
+    n = xc.shape[0]  # self.batch_size
     dbeta = jnp.sum(dout, axis=0)
     dgamma = jnp.sum(xn * dout, axis=0)
     dxn = gamma * dout
@@ -172,8 +175,10 @@ def batch_norm_state(n_features: int, dtype: DTypeLike = jnp.float32) -> dict[st
     {'running_mean': Array([0., 0., 0.], dtype=float32),
      'running_var': Array([0., 0., 0.], dtype=float32)}
     """
-    return {"running_mean": jnp.zeros(n_features, dtype),
-            "running_var": jnp.zeros(n_features, dtype)}
+    return {
+        "running_mean": jnp.zeros(n_features, dtype),
+        "running_var": jnp.zeros(n_features, dtype),
+    }
 
 
 def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
@@ -190,14 +195,16 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
         state = batch_norm_state(d, x.dtype)
     if not isinstance(state, dict) or set(state) != {"running_mean", "running_var"}:
         got = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"batch_norm: state must be a dict with keys running_mean and "
-                         f"running_var, got {got}")
+        raise ValueError(
+            f"batch_norm: state must be a dict with keys running_mean and running_var, got {got}"
+        )
     for arg, v in state.items():
         if jnp.shape(v) != (d,):
-            raise ValueError(f"batch_norm: state[{arg!r}] must have shape ({d},) for "
-                             f"{where}, got {jnp.shape(v)}")
+            raise ValueError(
+                f"batch_norm: state[{arg!r}] must have shape ({d},) for {where}, got {jnp.shape(v)}"
+            )
     _check_fraction("batch_norm", "momentum", momentum, closed=True)
-    if isinstance(eps, jax.core.Tracer):                # a static argument of the rule
+    if isinstance(eps, jax.core.Tracer):  # a static argument of the rule
         raise TypeError("batch_norm: eps must be a Python number, not a traced value")
     if not float(eps) > 0:
         raise ValueError(f"batch_norm: eps must be positive, got {eps}")
@@ -206,9 +213,15 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
     return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype), state
 
 
-def batch_norm(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike,
-               state: dict[str, ArrayLike] | None, train: bool, momentum: float = 0.9,
-               eps: float = 1e-6) -> tuple[jax.Array, dict[str, jax.Array]]:
+def batch_norm(
+    x: ArrayLike,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    state: dict[str, ArrayLike] | None,
+    train: bool,
+    momentum: float = 0.9,
+    eps: float = 1e-6,
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Batch Normalization (6.3.1-6.3.2, eq. 6.7-6.8), the book's layer.
 
     Shapes: ``x`` ``(N, D)`` or ``(N, C, H, W)``; any ``(N, ...)`` is
@@ -244,8 +257,10 @@ def batch_norm(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike,
         out = _batch_norm_train(x2, gamma, beta, eps)
         mu = jnp.mean(x2, axis=0)
         var = jnp.mean((x2 - mu) ** 2, axis=0)
-        state = {"running_mean": momentum * rm + (1 - momentum) * mu,
-                 "running_var": momentum * rv + (1 - momentum) * var}
+        state = {
+            "running_mean": momentum * rm + (1 - momentum) * mu,
+            "running_var": momentum * rv + (1 - momentum) * var,
+        }
     else:
         out = gamma * ((x2 - rm) / jnp.sqrt(rv + eps)) + beta
     return out.reshape(x.shape), state
@@ -254,17 +269,17 @@ def batch_norm(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike,
 # ---- Weight decay (6.4.2) -------------------------------------------------------
 @jax.custom_vjp
 def _weight_decay(W, lambda_):
-    return 0.5 * lambda_ * jnp.sum(W ** 2)
+    return 0.5 * lambda_ * jnp.sum(W**2)
 
 
 def _weight_decay_fwd(W, lambda_):
-    return _weight_decay(W, lambda_), (W, lambda_)   # the book reads self.params['W'] again
+    return _weight_decay(W, lambda_), (W, lambda_)  # the book reads self.params['W'] again
 
 
 def _weight_decay_bwd(res, g):
     W, lambda_ = res
-    dW = g * lambda_ * W                              # + self.weight_decay_lambda * W
-    return dW, g * 0.5 * jnp.sum(W ** 2)
+    dW = g * lambda_ * W  # + self.weight_decay_lambda * W
+    return dW, g * 0.5 * jnp.sum(W**2)
 
 
 _weight_decay.defvjp(_weight_decay_fwd, _weight_decay_bwd)

@@ -1,4 +1,5 @@
 """Synthetic data of MNIST's shapes, for tests, benchmarks and rehearsals without MNIST."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ def synthetic_mnist(n_train: int = 6000, n_test: int = 1000, seed: int = 0) -> d
     for split, n in (("train", n_train), ("test", n_test)):
         t = rng.integers(0, 10, n).astype(np.int32)
         x = rng.integers(0, 128, (n, 784), dtype=np.uint8)
-        block = np.arange(784) // 79 == t[:, None]          # pixel j is in block j // 79
+        block = np.arange(784) // 79 == t[:, None]  # pixel j is in block j // 79
         x[block] += 120
         out[f"x_{split}"], out[f"t_{split}"] = x, t
     return out

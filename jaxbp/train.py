@@ -23,10 +23,12 @@ evaluation, so a stopped run loses nothing finished and can be resumed bit for b
 Library: :func:`fit` with a :class:`Config`.  Command line: :mod:`jaxbp.cli`
 (``python -m jaxbp.train``, ``jaxbp-train``).
 """
+
 from __future__ import annotations
 
-if __name__ == "__main__":     # the CLI: note SIGINT/SIGTERM from the first moment, even
+if __name__ == "__main__":  # the CLI: note SIGINT/SIGTERM from the first moment, even
     from jaxbp.cli import StopSignals  # during the imports below (see jaxbp.cli)
+
     StopSignals.install()
 
 import dataclasses
@@ -44,10 +46,21 @@ from jax.typing import ArrayLike
 
 from jaxbp import devices, models, run_state, saved_run, xla_options
 
-load_params = saved_run.load_params          # the saved run, for --evaluate and users
+load_params = saved_run.load_params  # the saved run, for --evaluate and users
 
-__all__ = ["Config", "fit", "load_data", "prepare_data", "evaluate", "chunk_schedule",
-           "make_train_chunk", "normalise", "Diverged", "load_params", "main"]
+__all__ = [
+    "Config",
+    "fit",
+    "load_data",
+    "prepare_data",
+    "evaluate",
+    "chunk_schedule",
+    "make_train_chunk",
+    "normalise",
+    "Diverged",
+    "load_params",
+    "main",
+]
 
 DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
 
@@ -59,6 +72,7 @@ def _field(default, help: str, **extra):
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Hyperparameters; the defaults are the book's (5.7.4).  The CLI is built from these."""
+
     model: str = _field("two_layer_net", "network", choices=tuple(models.MODELS))
     dataset: str = _field("mnist", "dataset", choices=("mnist", "fashion-mnist"))
     iters: int = _field(10000, "training steps")
@@ -67,23 +81,36 @@ class Config:
     optimizer: str = _field("sgd", "update rule (6.1)", choices=models.OPTIMIZERS)
     hidden_size: int = _field(50, "hidden units of each hidden layer")
     weight_init_std: float = _field(0.01, "std of the normal initial weights (two_layer_net)")
-    batchnorm: bool = _field(False, "batch normalization after each hidden affine layer "
-                             "(6.3; multi_layer_net)")
-    dropout: float = _field(0.0, "dropout ratio after each hidden layer, 0 for none "
-                            "(6.4.3; multi_layer_net)")
+    batchnorm: bool = _field(
+        False, "batch normalization after each hidden affine layer (6.3; multi_layer_net)"
+    )
+    dropout: float = _field(
+        0.0, "dropout ratio after each hidden layer, 0 for none (6.4.3; multi_layer_net)"
+    )
     weight_decay: float = _field(0.0, "weight decay lambda (6.4.2; multi_layer_net)")
     seed: int = _field(0, "random seed (0 <= seed < 2**32)")
-    eval_every: int = _field(0, "steps between evaluations (0: one epoch, "
-                                "train_size // batch_size)")
-    evaluate: bool = _field(True, "evaluate accuracy (False: steps only, for benchmarks)",
-                            cli=False)
-    dtype: str = _field("float32", "compute dtype of the matmuls; parameters and loss stay "
-                                   "float32", choices=tuple(DTYPES))
-    devices: str = _field("1", "data parallel over this many devices, or 'all' (batch size "
-                               "must divide by the device count)")
-    cpu_matmul: str = _field(xla_options.DEFAULT, "XLA CPU matmul path: eigen (YNN fusions "
-                             "off), xla-default, or auto (timed once per machine, then cached)",
-                             choices=xla_options.CHOICES)
+    eval_every: int = _field(
+        0, "steps between evaluations (0: one epoch, train_size // batch_size)"
+    )
+    evaluate: bool = _field(
+        True, "evaluate accuracy (False: steps only, for benchmarks)", cli=False
+    )
+    dtype: str = _field(
+        "float32",
+        "compute dtype of the matmuls; parameters and loss stay float32",
+        choices=tuple(DTYPES),
+    )
+    devices: str = _field(
+        "1",
+        "data parallel over this many devices, or 'all' (batch size "
+        "must divide by the device count)",
+    )
+    cpu_matmul: str = _field(
+        xla_options.DEFAULT,
+        "XLA CPU matmul path: eigen (YNN fusions "
+        "off), xla-default, or auto (timed once per machine, then cached)",
+        choices=xla_options.CHOICES,
+    )
 
     def validate(self) -> Config:
         """Raise ``ValueError`` naming the first bad field; return ``self``."""
@@ -98,19 +125,22 @@ class Config:
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
         if not (0 <= self.dropout < 1 and 0 <= self.weight_decay < math.inf):
-            raise ValueError(f"dropout must be in [0, 1) and weight_decay >= 0, got "
-                             f"{self.dropout!r} and {self.weight_decay!r}")
-        if self.model != "multi_layer_net" and (self.batchnorm or self.dropout
-                                                or self.weight_decay):
-            raise ValueError("batchnorm, dropout and weight_decay are options of "
-                             "multi_layer_net")
+            raise ValueError(
+                f"dropout must be in [0, 1) and weight_decay >= 0, got "
+                f"{self.dropout!r} and {self.weight_decay!r}"
+            )
+        if self.model != "multi_layer_net" and (
+            self.batchnorm or self.dropout or self.weight_decay
+        ):
+            raise ValueError("batchnorm, dropout and weight_decay are options of multi_layer_net")
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
-                raise ValueError(f"{f.name} must be one of {list(choices)}, got "
-                                 f"{getattr(self, f.name)!r}")
+                raise ValueError(
+                    f"{f.name} must be one of {list(choices)}, got {getattr(self, f.name)!r}"
+                )
         if self.devices != "all" and not (str(self.devices).isdigit() and int(self.devices) > 0):
             raise ValueError(f"devices must be a positive integer or 'all', got {self.devices!r}")
         return self
@@ -120,25 +150,31 @@ class Config:
 def load_data(dataset: str = "mnist", data_dir: str | None = None, progress: bool = True) -> dict:
     """uint8 images ``(N, 784)`` and int32 labels ``(N,)``, validated once."""
     from jaxbp import mnist
+
     return prepare_data(mnist.load_raw(dataset=dataset, data_dir=data_dir, progress=progress))
 
 
 def check_images(name: str, x: np.ndarray, t: np.ndarray | None = None) -> None:
     """uint8 pixels ``(N, 784)`` (or ``(N, 28, 28)``), ``N > 0``; labels ``(N,)`` in 0..9."""
     if x.dtype != np.uint8:
-        raise TypeError(f"{name} must be uint8 pixels 0..255, got {x.dtype} "
-                        f"(the trainer normalises x / 255 itself)")
+        raise TypeError(
+            f"{name} must be uint8 pixels 0..255, got {x.dtype} "
+            f"(the trainer normalises x / 255 itself)"
+        )
     if x.ndim < 2 or math.prod(x.shape[1:]) != 784:
-        raise ValueError(f"{name} must be a batch of 784-pixel images (N, 784), "
-                         f"got shape {x.shape}")
+        raise ValueError(
+            f"{name} must be a batch of 784-pixel images (N, 784), got shape {x.shape}"
+        )
     if x.shape[0] == 0:
         raise ValueError(f"{name}: the batch is empty (N = 0)")
     if t is not None:
         if t.ndim != 1 or t.shape[0] != x.shape[0]:
             raise ValueError(f"labels for {name} must have shape ({x.shape[0]},), got {t.shape}")
         if not np.issubdtype(t.dtype, np.integer) or t.min() < 0 or t.max() > 9:
-            raise ValueError(f"labels for {name} must be integers in [0, 9], got "
-                             f"{t.dtype} in [{t.min()}, {t.max()}]")
+            raise ValueError(
+                f"labels for {name} must be integers in [0, 9], got "
+                f"{t.dtype} in [{t.min()}, {t.max()}]"
+            )
 
 
 def prepare_data(raw: dict) -> dict:
@@ -157,9 +193,12 @@ def normalise(x_uint8: jax.Array) -> jax.Array:
 
 
 # ---- the compiled programs -------------------------------------------------------------
-def make_train_chunk(config: Config, optimizer: optax.GradientTransformation,
-                     model: models.Model, batch_sharding: jax.sharding.Sharding | None = None
-                     ) -> Callable[..., tuple]:
+def make_train_chunk(
+    config: Config,
+    optimizer: optax.GradientTransformation,
+    model: models.Model,
+    batch_sharding: jax.sharding.Sharding | None = None,
+) -> Callable[..., tuple]:
     """``chunk(params, state, opt_state, key, x, t, step0, n, max_n)`` -> ``(params,
     state, opt_state, losses)``.
 
@@ -176,9 +215,10 @@ def make_train_chunk(config: Config, optimizer: optax.GradientTransformation,
     loss_and_grad = jax.value_and_grad(model.train_loss, has_aux=True)
 
     def chunk(params, state, opt_state, key, x, t, step0, n, max_n):
-        def indices(i):                                   # with replacement
+        def indices(i):  # with replacement
             return jax.random.randint(jax.random.fold_in(key, step0 + i), (B,), 0, x.shape[0])
-        idx_all = jax.vmap(indices)(jnp.arange(max_n))    # the same stream, drawn at once
+
+        idx_all = jax.vmap(indices)(jnp.arange(max_n))  # the same stream, drawn at once
 
         def one_step(i, carry):
             params, state, opt_state, losses = carry
@@ -199,8 +239,13 @@ def make_train_chunk(config: Config, optimizer: optax.GradientTransformation,
     return jax.jit(chunk, static_argnames="max_n")
 
 
-def chunk_schedule(iters: int, iter_per_epoch: int, evaluate: bool = True, start: int = 0,
-                   max_steps: int | None = None) -> list[tuple[int, int | None]]:
+def chunk_schedule(
+    iters: int,
+    iter_per_epoch: int,
+    evaluate: bool = True,
+    start: int = 0,
+    max_steps: int | None = None,
+) -> list[tuple[int, int | None]]:
     """``[(n_steps, eval_at), ...]``: the book's loop from step ``start``, cut at its evaluations.
 
     The book evaluates after the update of step ``i`` when ``i % iter_per_epoch == 0``;
@@ -216,7 +261,7 @@ def chunk_schedule(iters: int, iter_per_epoch: int, evaluate: bool = True, start
     out, step = [], start
     while step < iters:
         if evaluate:
-            nxt = -(-step // iter_per_epoch) * iter_per_epoch    # next i with i % ipe == 0
+            nxt = -(-step // iter_per_epoch) * iter_per_epoch  # next i with i % ipe == 0
             end = min(nxt + 1, iters)
         else:
             end = min(step + iter_per_epoch, iters)
@@ -224,7 +269,7 @@ def chunk_schedule(iters: int, iter_per_epoch: int, evaluate: bool = True, start
         out.append((end - step, at))
         step = end
     if out and evaluate and (iters - 1) % iter_per_epoch:
-        out[-1] = (out[-1][0], iters)                           # the book forgets this one
+        out[-1] = (out[-1][0], iters)  # the book forgets this one
     return _cut(out, max_steps) if max_steps else out
 
 
@@ -241,8 +286,14 @@ def _cut(schedule: list, max_steps: int) -> list:
 EVAL_CHUNK = 2000
 
 
-def count_correct(logits_fn: Callable, params: dict, state: dict, x: jax.Array, t: jax.Array,
-                  chunk: int = EVAL_CHUNK) -> jax.Array:
+def count_correct(
+    logits_fn: Callable,
+    params: dict,
+    state: dict,
+    x: jax.Array,
+    t: jax.Array,
+    chunk: int = EVAL_CHUNK,
+) -> jax.Array:
     """Correct predictions over a whole split, ``chunk`` rows at a time (traceable).
 
     Chunks of 2000 images (6 MB of float32 pixels) ran 20% faster than 10000 and 2.5x
@@ -264,20 +315,32 @@ def count_correct(logits_fn: Callable, params: dict, state: dict, x: jax.Array, 
 
 def make_evaluation(model: models.Model) -> Callable[..., jax.Array]:
     """``correct(params, state, x_train, t_train, x_test, t_test) -> [n_train, n_test]``, jitted."""
+
     def correct(params, state, *splits):
-        return jnp.stack([count_correct(model.logits, params, state, x, t)
-                          for x, t in zip(splits[::2], splits[1::2])])
+        return jnp.stack(
+            [
+                count_correct(model.logits, params, state, x, t)
+                for x, t in zip(splits[::2], splits[1::2])
+            ]
+        )
+
     return jax.jit(correct)
 
 
-def evaluate(params: dict, x: ArrayLike, t: ArrayLike, config: Config | None = None,
-             state: dict | None = None) -> float:
+def evaluate(
+    params: dict,
+    x: ArrayLike,
+    t: ArrayLike,
+    config: Config | None = None,
+    state: dict | None = None,
+) -> float:
     """Accuracy of ``params`` on uint8 images ``x`` ``(N, 784)`` with labels ``t`` ``(N,)``."""
     x, t = np.asarray(x), np.asarray(t)
     check_images("x", x, t)
     model = models.get(config or Config(hidden_size=int(np.shape(params["b1"])[0])))
-    correct = make_evaluation(model)(params, state or {}, x.reshape(x.shape[0], -1),
-                                     t.astype(np.int32))
+    correct = make_evaluation(model)(
+        params, state or {}, x.reshape(x.shape[0], -1), t.astype(np.int32)
+    )
     return float(correct[0]) / x.shape[0]
 
 
@@ -290,9 +353,16 @@ class Diverged(RuntimeError):
         self.result = result
 
 
-def fit(config: Config = Config(), data: dict | None = None, out_dir: str | None = None,
-        data_dir: str | None = None, log: Callable = print, progress: bool = True,
-        resume: bool = False, should_stop: Callable[[], str | None] = lambda: None) -> dict:
+def fit(
+    config: Config = Config(),
+    data: dict | None = None,
+    out_dir: str | None = None,
+    data_dir: str | None = None,
+    log: Callable = print,
+    progress: bool = True,
+    resume: bool = False,
+    should_stop: Callable[[], str | None] = lambda: None,
+) -> dict:
     """Train; returns ``{"params", "state", "metrics"}``.
 
     ``data``: a dict from :func:`load_data` (loaded from ``config.dataset`` when
@@ -306,8 +376,9 @@ def fit(config: Config = Config(), data: dict | None = None, out_dir: str | None
     data = load_data(config.dataset, data_dir, progress) if data is None else prepare_data(data)
     run = _Run.start(config, data, out_dir, resume, log)
     try:
-        for n, eval_at in chunk_schedule(config.iters, run.ipe, config.evaluate, run.step,
-                                         run.model.chunk_steps):
+        for n, eval_at in chunk_schedule(
+            config.iters, run.ipe, config.evaluate, run.step, run.model.chunk_steps
+        ):
             stop = should_stop()
             if stop:
                 run.metrics.update(interrupted=True, stopped_by=stop)
@@ -318,7 +389,7 @@ def fit(config: Config = Config(), data: dict | None = None, out_dir: str | None
                 run.record_eval(eval_at, progress)
             elif progress:
                 log(f"step {run.step:5d}/{config.iters}  {run.rate():8.0f} steps/s")
-    except KeyboardInterrupt:                    # library use: Ctrl-C in a notebook
+    except KeyboardInterrupt:  # library use: Ctrl-C in a notebook
         run.metrics.update(interrupted=True, stopped_by="SIGINT")
         log(f"interrupted at step {run.step}: saving what was done")
     run.save(final=True)
@@ -328,9 +399,10 @@ def fit(config: Config = Config(), data: dict | None = None, out_dir: str | None
 @dataclasses.dataclass
 class _Run:
     """A run in progress: its programs, its device arrays, and what it has done."""
+
     config: Config
     model: models.Model
-    arrays: tuple                 # x_train, t_train, x_test, t_test on the device(s)
+    arrays: tuple  # x_train, t_train, x_test, t_test on the device(s)
     put: Callable
     params: dict
     state: dict
@@ -354,7 +426,7 @@ class _Run:
         replicated, batch_sharding = devices.shardings(mesh) if mesh else (None, None)
         put = devices.replicate(replicated) if mesh else jnp.asarray
         if mesh is not None and jax.process_index() != 0:
-            out_dir = None                                  # process 0 writes the outputs
+            out_dir = None  # process 0 writes the outputs
         if out_dir:
             run_state.prepare_out_dir(out_dir)
         arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
@@ -364,13 +436,27 @@ class _Run:
         opt_state = optimizer.init(params)
         step, metrics = 0, _new_metrics(config, ipe, mesh)
         if resume:
-            params, state, opt_state, step, metrics = saved_run.resume(out_dir, config, model,
-                                                                       opt_state)
+            params, state, opt_state, step, metrics = saved_run.resume(
+                out_dir, config, model, opt_state
+            )
         tree_put = partial(jax.tree_util.tree_map, put)
-        run = cls(config, model, arrays, put, tree_put(params), tree_put(state),
-                  tree_put(opt_state), put(data_key), step, metrics,
-                  make_train_chunk(config, optimizer, model, batch_sharding),
-                  make_evaluation(model), out_dir, log, ipe)
+        run = cls(
+            config,
+            model,
+            arrays,
+            put,
+            tree_put(params),
+            tree_put(state),
+            tree_put(opt_state),
+            put(data_key),
+            step,
+            metrics,
+            make_train_chunk(config, optimizer, model, batch_sharding),
+            make_evaluation(model),
+            out_dir,
+            log,
+            ipe,
+        )
         run.compile(t_start)
         return run
 
@@ -383,14 +469,20 @@ class _Run:
         self.chunk = lowered.compile(compiler_options=options or None)
         if c.evaluate:
             self.correct = self.correct.lower(self.params, self.state, *self.arrays).compile(
-                compiler_options=options or None)
-        self.metrics.update(compile_s=time.perf_counter() - t0, cpu_matmul=path,
-                            setup_s=time.perf_counter() - t_start)
+                compiler_options=options or None
+            )
+        self.metrics.update(
+            compile_s=time.perf_counter() - t0,
+            cpu_matmul=path,
+            setup_s=time.perf_counter() - t_start,
+        )
         where = f"from step {self.step}" if self.step else "from the start"
         mesh = f"mesh of {self.metrics['mesh']}" if self.metrics["mesh"] else "single device"
-        self.log(f"jaxbp.train: {c.model}, {c.iters} steps of batch {c.batch_size}, "
-                 f"{c.optimizer} lr {c.lr}, on {self.metrics['device']} ({mesh}), dtype "
-                 f"{c.dtype}, seed {c.seed}, cpu matmul {path}, {where}")
+        self.log(
+            f"jaxbp.train: {c.model}, {c.iters} steps of batch {c.batch_size}, "
+            f"{c.optimizer} lr {c.lr}, on {self.metrics['device']} ({mesh}), dtype "
+            f"{c.dtype}, seed {c.seed}, cpu matmul {path}, {where}"
+        )
 
     def _timing(self, lowered):
         """For ``--cpu-matmul auto``: ``options -> run`` of a few hundred of these steps."""
@@ -399,6 +491,7 @@ class _Run:
         def make(options):
             compiled = lowered.compile(compiler_options=options or None)
             return lambda: np.asarray(compiled(*self._chunk_args(n))[-1])
+
         return make
 
     @property
@@ -408,21 +501,29 @@ class _Run:
 
     def _chunk_args(self, n):
         scalar = self.put(np.int32(self.step)), self.put(np.int32(n))
-        return (self.params, self.state, self.opt_state, self.key,
-                self.arrays[0], self.arrays[1], *scalar)
+        return (
+            self.params,
+            self.state,
+            self.opt_state,
+            self.key,
+            self.arrays[0],
+            self.arrays[1],
+            *scalar,
+        )
 
     def train_chunk(self, n: int) -> None:
         """Run ``n`` steps; adopt the result only if every loss is finite."""
         t0 = time.perf_counter()
         params, state, opt_state, losses = self.chunk(*self._chunk_args(n))
-        losses = np.asarray(losses[:n])                   # waits for the chunk
+        losses = np.asarray(losses[:n])  # waits for the chunk
         dt = time.perf_counter() - t0
         self.metrics["steps_s"] += dt
         self.session_s += dt
         self.session_steps += n
         finite = np.isfinite(losses)
-        self.metrics["loss"].extend(float(v) for v in losses[:n if finite.all()
-                                                            else int(np.argmin(finite)) + 1])
+        self.metrics["loss"].extend(
+            float(v) for v in losses[: n if finite.all() else int(np.argmin(finite)) + 1]
+        )
         if not finite.all():
             self._diverged(self.step + int(np.argmin(finite)))
         self.params, self.state, self.opt_state = params, state, opt_state
@@ -431,11 +532,14 @@ class _Run:
 
     def _diverged(self, bad_step: int):
         self.metrics["diverged_at"] = bad_step
-        del self.metrics["loss"][self.step:]               # keep the saved state's losses
+        del self.metrics["loss"][self.step :]  # keep the saved state's losses
         self.save(final=True)
-        raise Diverged(f"the loss became non-finite at step {bad_step} with lr "
-                       f"{self.config.lr}; try a smaller --lr. The last finite state "
-                       f"(step {self.step}) is saved", self.result())
+        raise Diverged(
+            f"the loss became non-finite at step {bad_step} with lr "
+            f"{self.config.lr}; try a smaller --lr. The last finite state "
+            f"(step {self.step}) is saved",
+            self.result(),
+        )
 
     def rate(self) -> float:
         """Steps per second of this session's chunks."""
@@ -451,41 +555,71 @@ class _Run:
         m["train_acc"].append(tr)
         m["test_acc"].append(te)
         if progress:
-            self.log(f"train acc, test acc | {tr:.4f}, {te:.4f}   step {at:5d}/{self.config.iters}"
-                     f"  {self.rate():8.0f} steps/s  [{m['device']}]")
+            self.log(
+                f"train acc, test acc | {tr:.4f}, {te:.4f}   step {at:5d}/{self.config.iters}"
+                f"  {self.rate():8.0f} steps/s  [{m['device']}]"
+            )
         if at >= 3 * self.ipe and tr < 2.0 / 10 and not m.get("warned_chance"):
             m["warned_chance"] = True
-            self.log(f"warning: train accuracy {tr:.4f} is still at chance after 3 epochs "
-                     f"with lr {self.config.lr}; the learning rate may be too large or too small")
+            self.log(
+                f"warning: train accuracy {tr:.4f} is still at chance after 3 epochs "
+                f"with lr {self.config.lr}; the learning rate may be too large or too small"
+            )
         self.save(final=False)
 
     def save(self, final: bool) -> None:
         """Write the run to ``out_dir`` (and, when ``final``, the figure)."""
         self.metrics["steps_done"] = self.step
         if self.out_dir:
-            saved_run.save(self.out_dir, self.config, self.step, self.params, self.state,
-                           self.opt_state, self.metrics, with_plot=final)
+            saved_run.save(
+                self.out_dir,
+                self.config,
+                self.step,
+                self.params,
+                self.state,
+                self.opt_state,
+                self.metrics,
+                with_plot=final,
+            )
 
     def result(self) -> dict:
         return {"params": self.params, "state": self.state, "metrics": self.metrics}
 
 
 def _new_metrics(config: Config, ipe: int, mesh) -> dict:
-    return {"config": dataclasses.asdict(config), "device": devices.device_name(),
-            "mesh": mesh.size if mesh is not None else None,
-            "versions": {"jax": jax.__version__, "optax": optax.__version__,
-                         "numpy": np.__version__, "python": platform.python_version()},
-            "iter_per_epoch": ipe, "start_step": 0, "eval_steps": [], "train_acc": [],
-            "test_acc": [], "loss": [], "epoch_wall_s": [], "steps_s": 0.0, "eval_s": 0.0,
-            "compile_s": 0.0, "interrupted": False, "steps_done": 0}
+    return {
+        "config": dataclasses.asdict(config),
+        "device": devices.device_name(),
+        "mesh": mesh.size if mesh is not None else None,
+        "versions": {
+            "jax": jax.__version__,
+            "optax": optax.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "iter_per_epoch": ipe,
+        "start_step": 0,
+        "eval_steps": [],
+        "train_acc": [],
+        "test_acc": [],
+        "loss": [],
+        "epoch_wall_s": [],
+        "steps_s": 0.0,
+        "eval_s": 0.0,
+        "compile_s": 0.0,
+        "interrupted": False,
+        "steps_done": 0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (:func:`jaxbp.cli.main`)."""
     from jaxbp.cli import main as cli_main
+
     return cli_main(argv)
 
 
 if __name__ == "__main__":
     import sys
+
     sys.exit(main())

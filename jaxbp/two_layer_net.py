@@ -13,6 +13,7 @@ layer objects.  Here ``params`` is a plain dict pytree
 
 Labels ``t`` are one-hot float rows ``(N, C)`` or integer indices ``(N,)``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,15 +26,28 @@ from jax.typing import ArrayLike, DTypeLike
 from jaxbp.gradient import check_step
 from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
 
-__all__ = ["init_params", "predict", "loss", "accuracy", "gradient",
-           "numerical_gradient", "check_inputs", "PARAM_KEYS"]
+__all__ = [
+    "init_params",
+    "predict",
+    "loss",
+    "accuracy",
+    "gradient",
+    "numerical_gradient",
+    "check_inputs",
+    "PARAM_KEYS",
+]
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
 
 
-def init_params(key: jax.Array | int, input_size: int, hidden_size: int, output_size: int,
-                weight_init_std: float = 0.01, dtype: DTypeLike = jnp.float32
-                ) -> dict[str, jax.Array]:
+def init_params(
+    key: jax.Array | int,
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    weight_init_std: float = 0.01,
+    dtype: DTypeLike = jnp.float32,
+) -> dict[str, jax.Array]:
     """Book's ``__init__``: ``W = std * randn``, ``b = 0`` (5.7.2, table 5-1).
 
     ``key`` is a ``jax.random`` key (or an int seed).
@@ -42,8 +56,11 @@ def init_params(key: jax.Array | int, input_size: int, hidden_size: int, output_
     >>> {k: v.shape for k, v in params.items()}
     {'W1': (784, 50), 'b1': (50,), 'W2': (50, 10), 'b2': (10,)}
     """
-    for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                    ("output_size", output_size)):
+    for name, v in (
+        ("input_size", input_size),
+        ("hidden_size", hidden_size),
+        ("output_size", output_size),
+    ):
         if int(v) != v or v < 1:
             raise ValueError(f"init_params: {name} must be a positive integer, got {v!r}")
     if isinstance(key, int):
@@ -63,8 +80,9 @@ def _check_params(params) -> None:
         raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
 
 
-def check_inputs(name: str, params: dict[str, jax.Array], x: ArrayLike,
-                 t: ArrayLike | None = None) -> None:
+def check_inputs(
+    name: str, params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike | None = None
+) -> None:
     """Validate ``params``, images ``x`` and (optionally) labels ``t`` once.
 
     ``x`` must be floating ``(N, n_in)`` (or ``(n_in,)``) with ``N > 0``;
@@ -82,8 +100,10 @@ def check_inputs(name: str, params: dict[str, jax.Array], x: ArrayLike,
     _check_params(params)
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"{name}: images x must be floating, got dtype {dtype} "
-                        f"(normalise uint8 pixels first, e.g. x / 255)")
+        raise TypeError(
+            f"{name}: images x must be floating, got dtype {dtype} "
+            f"(normalise uint8 pixels first, e.g. x / 255)"
+        )
     shape = tuple(np.shape(x))
     batch = shape[:1] if len(shape) > 1 else ()
     if batch:
@@ -99,8 +119,9 @@ def _forward(params, x):
     return a1, z1, affine(z1, params["W2"], params["b2"])
 
 
-def predict(params: dict[str, jax.Array], x: ArrayLike,
-            compute_dtype: DTypeLike | None = None) -> jax.Array:
+def predict(
+    params: dict[str, jax.Array], x: ArrayLike, compute_dtype: DTypeLike | None = None
+) -> jax.Array:
     """Logits ``(N, n_out)`` for images ``x`` ``(N, n_in)`` (or ``(n_in,)``).
 
     ``compute_dtype`` (e.g. ``jnp.bfloat16``) runs both affine layers in that
@@ -125,8 +146,9 @@ def _loss(params, x, t, compute_dtype=None):
     return softmax_with_loss(predict(params, x, compute_dtype), t)
 
 
-def loss(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
-         compute_dtype: DTypeLike | None = None) -> jax.Array:
+def loss(
+    params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike, compute_dtype: DTypeLike | None = None
+) -> jax.Array:
     """Mean softmax cross-entropy of the network on ``(x, t)`` (jitted).
 
     ``compute_dtype`` as in :func:`predict`; this is the loss the trainer
@@ -172,8 +194,7 @@ def accuracy(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike) -> jax.Ar
 _grad = jax.jit(jax.grad(_loss), static_argnames="compute_dtype")
 
 
-def gradient(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike
-             ) -> dict[str, jax.Array]:
+def gradient(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike) -> dict[str, jax.Array]:
     """Backprop gradient (5.7.2 ``gradient``): ``jax.grad`` runs our rules.
 
     Returns a dict with the keys and shapes of ``params``.
@@ -203,8 +224,8 @@ def _numerical_gradient(params, x, t, h):
     # Each affine layer as one matrix: a1 = [x, 1] @ [W1; b1], a2 = [z1, 1] @ [W2; b2].
     ones = jnp.ones((x2.shape[0], 1), x2.dtype)
     x1, z1e = jnp.concatenate([x2, ones], 1), jnp.concatenate([z1, ones], 1)
-    Wb1 = jnp.concatenate([W1, b1[None]], 0)           # (n_in + 1, H)
-    Wb2 = jnp.concatenate([W2, b2[None]], 0)           # (H + 1, C)
+    Wb1 = jnp.concatenate([W1, b1[None]], 0)  # (n_in + 1, H)
+    Wb2 = jnp.concatenate([W2, b2[None]], 0)  # (H + 1, C)
 
     def d_layer1(ij):
         # Wb1[i, j] moves only a1[:, j], exactly, by (w' - w) * x1[:, i]; the
@@ -215,6 +236,7 @@ def _numerical_gradient(params, x, t, h):
         def loss_at(v):
             dz = relu(a1[:, j] + (v - w) * x1[:, i]) - z1[:, j]
             return L(a2 + dz[:, None] * W2[j][None, :])
+
         return _central(loss_at, w, h)
 
     def d_layer2(jk):
@@ -230,8 +252,9 @@ def _numerical_gradient(params, x, t, h):
     return {"W1": g1[:-1], "b1": g1[-1], "W2": g2[:-1], "b2": g2[-1]}
 
 
-def numerical_gradient(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike,
-                       h: float = 1e-4) -> dict[str, jax.Array]:
+def numerical_gradient(
+    params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike, h: float = 1e-4
+) -> dict[str, jax.Array]:
     """Central-difference gradient of ``loss`` w.r.t. every parameter (5.7.2).
 
     Each entry is the book's ``(L(w + h) - L(w - h)) / 2h`` with ``w +- h``

@@ -9,6 +9,7 @@ The book's ``MultiLayerNetExtend.__init_weight`` draws
 
 ``n_in`` is the number of nodes in the previous layer.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,13 +39,18 @@ def init_std(weight_init_std: str | float, n_in: int) -> float:
     if isinstance(weight_init_std, str):
         key = weight_init_std.lower()
         if key not in NAMES:
-            raise ValueError(f"init_std: unknown weight_init_std {weight_init_std!r}; "
-                             f"use one of {', '.join(map(repr, NAMES))} or a number")
+            raise ValueError(
+                f"init_std: unknown weight_init_std {weight_init_std!r}; "
+                f"use one of {', '.join(map(repr, NAMES))} or a number"
+            )
         return math.sqrt(NAMES[key] / int(n_in))
     if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, numbers.Real):
-        raise TypeError(f"init_std: weight_init_std must be a name or a number, got "
-                        f"{type(weight_init_std).__name__}")
+        raise TypeError(
+            f"init_std: weight_init_std must be a name or a number, got "
+            f"{type(weight_init_std).__name__}"
+        )
     if not (math.isfinite(weight_init_std) and weight_init_std > 0):
-        raise ValueError(f"init_std: weight_init_std must be positive and finite, "
-                         f"got {weight_init_std}")
+        raise ValueError(
+            f"init_std: weight_init_std must be positive and finite, got {weight_init_std}"
+        )
     return float(weight_init_std)

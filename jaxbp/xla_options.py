@@ -15,6 +15,7 @@ CPUs measured (BENCHMARKS.md).  The paths:
 GPUs and TPUs always get XLA's defaults.  An option the installed jaxlib does not
 know falls back to ``xla-default``.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ PATHS: dict[str, dict] = {
     "eigen": {"xla_cpu_experimental_ynn_fusion_type": ""},
 }
 CHOICES = ("auto", *PATHS)
-DEFAULT = "eigen"      # at least as fast on every CPU measured (BENCHMARKS.md)
+DEFAULT = "eigen"  # at least as fast on every CPU measured (BENCHMARKS.md)
 
 
 def machine_key() -> str:
@@ -39,11 +40,14 @@ def machine_key() -> str:
     model = "unknown cpu"
     try:
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f
-                          if line.startswith("model name")), model)
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                model,
+            )
     except OSError:
         pass
     import jaxlib
+
     return f"{model} | {os.cpu_count()} cores | jaxlib {jaxlib.__version__}"
 
 
@@ -56,9 +60,10 @@ def supported(name: str) -> bool:
     """Whether this jaxlib accepts path ``name``'s options."""
     try:
         jax.jit(lambda a: a @ a).lower(jax.numpy.ones((2, 2))).compile(
-            compiler_options=PATHS[name] or None)
+            compiler_options=PATHS[name] or None
+        )
         return True
-    except Exception:                  # JaxRuntimeError: "No such compile option"
+    except Exception:  # JaxRuntimeError: "No such compile option"
         return False
 
 
@@ -90,16 +95,17 @@ def _decide(make_program) -> str:
     known[key] = choice
     try:
         from jaxbp.run_state import write_json
+
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, known)
     except OSError:
-        pass                           # a read-only home: decide again next time
+        pass  # a read-only home: decide again next time
     return choice
 
 
-def compiler_options(choice: str = DEFAULT,
-                     make_program: Callable[[dict], Callable[[], None]] | None = None
-                     ) -> tuple[str, dict]:
+def compiler_options(
+    choice: str = DEFAULT, make_program: Callable[[dict], Callable[[], None]] | None = None
+) -> tuple[str, dict]:
     """``(path name, compiler options)`` for ``choice`` on the default backend.
 
     ``make_program(options) -> run`` builds the program to time for ``"auto"``

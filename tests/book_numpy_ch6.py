@@ -9,6 +9,7 @@ the same random numbers to both sides: ``Dropout.rand`` (default
 ``np.random.rand``) and ``MultiLayerNetExtend(params=...)`` to start from
 given weights instead of ``np.random.randn``.
 """
+
 from collections import OrderedDict
 
 import numpy as np
@@ -85,15 +86,21 @@ class Adam:
             self.m = {key: np.zeros_like(val) for key, val in params.items()}
             self.v = {key: np.zeros_like(val) for key, val in params.items()}
         self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
         for key in params.keys():
             self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
             self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
             params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov,
-              "adagrad": AdaGrad, "rmsprop": RMSprop, "adam": Adam}
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
 
 
 # ---- common/layers.py ---------------------------------------------------------
@@ -104,7 +111,7 @@ def softmax(x):
 
 class Relu:
     def forward(self, x):
-        self.mask = (x <= 0)
+        self.mask = x <= 0
         out = x.copy()
         out[self.mask] = 0
         return out
@@ -153,7 +160,7 @@ class SoftmaxWithLoss:
 
 
 class Dropout:
-    rand = staticmethod(np.random.rand)               # hook: the test's random numbers
+    rand = staticmethod(np.random.rand)  # hook: the test's random numbers
 
     def __init__(self, dropout_ratio=0.5):
         self.dropout_ratio = dropout_ratio
@@ -192,7 +199,7 @@ class BatchNormalization:
         if train_flg:
             mu = x.mean(axis=0)
             xc = x - mu
-            var = np.mean(xc ** 2, axis=0)
+            var = np.mean(xc**2, axis=0)
             std = np.sqrt(var + 10e-7)
             xn = xc / std
             self.batch_size = x.shape[0]
@@ -201,7 +208,7 @@ class BatchNormalization:
             self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
         else:
             xc = x - self.running_mean
-            xn = xc / ((np.sqrt(self.running_var + 10e-7)))
+            xn = xc / (np.sqrt(self.running_var + 10e-7))
         return self.gamma * xn + self.beta
 
     def backward(self, dout):
@@ -229,31 +236,44 @@ class BatchNormalization:
 class MultiLayerNetExtend:
     """The book's class; ``params`` (hook) replaces ``__init_weight``'s draw."""
 
-    def __init__(self, input_size, hidden_size_list, output_size, activation='relu',
-                 weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5,
-                 use_batchnorm=False, params=None, dropout_rands=None):
+    def __init__(
+        self,
+        input_size,
+        hidden_size_list,
+        output_size,
+        activation="relu",
+        weight_decay_lambda=0,
+        use_dropout=False,
+        dropout_ration=0.5,
+        use_batchnorm=False,
+        params=None,
+        dropout_rands=None,
+    ):
         self.hidden_layer_num = len(hidden_size_list)
         self.weight_decay_lambda = weight_decay_lambda
         self.use_batchnorm = use_batchnorm
         self.params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-        activation_layer = {'sigmoid': Sigmoid, 'relu': Relu}
+        activation_layer = {"sigmoid": Sigmoid, "relu": Relu}
         self.layers = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
-            self.layers['Affine' + str(idx)] = Affine(self.params['W' + str(idx)],
-                                                      self.params['b' + str(idx)])
+            self.layers["Affine" + str(idx)] = Affine(
+                self.params["W" + str(idx)], self.params["b" + str(idx)]
+            )
             if self.use_batchnorm:
-                self.layers['BatchNorm' + str(idx)] = BatchNormalization(
-                    self.params['gamma' + str(idx)], self.params['beta' + str(idx)])
-            self.layers['Activation_function' + str(idx)] = activation_layer[activation]()
+                self.layers["BatchNorm" + str(idx)] = BatchNormalization(
+                    self.params["gamma" + str(idx)], self.params["beta" + str(idx)]
+                )
+            self.layers["Activation_function" + str(idx)] = activation_layer[activation]()
             if use_dropout:
                 layer = Dropout(dropout_ration)
-                if dropout_rands is not None:            # hook: the test's uniforms
+                if dropout_rands is not None:  # hook: the test's uniforms
                     u = dropout_rands[idx - 1]
                     layer.rand = lambda *shape, u=u: u
-                self.layers['Dropout' + str(idx)] = layer
+                self.layers["Dropout" + str(idx)] = layer
         idx = self.hidden_layer_num + 1
-        self.layers['Affine' + str(idx)] = Affine(self.params['W' + str(idx)],
-                                                  self.params['b' + str(idx)])
+        self.layers["Affine" + str(idx)] = Affine(
+            self.params["W" + str(idx)], self.params["b" + str(idx)]
+        )
         self.last_layer = SoftmaxWithLoss()
 
     def predict(self, x, train_flg=False):
@@ -268,8 +288,8 @@ class MultiLayerNetExtend:
         y = self.predict(x, train_flg)
         weight_decay = 0
         for idx in range(1, self.hidden_layer_num + 2):
-            W = self.params['W' + str(idx)]
-            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W ** 2)
+            W = self.params["W" + str(idx)]
+            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W**2)
         return self.last_layer.forward(y, t) + weight_decay
 
     def gradient(self, x, t):
@@ -279,10 +299,12 @@ class MultiLayerNetExtend:
             dout = layer.backward(dout)
         grads = {}
         for idx in range(1, self.hidden_layer_num + 2):
-            grads['W' + str(idx)] = (self.layers['Affine' + str(idx)].dW
-                                     + self.weight_decay_lambda * self.params['W' + str(idx)])
-            grads['b' + str(idx)] = self.layers['Affine' + str(idx)].db
+            grads["W" + str(idx)] = (
+                self.layers["Affine" + str(idx)].dW
+                + self.weight_decay_lambda * self.params["W" + str(idx)]
+            )
+            grads["b" + str(idx)] = self.layers["Affine" + str(idx)].db
             if self.use_batchnorm and idx != self.hidden_layer_num + 1:
-                grads['gamma' + str(idx)] = self.layers['BatchNorm' + str(idx)].dgamma
-                grads['beta' + str(idx)] = self.layers['BatchNorm' + str(idx)].dbeta
+                grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
+                grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
         return grads

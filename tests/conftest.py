@@ -10,6 +10,7 @@ which the same absence fails instead, so CI cannot pass by skipping:
 * the ``mnist_raw`` fixture: the real MNIST in ``$JAXBP_DATA_DIR``; required
   when ``CI`` is set (``.ci/run`` points ``JAXBP_DATA_DIR`` at the shared copy).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,10 @@ import pytest
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="jaxbp-tests-cache-")
 
 DATA_DIR = os.environ.get("JAXBP_DATA_DIR")
-DOT_HINT = ("Graphviz's `dot` is not on PATH (apt-get install graphviz; "
-            "JAXBP_REQUIRE_GRAPHVIZ=1 makes this a failure)")
+DOT_HINT = (
+    "Graphviz's `dot` is not on PATH (apt-get install graphviz; "
+    "JAXBP_REQUIRE_GRAPHVIZ=1 makes this a failure)"
+)
 
 
 def _flag(name: str) -> bool:
@@ -45,8 +48,9 @@ def have_dot() -> bool:
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "needs_dot: renders with Graphviz's dot; skips without it unless "
-                   "JAXBP_REQUIRE_GRAPHVIZ=1")
+        "markers",
+        "needs_dot: renders with Graphviz's dot; skips without it unless JAXBP_REQUIRE_GRAPHVIZ=1",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -76,7 +80,11 @@ def mnist_raw():
     the data must be there, so a missing copy fails instead of skipping.
     """
     if not _have_mnist():
-        missing(f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}; set it to a folder "
-                "with the four *-ubyte.gz files)", "CI")
+        missing(
+            f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}; set it to a folder "
+            "with the four *-ubyte.gz files)",
+            "CI",
+        )
     from jaxbp.mnist import load_raw
+
     return load_raw(data_dir=DATA_DIR, progress=False)

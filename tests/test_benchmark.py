@@ -4,6 +4,7 @@ No timing assertions: the numbers are the benchmark's (BENCHMARKS.md).  This che
 that every row and section runs and reports positive finite numbers, so the benchmark
 cannot rot.  ``--quick`` uses ``jaxbp.testing.synthetic_mnist``, so this runs anywhere.
 """
+
 import json
 import math
 import os
@@ -14,8 +15,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "benchmark.py")
 sys.path.insert(0, os.path.join(ROOT, "experiments", "bench"))
 
-TRAINING = ("book-numpy", "jax-grad-step", "jax-grad-scan", "jax-grad-scan-eigen", "jaxbp-step",
-            "jaxbp-scan", "jaxbp")
+TRAINING = (
+    "book-numpy",
+    "jax-grad-step",
+    "jax-grad-scan",
+    "jax-grad-scan-eigen",
+    "jaxbp-step",
+    "jaxbp-scan",
+    "jaxbp",
+)
 
 
 def _positive(x):
@@ -24,28 +32,39 @@ def _positive(x):
 
 def test_flops_per_step_is_the_minimal_count():
     from rows import flops_per_step
+
     # forward 2B(784*50 + 50*10), dW1 2B*784*50, dW2 and dh 2*2B*50*10
-    assert flops_per_step(100) == 2 * 100 * (784 * 50 + 50 * 10) \
-        + 2 * 100 * 784 * 50 + 2 * 2 * 100 * 50 * 10 == 15_980_000
+    assert (
+        flops_per_step(100)
+        == 2 * 100 * (784 * 50 + 50 * 10) + 2 * 100 * 784 * 50 + 2 * 2 * 100 * 50 * 10
+        == 15_980_000
+    )
 
 
 def test_synthetic_mnist_is_learnable_and_reproducible():
     import numpy as np
 
     from jaxbp.testing import synthetic_mnist
+
     a, b = synthetic_mnist(500, 100, seed=3), synthetic_mnist(500, 100, seed=3)
-    assert {k: v.shape for k, v in a.items()} == {"x_train": (500, 784), "t_train": (500,),
-                                                  "x_test": (100, 784), "t_test": (100,)}
+    assert {k: v.shape for k, v in a.items()} == {
+        "x_train": (500, 784),
+        "t_train": (500,),
+        "x_test": (100, 784),
+        "t_test": (100,),
+    }
     assert a["x_train"].dtype == np.uint8 and all(np.array_equal(a[k], b[k]) for k in a)
     block = np.arange(784) // 79
     means = np.stack([a["x_train"][:, block == c].mean(1) for c in range(10)], 1)
-    assert np.array_equal(means.argmax(1), a["t_train"])     # a linear rule separates them
+    assert np.array_equal(means.argmax(1), a["t_train"])  # a linear rule separates them
 
 
 def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
     out, md = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
-    md.write_text("# old\n\n<!-- Written by hand below this line; kept when the file is "
-                  "regenerated. -->\n\n## Notes\n\nkept by hand\n")
+    md.write_text(
+        "# old\n\n<!-- Written by hand below this line; kept when the file is "
+        "regenerated. -->\n\n## Notes\n\nkept by hand\n"
+    )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
     cmd = [sys.executable, SCRIPT, "--quick", "--out", str(out), "--markdown", str(md)]
@@ -61,7 +80,7 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
         assert r["compile_s"] >= 0 and math.isfinite(r["compile_s"]), (name, r)
         assert 0 <= r["train_acc"] <= 1 and 0 <= r["test_acc"] <= 1, (name, r)
         assert r["cpu_matmul"], name
-    assert rep["rows"]["jax-grad-scan"]["cpu_matmul"] == "xla-default"   # what plain JAX gets
+    assert rep["rows"]["jax-grad-scan"]["cpu_matmul"] == "xla-default"  # what plain JAX gets
     assert rep["rows"]["jaxbp"]["n_evals"] >= 1 and _positive(rep["rows"]["jaxbp"]["eval_s"])
     rc = rep["rule-cost"]
     assert _positive(rc["ratio"]) and all(_positive(v) for v in rc["ratios"].values())
@@ -80,5 +99,8 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
     assert text.startswith("# Benchmarks") and text.rstrip().endswith("kept by hand")
     for name in TRAINING:
         assert f"| {name} |" in text
-    assert all(line.endswith(f"({cpu})") for line in text.splitlines()
-               if line.startswith("## ") and "Notes" not in line)      # the CPU with every table
+    assert all(
+        line.endswith(f"({cpu})")
+        for line in text.splitlines()
+        if line.startswith("## ") and "Notes" not in line
+    )  # the CPU with every table

@@ -1,5 +1,6 @@
 """The command line as a user meets it: one-line errors with their exit codes, real
 signals (SIGINT, SIGTERM) at any moment, --resume bit for bit, divergence."""
+
 import json
 import os
 import signal
@@ -15,21 +16,39 @@ ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
 
 
 def cli(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "jaxbp.train", *args], capture_output=True,
-                          text=True, env={**ENV, **(env or {})}, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxbp.train", *args],
+        capture_output=True,
+        text=True,
+        env={**ENV, **(env or {})},
+        timeout=300,
+        **kw,
+    )
 
 
 def popen(*args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "jaxbp.train", *args], text=True,
-                            env={**ENV, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxbp.train", *args],
+        text=True,
+        env={**ENV, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def test_help_lists_flags_and_exit_codes():
     out = cli("--help")
     assert out.returncode == 0
-    for text in ("--batch-size", "--seed", "--resume", "--model", "--no-compile-cache",
-                 "--distributed-timeout", "exit codes", "143 stopped by SIGTERM"):
+    for text in (
+        "--batch-size",
+        "--seed",
+        "--resume",
+        "--model",
+        "--no-compile-cache",
+        "--distributed-timeout",
+        "exit codes",
+        "143 stopped by SIGTERM",
+    ):
         assert text in out.stdout, text
     bad = cli("--batchsize", "3")
     assert bad.returncode == 2 and "unrecognized arguments: --batchsize" in bad.stderr
@@ -38,8 +57,12 @@ def test_help_lists_flags_and_exit_codes():
 def junk_data_dir(tmp_path):
     d = tmp_path / "corrupt"
     d.mkdir()
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                 "t10k-labels-idx1-ubyte"):
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
         (d / f"{name}.gz").write_bytes(b"\x1f\x8b not really gzip")
     return d
 
@@ -60,14 +83,25 @@ CASES = {
     "out-dir /dev/null": (["--out-dir", "/dev/null"], {}, "output", "not a folder"),
     "truncated checkpoint": (["--evaluate", "{cut}"], {}, "checkpoint", "cut.npz"),
     "malformed checkpoint": (["--evaluate", "{tmp}/file"], {}, "checkpoint", "not a readable"),
-    "resume with nothing saved": (["--resume", "--out-dir", "{tmp}/empty"], {}, "checkpoint",
-                                  "not found"),
+    "resume with nothing saved": (
+        ["--resume", "--out-dir", "{tmp}/empty"],
+        {},
+        "checkpoint",
+        "not found",
+    ),
     "no such platform": ([], {"JAX_PLATFORMS": "cuda"}, "device", "cuda"),
-    "bad process count": ([], {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1",
-                               "JAX_NUM_PROCESSES": "abc"}, "device", "JAX_NUM_PROCESSES"),
-    "coordinator not up": (["--distributed-timeout", "2"],
-                           {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1", "JAX_NUM_PROCESSES": "2",
-                            "JAX_PROCESS_ID": "1"}, "device", "did not answer within 2 s"),
+    "bad process count": (
+        [],
+        {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1", "JAX_NUM_PROCESSES": "abc"},
+        "device",
+        "JAX_NUM_PROCESSES",
+    ),
+    "coordinator not up": (
+        ["--distributed-timeout", "2"],
+        {"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"},
+        "device",
+        "did not answer within 2 s",
+    ),
     "seed out of range": (["--seed", str(2**64)], {}, "usage", "seed must be"),
     "iters zero": (["--iters", "0"], {}, "usage", "iters must be a positive integer"),
 }
@@ -91,8 +125,13 @@ def test_expected_failures_are_one_line_with_their_exit_code(case, tmp_path):
 
 
 def test_debug_variable_shows_the_traceback(tmp_path):
-    out = cli("--data-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path / "o"),
-              env={"JAXBP_DEBUG": "1"})
+    out = cli(
+        "--data-dir",
+        str(tmp_path / "nope"),
+        "--out-dir",
+        str(tmp_path / "o"),
+        env={"JAXBP_DEBUG": "1"},
+    )
     assert out.returncode == 1 and "Traceback" in out.stderr and "DatasetError" in out.stderr
 
 
@@ -151,8 +190,9 @@ def test_divergence_exits_3_with_strict_json(mnist_raw, tmp_path):
     out = cli("--lr", "1e30", "--out-dir", str(tmp_path), "--no-gradient-check", "--quiet")
     assert out.returncode == EXIT_CODES["diverged"], out.stderr
     assert "non-finite at step" in out.stderr and "lr 1e+30" in out.stderr
-    m = json.loads((tmp_path / "metrics.json").read_text(),
-                   parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    m = json.loads(
+        (tmp_path / "metrics.json").read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}")
+    )
     assert m["diverged_at"] <= 1
 
 
@@ -160,9 +200,10 @@ def test_divergence_exits_3_with_strict_json(mnist_raw, tmp_path):
 def test_ctrl_c_at_any_moment_exits_130_never_a_segfault(mnist_raw, tmp_path, delay):
     """Ctrl-C during the compile or the gradient check segfaulted (exit -11)."""
     import time
+
     p = popen("--out-dir", str(tmp_path), "--quiet", "--iters", "3000", "--no-compile-cache")
     time.sleep(delay)
     p.send_signal(signal.SIGINT)
     text, _ = p.communicate(timeout=300)
-    assert p.returncode in (130, 0), text          # 0: it finished before the signal
+    assert p.returncode in (130, 0), text  # 0: it finished before the signal
     assert "Traceback" not in text

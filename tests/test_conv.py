@@ -4,6 +4,7 @@
 (b) vs central differences, (c) vs the book's own NumPy layers
 (``tests/book_numpy_ch7.py``); all in float64.
 """
+
 import functools
 
 import book_numpy_ch7 as book
@@ -19,7 +20,7 @@ from jaxbp.conv import col2im, convolution, im2col, max_pooling
 from jaxbp.gradient import enable_x64, numerical_gradient
 
 SETTINGS = settings(max_examples=6, deadline=None)
-GRID = [(1, 0), (1, 1), (2, 0), (2, 1)]               # (stride, pad)
+GRID = [(1, 0), (1, 1), (2, 0), (2, 1)]  # (stride, pad)
 
 
 @st.composite
@@ -34,8 +35,10 @@ def geometries(draw):
 
 
 def max_abs(a, b):
-    return max(float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
-               for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+    return max(
+        float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
+        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -80,7 +83,7 @@ def test_im2col_is_the_books_and_col2im_its_adjoint(geo, seed):
         assert max_abs(back, book.col2im(c, shape, fh, fw, stride, pad)) <= 1e-12
         lhs, rhs = float(jnp.vdot(col, c)), float(jnp.vdot(x, back))  # <im2col x,c>, <x,col2im c>
         assert abs(lhs - rhs) <= 1e-12 * (1 + abs(lhs))
-        assert max_abs(transpose, back) <= 1e-12        # col2im is JAX's transpose of im2col
+        assert max_abs(transpose, back) <= 1e-12  # col2im is JAX's transpose of im2col
 
 
 # ---- convolution (7.4.3) -------------------------------------------------------------
@@ -127,17 +130,18 @@ def test_max_pooling_matches_jax_grad_of_twin_ties_included(geo, ties, seed):
     rng = np.random.default_rng(seed)
     with enable_x64():
         x = rng.normal(size=shape)
-        args = (jnp.asarray(np.round(x) if ties else x),)   # integers: ties, with the 0 padding too
+        args = (jnp.asarray(np.round(x) if ties else x),)  # integers: ties, with the 0 padding too
         static = (ph, pw, stride, pad)
         g = cotangent(rng, max_pooling, static, args)
         out, grads = value_and_vjp(max_pooling, static, args, g)
         out_ref, grads_ref = value_and_vjp(reference.max_pooling, static, args, g)
         np.testing.assert_array_equal(out, out_ref)
         assert max_abs(grads, grads_ref) <= 1e-12
-        if not ties:                                    # what a JAX user writes, where no ties
+        if not ties:  # what a JAX user writes, where no ties
             xp = jnp.pad(args[0], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
             windows = jax.lax.reduce_window(
-                xp, -jnp.inf, jax.lax.max, (1, 1, ph, pw), (1, 1, stride, stride), "VALID")
+                xp, -jnp.inf, jax.lax.max, (1, 1, ph, pw), (1, 1, stride, stride), "VALID"
+            )
             np.testing.assert_array_equal(out, windows)
 
 
@@ -151,30 +155,39 @@ def test_max_pooling_matches_the_books_layer_and_central_differences(stride, pad
             x = np.floor(x / 3) if ties else x
             g = cotangent(rng, max_pooling, static, (jnp.asarray(x),))
             out, (grad,) = value_and_vjp(max_pooling, static, (jnp.asarray(x),), g)
-            if pad == 0:          # the book's Pooling.forward leaves pad out of out_h: pad 0 only
+            if pad == 0:  # the book's Pooling.forward leaves pad out of out_h: pad 0 only
                 layer = book.Pooling(*static)
                 assert max_abs(out, layer.forward(x)) == 0
                 assert max_abs(grad, layer.backward(np.asarray(g))) <= 1e-12
-            if not ties:          # gaps of 1 >> h: no window's maximum changes
+            if not ties:  # gaps of 1 >> h: no window's maximum changes
                 (numeric,) = central_differences(max_pooling, static, (jnp.asarray(x),), g)
                 assert max_abs(grad, numeric) <= 1e-9
 
 
 def test_max_pooling_tie_goes_to_the_first_in_row_major_order():
-    x = jnp.array([[[[0.0, 2.0, 2.0],
-                     [2.0, 2.0, 1.0]]]])
-    dx = jax.grad(lambda x: jnp.sum(max_pooling(x, 2, 2)))(x)   # two windows, stride 1
+    x = jnp.array([[[[0.0, 2.0, 2.0], [2.0, 2.0, 1.0]]]])
+    dx = jax.grad(lambda x: jnp.sum(max_pooling(x, 2, 2)))(x)  # two windows, stride 1
     np.testing.assert_array_equal(dx[0, 0], [[0, 2, 0], [0, 0, 0]])  # (0,1) is first in both
     dx_pad = jax.grad(lambda x: jnp.sum(max_pooling(x, 2, 2, stride=2, pad=1)))(-x - 1)
-    assert float(jnp.sum(dx_pad)) == 0        # every window's maximum is a padding 0
+    assert float(jnp.sum(dx_pad)) == 0  # every window's maximum is a padding 0
 
 
 # ---- the rules are the ones that run --------------------------------------------------
 RULES = [
-    ("convolution", conv._convolution, conv._convolution_fwd, conv._convolution_bwd,
-     lambda x: convolution(x, jnp.arange(12.0).reshape(2, 1, 2, 3) / 7, jnp.ones(2), 2, 1)),
-    ("max_pooling", conv._max_pooling, conv._max_pooling_fwd, conv._max_pooling_bwd,
-     lambda x: max_pooling(x, 2, 2, stride=2)),
+    (
+        "convolution",
+        conv._convolution,
+        conv._convolution_fwd,
+        conv._convolution_bwd,
+        lambda x: convolution(x, jnp.arange(12.0).reshape(2, 1, 2, 3) / 7, jnp.ones(2), 2, 1),
+    ),
+    (
+        "max_pooling",
+        conv._max_pooling,
+        conv._max_pooling_fwd,
+        conv._max_pooling_bwd,
+        lambda x: max_pooling(x, 2, 2, stride=2),
+    ),
 ]
 
 
@@ -203,7 +216,7 @@ def test_compose_with_jit_vmap_and_dtypes():
     assert all(g.dtype == jnp.float32 for g in grads)
     jitted = jax.jit(jax.grad(f, argnums=(0, 1, 2)))(x, W, b)
     assert max_abs(grads, jitted) <= 1e-4
-    per_image = jax.vmap(jax.grad(lambda xi: f(xi[None], W, b)))(x)   # per-example gradients
+    per_image = jax.vmap(jax.grad(lambda xi: f(xi[None], W, b)))(x)  # per-example gradients
     assert max_abs(per_image, grads[0]) <= 1e-4
 
 
@@ -212,10 +225,13 @@ def test_bad_input_errors_name_the_problem():
     x, W, b = jnp.ones((2, 3, 5, 5)), jnp.ones((4, 3, 3, 3)), jnp.zeros(4)
     with pytest.raises(ValueError, match=r"\(2, 3, 5, 5\) has 3 channels.*\(4, 2, 3, 3\) expects"):
         convolution(x, jnp.ones((4, 2, 3, 3)), b)
-    with pytest.raises(ValueError, match=r"filter 7x7 is larger than the padded input 5x5 "
-                                         r"\(x of shape \(2, 3, 5, 5\), pad=0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"filter 7x7 is larger than the padded input 5x5 "
+        r"\(x of shape \(2, 3, 5, 5\), pad=0\)",
+    ):
         convolution(x, jnp.ones((4, 3, 7, 7)), b)
-    convolution(x, jnp.ones((4, 3, 7, 7)), b, pad=1)                 # 7x7 fits 7x7
+    convolution(x, jnp.ones((4, 3, 7, 7)), b, pad=1)  # 7x7 fits 7x7
     with pytest.raises(ValueError, match=r"window 8x2 is larger than the padded input 7x7"):
         max_pooling(x, 8, 2, pad=1)
     with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):

@@ -1,4 +1,5 @@
 """Tests of jaxbp.drawing: the chapter-5 graph pictures (figures 5-16, 5-17, 5-19)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,8 +16,11 @@ from jaxbp import drawing, two_layer_net
 from jaxbp.graph import buy_apple, buy_apple_orange, draw, mul
 
 _NODE = re.compile(r'^\s*(\w+) \[label=(?:"([^"]*)"|(\S+?))[ \]]', re.M)
-_EDGE = re.compile(r'^\s*(\w+) -> (\w+) \[label=<<TABLE[^>]*><TR><TD>([^<]*)</TD></TR>'
-                   r'(?:<TR><TD><FONT COLOR="red">([^<]*)</FONT></TD></TR>)?', re.M)
+_EDGE = re.compile(
+    r"^\s*(\w+) -> (\w+) \[label=<<TABLE[^>]*><TR><TD>([^<]*)</TD></TR>"
+    r'(?:<TR><TD><FONT COLOR="red">([^<]*)</FONT></TD></TR>)?',
+    re.M,
+)
 
 
 def parse(source):
@@ -29,9 +33,13 @@ def test_apple_orange_numbers_on_the_right_edges():
     """Figure 5-17: every forward (black) and backward (red) value."""
     nodes, edges = parse(draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1).source)
     by_tail = {nodes[t]: (h, fwd, bwd) for t, h, fwd, bwd in edges}
-    for name, fwd, bwd in [("apple", "100", "2.2"), ("apple_num", "2", "110"),
-                           ("orange", "150", "3.3"), ("orange_num", "3", "165"),
-                           ("tax", "1.1", "650")]:
+    for name, fwd, bwd in [
+        ("apple", "100", "2.2"),
+        ("apple_num", "2", "110"),
+        ("orange", "150", "3.3"),
+        ("orange_num", "3", "165"),
+        ("tax", "1.1", "650"),
+    ]:
         head, f, b = by_tail[name]
         assert nodes[head] == "×" and (f, b) == (fwd, bwd), name
     assert by_tail["apple"][0] == by_tail["apple_num"][0]
@@ -42,8 +50,9 @@ def test_apple_orange_numbers_on_the_right_edges():
     assert {nodes[t] for t, h, f, b in edges if h == plus} == {"×"}
     (out_edge,) = [e for e in edges if nodes[e[1]] == ""]
     assert out_edge[2:] == ("715", "1")
-    assert [(f, b) for t, h, f, b in edges if t == plus and h == by_tail["tax"][0]] == \
-        [("650", "1.1")]
+    assert [(f, b) for t, h, f, b in edges if t == plus and h == by_tail["tax"][0]] == [
+        ("650", "1.1")
+    ]
 
 
 def test_apple_figure_5_16():
@@ -57,8 +66,18 @@ def test_apple_figure_5_16():
 
 
 def test_argnames_override_and_grads_false():
-    nodes, edges = parse(draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1, grads=False,
-                              argnames=["a", "n", "o", "m", "t"]).source)
+    nodes, edges = parse(
+        draw(
+            buy_apple_orange,
+            100.0,
+            2.0,
+            150.0,
+            3.0,
+            1.1,
+            grads=False,
+            argnames=["a", "n", "o", "m", "t"],
+        ).source
+    )
     assert {"a", "n", "o", "m", "t"} <= set(nodes.values())
     assert all(b is None for *_, b in edges)
 
@@ -74,7 +93,7 @@ def test_plain_jnp_sigmoid_figure_5_19():
     assert {"−", "exp", "+", "/"} <= set(nodes.values())
     into_x = [b for t, h, f, b in edges if nodes[t] == "x"]
     y = 1 / (1 + np.exp(-1.0))
-    assert float(into_x[0]) == pytest.approx(y * (1 - y), rel=1e-5)   # eq. 5.12
+    assert float(into_x[0]) == pytest.approx(y * (1 - y), rel=1e-5)  # eq. 5.12
 
 
 def test_two_layer_net_arrays_with_shapes_and_gradient_norms():
@@ -116,7 +135,7 @@ def test_render_svg_and_png(tmp_path):
 
 
 def test_missing_dot_gives_install_hint(tmp_path, monkeypatch):
-    d = draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1)   # DOT text needs no dot
+    d = draw(buy_apple_orange, 100.0, 2.0, 150.0, 3.0, 1.1)  # DOT text needs no dot
     assert "715" in d.source
     monkeypatch.setattr(drawing.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
@@ -139,5 +158,6 @@ def test_experiment_script_writes_all_figures(tmp_path):
     spec.loader.exec_module(draw_figures)
     draw_figures.main(["--out", str(tmp_path)])
     names = {"apple", "apple_orange", "sigmoid", "two_layer_net"}
-    assert {p.name for p in tmp_path.iterdir()} == {f"{n}.{e}" for n in names
-                                                    for e in ("svg", "png")}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"{n}.{e}" for n in names for e in ("svg", "png")
+    }

@@ -3,11 +3,13 @@ accepts, and what it does not accept is a clear error outside jit, NaN inside it
 
 Each regression test below is one bullet of issue 9's list of failures.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxbp import gradient, layers, reference
 from jaxbp import two_layer_net as net
@@ -32,42 +34,53 @@ def labels(rng, kind, batch, classes, dtype):
         return jnp.asarray(one_hot, dtype)
     if kind == "smoothed":
         return jnp.asarray(0.9 * one_hot + 0.1 / classes, dtype)
-    return jnp.asarray(rng.random((batch, classes)) * 2, dtype)   # soft, any row sum
+    return jnp.asarray(rng.random((batch, classes)) * 2, dtype)  # soft, any row sum
 
 
 def network(lib):
     """sigmoid -> affine (N-D input) -> relu -> affine -> softmax_with_loss, in lib."""
+
     def f(x, W1, b1, W2, b2, t):
         h = lib.relu(lib.affine(lib.sigmoid(x), W1, b1))
         return lib.softmax_with_loss(lib.affine(h, W2, b2), t)
+
     return f
 
 
 @settings(max_examples=25, deadline=None)
-@given(batch=st.integers(1, 64), feat=st.lists(st.integers(1, 5), min_size=1, max_size=2),
-       hidden=st.integers(1, 6), classes=st.integers(2, 10),
-       kind=st.sampled_from(["integer", "one-hot", "smoothed", "soft"]),
-       dtype=st.sampled_from([jnp.float32, jnp.float64]),
-       mode=st.sampled_from(["plain", "jit", "vmap"]), seed=st.integers(0, 2**31 - 1))
-def test_every_rule_equals_jax_grad_of_its_twin(batch, feat, hidden, classes, kind, dtype,
-                                                mode, seed):
+@given(
+    batch=st.integers(1, 64),
+    feat=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    hidden=st.integers(1, 6),
+    classes=st.integers(2, 10),
+    kind=st.sampled_from(["integer", "one-hot", "smoothed", "soft"]),
+    dtype=st.sampled_from([jnp.float32, jnp.float64]),
+    mode=st.sampled_from(["plain", "jit", "vmap"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_every_rule_equals_jax_grad_of_its_twin(
+    batch, feat, hidden, classes, kind, dtype, mode, seed
+):
     """Property test: random shapes, dtypes, labels, cotangents; plain, jit and vmap."""
     rng = np.random.default_rng(seed)
     with enable_x64(dtype == jnp.float64):
         n_in = int(np.prod(feat))
         x = jnp.asarray(rng.normal(size=(batch, *feat)) * 2, dtype)
-        params = [jnp.asarray(rng.normal(size=s), dtype)
-                  for s in ((n_in, hidden), (hidden,), (hidden, classes), (classes,))]
+        params = [
+            jnp.asarray(rng.normal(size=s), dtype)
+            for s in ((n_in, hidden), (hidden,), (hidden, classes), (classes,))
+        ]
         t = labels(rng, kind, batch, classes, dtype)
-        g = jnp.asarray(0.5 + rng.random(), dtype)      # the incoming cotangent
+        g = jnp.asarray(0.5 + rng.random(), dtype)  # the incoming cotangent
         argnums = (0, 1, 2, 3, 4) + ((5,) if kind != "integer" else ())
 
         def grads(lib):
             f = network(lib)
-            if mode == "vmap":                           # per-sample: 1-D affine, (C,) logits
-                per = jax.vmap(jax.grad(lambda xi, *p: g * f(xi.reshape(-1), *p),
-                                        argnums=argnums),
-                               in_axes=(0, None, None, None, None, 0))
+            if mode == "vmap":  # per-sample: 1-D affine, (C,) logits
+                per = jax.vmap(
+                    jax.grad(lambda xi, *p: g * f(xi.reshape(-1), *p), argnums=argnums),
+                    in_axes=(0, None, None, None, None, 0),
+                )
                 return per(x, *params, t)
             d = jax.grad(lambda *a: g * f(*a), argnums=argnums)
             return (jax.jit(d) if mode == "jit" else d)(x, *params, t)
@@ -84,8 +97,11 @@ def test_soft_targets_whose_rows_do_not_sum_to_one():
         x = jnp.asarray(rng.normal(size=(4, 10)))
         t = jnp.asarray(rng.random((4, 10)))
         for arg in (0, 1):
-            close(jax.grad(layers.softmax_with_loss, arg)(x, t),
-                  jax.grad(reference.softmax_with_loss, arg)(x, t), jnp.float64)
+            close(
+                jax.grad(layers.softmax_with_loss, arg)(x, t),
+                jax.grad(reference.softmax_with_loss, arg)(x, t),
+                jnp.float64,
+            )
         zeros = jnp.zeros((4, 10))
         assert float(layers.softmax_with_loss(x, zeros)) == 0.0
         assert not np.any(jax.grad(layers.softmax_with_loss)(x, zeros))
@@ -95,7 +111,7 @@ def test_one_hot_rows_keep_the_books_formula_bit_for_bit():
     rng = np.random.default_rng(1)
     x = jnp.asarray(rng.normal(size=(5, 7)), jnp.float32)
     t = jax.nn.one_hot(jnp.array([0, 3, 6, 2, 2]), 7)
-    y = jnp.exp(layers._log_softmax(x))                # the rule's self.y
+    y = jnp.exp(layers._log_softmax(x))  # the rule's self.y
     np.testing.assert_array_equal(jax.grad(layers.softmax_with_loss)(x, t), (y - t) / 5)
 
 
@@ -117,7 +133,7 @@ def test_out_of_range_labels_are_nan_under_jit(fn):
         np.testing.assert_allclose(grad[keep], good, rtol=1e-6, atol=1e-8)
     per_sample = jax.vmap(fn)(x, jnp.array([0, 1, -1, 3]))
     assert np.isnan(per_sample[2]) and np.all(np.isfinite(per_sample[jnp.array([0, 1, 3])]))
-    assert np.isnan(jax.jit(layers.cross_entropy_error)([[.5, .5]], [5]))   # was -0
+    assert np.isnan(jax.jit(layers.cross_entropy_error)([[0.5, 0.5]], [5]))  # was -0
 
 
 def test_out_of_range_labels_in_the_network():
@@ -127,24 +143,42 @@ def test_out_of_range_labels_in_the_network():
         net.loss(p, x, jnp.array([0, 3, 1]))
     assert np.isnan(jax.jit(net.loss)(p, x, jnp.array([0, 3, 1])))
     grads = jax.jit(jax.grad(net.loss))(p, x, jnp.array([0, -1, 1]))
-    assert np.all(np.isnan(grads["b2"])) and np.any(np.isnan(grads["W2"]))   # never finite-wrong
+    assert np.all(np.isnan(grads["b2"])) and np.any(np.isnan(grads["W2"]))  # never finite-wrong
     acc = jax.jit(net.accuracy)(p, x, jnp.array([0, 7, 1]))
-    assert float(acc) <= 2 / 3                           # the bad sample counts as wrong
+    assert float(acc) <= 2 / 3  # the bad sample counts as wrong
 
 
-@pytest.mark.parametrize("call", [
-    lambda: layers.affine(jnp.ones((0, 3)), jnp.ones((3, 2)), jnp.zeros(2)),
-    lambda: layers.affine(jnp.ones((0, 1, 3)), jnp.ones((3, 2)), jnp.zeros(2)),
-    lambda: layers.softmax_with_loss(jnp.ones((0, 3)), jnp.zeros(0, jnp.int32)),
-    lambda: layers.cross_entropy_error(jnp.ones((0, 3)), jnp.ones((0, 3))),
-    lambda: net.loss(net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)),
-    lambda: net.accuracy(net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)),
-    lambda: net.gradient(net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)),
-    lambda: net.numerical_gradient(net.init_params(0, 4, 3, 2), jnp.ones((0, 4)),
-                                   jnp.zeros(0, jnp.int32)),
-    lambda: gradient.print_gradient_check(np.zeros((0, 784), np.uint8), []),
-], ids=["affine", "affine-nd", "softmax_with_loss", "cross_entropy_error", "loss",
-        "accuracy", "gradient", "numerical_gradient", "print_gradient_check"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: layers.affine(jnp.ones((0, 3)), jnp.ones((3, 2)), jnp.zeros(2)),
+        lambda: layers.affine(jnp.ones((0, 1, 3)), jnp.ones((3, 2)), jnp.zeros(2)),
+        lambda: layers.softmax_with_loss(jnp.ones((0, 3)), jnp.zeros(0, jnp.int32)),
+        lambda: layers.cross_entropy_error(jnp.ones((0, 3)), jnp.ones((0, 3))),
+        lambda: net.loss(net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)),
+        lambda: net.accuracy(
+            net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)
+        ),
+        lambda: net.gradient(
+            net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)
+        ),
+        lambda: net.numerical_gradient(
+            net.init_params(0, 4, 3, 2), jnp.ones((0, 4)), jnp.zeros(0, jnp.int32)
+        ),
+        lambda: gradient.print_gradient_check(np.zeros((0, 784), np.uint8), []),
+    ],
+    ids=[
+        "affine",
+        "affine-nd",
+        "softmax_with_loss",
+        "cross_entropy_error",
+        "loss",
+        "accuracy",
+        "gradient",
+        "numerical_gradient",
+        "print_gradient_check",
+    ],
+)
 def test_empty_batch_is_a_value_error(call):
     """Was: ZeroDivisionError (integer modulo by zero) or a NaN loss."""
     with pytest.raises(ValueError, match="batch is empty"):
@@ -163,7 +197,7 @@ def test_accuracy_takes_only_labels_that_fit_the_logits():
             net.accuracy(p, x, bad)
         assert "(6, 10)" in str(err.value) and str(tuple(bad.shape)) in str(err.value)
     nan_params = dict(p, W1=jnp.full_like(p["W1"], jnp.nan))
-    assert float(net.accuracy(nan_params, x, jnp.zeros(6, jnp.int32))) == 0.0   # was 1.0
+    assert float(net.accuracy(nan_params, x, jnp.zeros(6, jnp.int32))) == 0.0  # was 1.0
 
 
 def test_numerical_gradients_refuse_what_they_cannot_do():
@@ -175,12 +209,13 @@ def test_numerical_gradients_refuse_what_they_cannot_do():
     for h in (0.0, -1e-4, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="h must be finite and > 0"):
             net.numerical_gradient(p, jnp.ones((2, 4)), t, h=h)
-    for dtype in (jnp.float16, jnp.bfloat16):                   # was: zeros
+    for dtype in (jnp.float16, jnp.bfloat16):  # was: zeros
         with pytest.raises(TypeError, match="meaningless"):
-            gradient.numerical_gradient(lambda v: jnp.sum(v ** 2), jnp.ones(3, dtype))
+            gradient.numerical_gradient(lambda v: jnp.sum(v**2), jnp.ones(3, dtype))
         with pytest.raises(TypeError, match="meaningless"):
-            net.numerical_gradient(jax.tree_util.tree_map(lambda v: v.astype(dtype), p),
-                                   jnp.ones((2, 4), dtype), t)
+            net.numerical_gradient(
+                jax.tree_util.tree_map(lambda v: v.astype(dtype), p), jnp.ones((2, 4), dtype), t
+            )
 
 
 def test_gradient_check_inputs_agree_and_are_normalised_once():

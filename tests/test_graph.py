@@ -1,4 +1,5 @@
 """5.1-5.4: add and multiply nodes, the apple examples."""
+
 import importlib.util
 import pathlib
 
@@ -15,7 +16,7 @@ def test_apple_example_book_numbers():
     price, g = jax.value_and_grad(buy_apple, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
     np.testing.assert_allclose(price, 220, rtol=1e-6)
     np.testing.assert_allclose(g, [2.2, 110, 200], rtol=1e-6)
-    assert float(buy_apple()) == float(price)            # the defaults are the book's
+    assert float(buy_apple()) == float(price)  # the defaults are the book's
 
 
 def test_apple_orange_example_book_numbers():
@@ -23,8 +24,7 @@ def test_apple_orange_example_book_numbers():
     np.testing.assert_allclose(price, 715, rtol=1e-6)
     assert float(buy_apple_orange()) == float(price)
     # book: print(dapple_num, dapple, dorange, dorange_num, dtax) # 110 2.2 3.3 165 650
-    np.testing.assert_allclose([g[1], g[0], g[2], g[3], g[4]], [110, 2.2, 3.3, 165, 650],
-                               rtol=1e-6)
+    np.testing.assert_allclose([g[1], g[0], g[2], g[3], g[4]], [110, 2.2, 3.3, 165, 650], rtol=1e-6)
 
 
 def test_apple_script_prints_book_numbers(capsys):

@@ -1,13 +1,15 @@
 """5.5-5.6: each layer's hand-written rule against jax.grad of its plain-jnp twin."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaxbp import layers, reference
-from jaxbp.layers import affine, relu, sigmoid, softmax, softmax_with_loss, cross_entropy_error
 from jaxbp.gradient import enable_x64
+from jaxbp.layers import affine, cross_entropy_error, relu, sigmoid, softmax, softmax_with_loss
 
 SETTINGS = settings(max_examples=20, deadline=None)
 dims = st.integers(1, 7)
@@ -32,7 +34,7 @@ def assert_tree_close(a, b, tol=1e-12):
 def test_relu_and_sigmoid_match_reference(shape, seed):
     with enable_x64():
         x = jnp.asarray(np.random.default_rng(seed).normal(size=shape) * 3)
-        x = x.at[(0,) * len(shape)].set(0.0)           # the kink: derivative 0, as the book
+        x = x.at[(0,) * len(shape)].set(0.0)  # the kink: derivative 0, as the book
         for ours, ref in ((relu, reference.relu), (sigmoid, reference.sigmoid)):
             np.testing.assert_array_equal(ours(x), ref(x))
             a, b = vjp_pair(ours, ref, (x,), seed, 0)
@@ -40,8 +42,13 @@ def test_relu_and_sigmoid_match_reference(shape, seed):
 
 
 @SETTINGS
-@given(batch=st.one_of(st.none(), dims), n_in=dims, n_out=dims,
-       extra=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    batch=st.one_of(st.none(), dims),
+    n_in=dims,
+    n_out=dims,
+    extra=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_affine_matches_reference(batch, n_in, n_out, extra, seed):
     """Single sample (5.6.1), batch (5.6.2, batch 1 included) and (N, 2, n) inputs."""
     rng = np.random.default_rng(seed)
@@ -61,8 +68,13 @@ def test_affine_matches_reference(batch, n_in, n_out, extra, seed):
 
 
 @SETTINGS
-@given(batch=dims, classes=st.integers(2, 9), one_hot=st.booleans(),
-       scale=st.sampled_from([1.0, 30.0]), seed=st.integers(0, 2**31 - 1))
+@given(
+    batch=dims,
+    classes=st.integers(2, 9),
+    one_hot=st.booleans(),
+    scale=st.sampled_from([1.0, 30.0]),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_softmax_with_loss_matches_reference(batch, classes, one_hot, scale, seed):
     rng = np.random.default_rng(seed)
     with enable_x64():
@@ -70,27 +82,31 @@ def test_softmax_with_loss_matches_reference(batch, classes, one_hot, scale, see
         t = jnp.asarray(rng.integers(0, classes, size=batch), jnp.int32)
         if one_hot:
             t = jax.nn.one_hot(t, classes, dtype=jnp.float64)
-        np.testing.assert_allclose(softmax_with_loss(x, t), reference.softmax_with_loss(x, t),
-                                   rtol=1e-13, atol=1e-13)
-        g = 0.5 + rng.random()                          # the incoming cotangent counts
+        np.testing.assert_allclose(
+            softmax_with_loss(x, t), reference.softmax_with_loss(x, t), rtol=1e-13, atol=1e-13
+        )
+        g = 0.5 + rng.random()  # the incoming cotangent counts
         ours = jax.grad(lambda x: g * softmax_with_loss(x, t))(x)
         ref = jax.grad(lambda x: g * reference.softmax_with_loss(x, t))(x)
         assert_tree_close(ours, ref)
         y = softmax(x)
         tt = t if one_hot else jax.nn.one_hot(t, classes, dtype=x.dtype)
         np.testing.assert_allclose(ours, g * (y - tt) / batch, atol=1e-15)  # book: (y - t)/N
-        if one_hot:                                      # label cotangent, too
-            assert_tree_close(jax.grad(softmax_with_loss, 1)(x, t),
-                              jax.grad(reference.softmax_with_loss, 1)(x, t))
+        if one_hot:  # label cotangent, too
+            assert_tree_close(
+                jax.grad(softmax_with_loss, 1)(x, t), jax.grad(reference.softmax_with_loss, 1)(x, t)
+            )
 
 
 def test_softmax_with_loss_single_sample_and_integer_labels():
     x = jnp.array([0.3, 2.9, 4.0])
     assert softmax_with_loss(x, 2).shape == ()
-    np.testing.assert_allclose(softmax_with_loss(x, 2),
-                               softmax_with_loss(x, jnp.array([0.0, 0.0, 1.0])), rtol=1e-6)
-    np.testing.assert_allclose(jax.grad(softmax_with_loss)(x, 2),
-                               softmax(x) - jnp.array([0, 0, 1.0]), atol=1e-7)
+    np.testing.assert_allclose(
+        softmax_with_loss(x, 2), softmax_with_loss(x, jnp.array([0.0, 0.0, 1.0])), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        jax.grad(softmax_with_loss)(x, 2), softmax(x) - jnp.array([0, 0, 1.0]), atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
@@ -100,7 +116,7 @@ def test_softmax_with_loss_finite_for_huge_logits(dtype):
         for t in (jnp.array([1, 2]), jax.nn.one_hot(jnp.array([1, 2]), 3, dtype=dtype)):
             loss, g = jax.value_and_grad(softmax_with_loss)(x, t)
             assert np.isfinite(loss) and np.all(np.isfinite(g))
-            np.testing.assert_allclose(loss, 1e4, rtol=1e-6)   # (2e4 + 0) / 2
+            np.testing.assert_allclose(loss, 1e4, rtol=1e-6)  # (2e4 + 0) / 2
             loss1, g1 = jax.value_and_grad(softmax_with_loss)(x[:1], t[:1])
             assert np.isfinite(loss1) and np.all(np.isfinite(g1))
 
@@ -117,10 +133,20 @@ def test_cross_entropy_error_plain_function():
 RULES = [
     ("relu", layers._relu, layers._relu_fwd, lambda x: (relu(x),), (jnp.array([1.0, -1.0, 2.0]),)),
     ("sigmoid", layers._sigmoid, layers._sigmoid_fwd, None, (jnp.array([1.0, -1.0, 2.0]),)),
-    ("affine", layers._affine, layers._affine_fwd, None,
-     (jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.zeros(4))),
-    ("softmax_with_loss", layers._softmax_with_loss, layers._softmax_with_loss_fwd, None,
-     (jnp.array([[1.0, 2.0, 0.5]]), jnp.array([1]))),
+    (
+        "affine",
+        layers._affine,
+        layers._affine_fwd,
+        None,
+        (jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.zeros(4)),
+    ),
+    (
+        "softmax_with_loss",
+        layers._softmax_with_loss,
+        layers._softmax_with_loss_fwd,
+        None,
+        (jnp.array([[1.0, 2.0, 0.5]]), jnp.array([1])),
+    ),
 ]
 
 
@@ -134,7 +160,8 @@ def test_jax_grad_goes_through_the_hand_written_rule(name, rule, fwd, _, args):
     good = jax.grad(scalar)(*args)
     bwd = rule.bwd if hasattr(rule, "bwd") else None
     wrong = lambda res, g: jax.tree_util.tree_map(
-        lambda c: None if c is None else 3 * c, bwd(res, g), is_leaf=lambda c: c is None)
+        lambda c: None if c is None else 3 * c, bwd(res, g), is_leaf=lambda c: c is None
+    )
     rule.defvjp(fwd, wrong)
     try:
         bad = jax.grad(scalar)(*args)
@@ -154,13 +181,17 @@ def test_compose_with_jit_vmap_and_grad_of_grad():
         W, b = jnp.asarray(rng.normal(size=(5, 3))), jnp.asarray(rng.normal(size=3))
         t = jnp.array([0, 2, 1, 1])
         f = lambda x: softmax_with_loss(affine(sigmoid(x), W, b), t)
-        fr = lambda x: reference.softmax_with_loss(
-            reference.affine(reference.sigmoid(x), W, b), t)
+        fr = lambda x: reference.softmax_with_loss(reference.affine(reference.sigmoid(x), W, b), t)
         assert_tree_close(jax.jit(jax.grad(f))(x), jax.grad(fr)(x))
         # per-sample gradients: vmap over single samples (5.6.1's 1-D affine)
         per = jax.vmap(jax.grad(lambda xi, ti: softmax_with_loss(affine(relu(xi), W, b), ti)))(x, t)
-        per_ref = jax.vmap(jax.grad(lambda xi, ti: reference.softmax_with_loss(
-            reference.affine(reference.relu(xi), W, b), ti)))(x, t)
+        per_ref = jax.vmap(
+            jax.grad(
+                lambda xi, ti: reference.softmax_with_loss(
+                    reference.affine(reference.relu(xi), W, b), ti
+                )
+            )
+        )(x, t)
         assert_tree_close(per, per_ref)
         # second derivatives: the backward rules are jnp code, so they differentiate too
         v = jnp.asarray(rng.normal(size=x.shape))
@@ -175,9 +206,10 @@ def test_gradient_dtypes_follow_inputs(x64):
     with enable_x64(x64):
         x = jnp.ones((2, 3), jnp.float32)
         W, b = jnp.ones((3, 4), jnp.float32), jnp.zeros(4, jnp.float32)
-        grads = jax.grad(lambda x, W, b: softmax_with_loss(affine(relu(sigmoid(x)), W, b),
-                                                           jnp.array([0, 3])),
-                         argnums=(0, 1, 2))(x, W, b)
+        grads = jax.grad(
+            lambda x, W, b: softmax_with_loss(affine(relu(sigmoid(x)), W, b), jnp.array([0, 3])),
+            argnums=(0, 1, 2),
+        )(x, W, b)
         assert all(g.dtype == jnp.float32 for g in grads)
         if x64:
             W64 = W.astype(jnp.float64)
@@ -193,7 +225,7 @@ def test_bad_input_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"b must have shape \(4,\).*got \(3,\)"):
         affine(x, W, jnp.zeros(3))
     with pytest.raises(ValueError, match=r"b must have shape"):
-        affine(x, W, jnp.zeros((1, 4)))                 # no silent broadcasting
+        affine(x, W, jnp.zeros((1, 4)))  # no silent broadcasting
     with pytest.raises(ValueError, match="W must be 2-D"):
         affine(x, jnp.ones(3), b)
     with pytest.raises(TypeError, match="uint8"):

@@ -27,8 +27,9 @@ from jaxbp.mnist import DatasetError, load_mnist, load_raw
 
 # Captured at import, before the autouse fixture clears the environment.
 _REPO = Path(__file__).resolve().parents[1]
-_REAL_MNIST_DIR = (os.environ.get("JAXBP_DATA_DIR")
-                   or str(_REPO.parent / "shared" / "data" / "mnist"))
+_REAL_MNIST_DIR = os.environ.get("JAXBP_DATA_DIR") or str(
+    _REPO.parent / "shared" / "data" / "mnist"
+)
 
 _REAL_FETCH = mnist._fetch  # saved before the autouse fixture stubs it out
 BASES = dict(mnist.FILES)  # key -> base name
@@ -38,6 +39,7 @@ N_TRAIN, N_TEST = 5, 3
 # --------------------------------------------------------------------------
 # synthetic IDX files
 # --------------------------------------------------------------------------
+
 
 def idx_images(n, rows=28, cols=28, magic=2051, seed=0, extra=b"", cut=0):
     rng = np.random.default_rng(seed)
@@ -98,9 +100,12 @@ class Synth:
         hashes = {b: hashlib.sha256(d).hexdigest() for b, d in payloads.items()}
         self.monkeypatch.setitem(mnist._EXPECTED_SHA256, dataset, hashes)
         sizes = {b: len(d) for b, d in payloads.items()}
-        self.monkeypatch.setattr(mnist, "_EXPECTED_BYTES",
-                                 {**getattr(mnist, "_EXPECTED_BYTES", {}), dataset: sizes},
-                                 raising=False)
+        self.monkeypatch.setattr(
+            mnist,
+            "_EXPECTED_BYTES",
+            {**getattr(mnist, "_EXPECTED_BYTES", {}), dataset: sizes},
+            raising=False,
+        )
         self.monkeypatch.setitem(mnist._ACCEPTED_GZ_MD5, dataset, {})
         return directory
 
@@ -118,6 +123,7 @@ def cache_files(tmp_path, dataset="mnist"):
 # --------------------------------------------------------------------------
 # the real data
 # --------------------------------------------------------------------------
+
 
 def test_real_mnist(tmp_path, monkeypatch):
     if not Path(_REAL_MNIST_DIR, "train-images-idx3-ubyte.gz").is_file():
@@ -141,8 +147,9 @@ def test_real_mnist(tmp_path, monkeypatch):
         raise AssertionError("decompressed again although the cache was valid")
 
     monkeypatch.setattr(idx, "_inflate", no_inflate)
-    (x8, t1h), (x8t, _) = load_mnist(normalize=False, flatten=False, one_hot_label=True,
-                                     data_dir=_REAL_MNIST_DIR, progress=False)
+    (x8, t1h), (x8t, _) = load_mnist(
+        normalize=False, flatten=False, one_hot_label=True, data_dir=_REAL_MNIST_DIR, progress=False
+    )
     assert x8.shape == (60000, 1, 28, 28) and x8.dtype == np.uint8 and x8.max() == 255
     assert x8t.shape == (10000, 1, 28, 28)
     assert t1h.shape == (60000, 10) and t1h.dtype == np.float32
@@ -154,6 +161,7 @@ def test_real_mnist(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------
 # shapes and conversions (synthetic)
 # --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("gz", [True, False])
 def test_synthetic_load(synth, gz):
@@ -174,8 +182,9 @@ def test_synthetic_load(synth, gz):
     assert t.dtype == np.int32 and t.tolist() == [0, 1, 2, 9, 4]
     assert xt.shape == (N_TEST, 784) and tt.dtype == np.int32
 
-    (x, t), (xt, tt) = load_mnist(normalize=False, flatten=False, one_hot_label=True,
-                                  data_dir=d, download=False)
+    (x, t), (xt, tt) = load_mnist(
+        normalize=False, flatten=False, one_hot_label=True, data_dir=d, download=False
+    )
     assert x.shape == (N_TRAIN, 1, 28, 28) and x.dtype == np.uint8
     assert xt.shape == (N_TEST, 1, 28, 28)
     assert t.shape == (N_TRAIN, 10) and t.dtype == np.float32
@@ -195,6 +204,7 @@ def test_mixed_gz_and_raw_files(synth):
 # --------------------------------------------------------------------------
 # corrupt files
 # --------------------------------------------------------------------------
+
 
 def test_truncated_gzip(synth):
     d = synth.write()
@@ -304,6 +314,7 @@ def test_gz_md5_fallback(synth, monkeypatch):
 # where files are looked for
 # --------------------------------------------------------------------------
 
+
 def test_missing_files_no_download_data_dir(tmp_path):
     d = tmp_path / "empty"
     with pytest.raises(DatasetError) as ei:
@@ -380,6 +391,7 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 # downloading (stubbed _fetch; never the network)
 # --------------------------------------------------------------------------
 
+
 def _copying_fetch(source_dir, calls, fail_prefixes=()):
     def fetch(url, out, progress):
         calls.append(url)
@@ -387,6 +399,7 @@ def _copying_fetch(source_dir, calls, fail_prefixes=()):
             raise OSError("HTTP Error 403: Forbidden")
         name = url.rsplit("/", 1)[-1]
         out.write((Path(source_dir) / name).read_bytes())
+
     return fetch
 
 
@@ -457,8 +470,9 @@ def test_download_failed_verify_leaves_nothing(synth, monkeypatch, tmp_path):
     monkeypatch.setattr(mnist, "_fetch", _copying_fetch(src, calls))
     d = tmp_path / "dl"
     d.mkdir()
-    with pytest.raises(DatasetError,
-                       match=r"(?s)could not download train-images-idx3-ubyte\.gz.*SHA-256"):
+    with pytest.raises(
+        DatasetError, match=r"(?s)could not download train-images-idx3-ubyte\.gz.*SHA-256"
+    ):
         load_raw(data_dir=d, progress=False)
     assert len(calls) == len(mnist._MIRRORS["mnist"])
     assert list(d.iterdir()) == []
@@ -494,6 +508,7 @@ def test_real_fetch_with_file_url(tmp_path, capsys):
 # parsed .npz cache
 # --------------------------------------------------------------------------
 
+
 def test_cache_round_trip(synth, tmp_path):
     d = synth.write()
     first = load_raw(data_dir=d, download=False)
@@ -521,8 +536,13 @@ def test_corrupt_cache_is_rebuilt(synth, tmp_path, kind):
         npz.write_bytes(b"PK\x03\x04 definitely not a zip")
     else:
         with open(npz, "wb") as f:
-            np.savez(f, x_train=np.zeros((2, 3), np.uint8), t_train=np.zeros(2, np.uint8),
-                     x_test=np.zeros((1, 28, 28), np.uint8), t_test=np.zeros(1, np.uint8))
+            np.savez(
+                f,
+                x_train=np.zeros((2, 3), np.uint8),
+                t_train=np.zeros(2, np.uint8),
+                x_test=np.zeros((1, 28, 28), np.uint8),
+                t_test=np.zeros(1, np.uint8),
+            )
     raw = load_raw(data_dir=d, download=False)
     assert raw["x_train"].shape == (N_TRAIN, 28, 28)
     with np.load(npz) as z:  # rebuilt
@@ -550,6 +570,7 @@ def test_no_cache_env(synth, monkeypatch, tmp_path):
 # --------------------------------------------------------------------------
 # the loader trusts nothing it did not verify (issue 10, item 6)
 # --------------------------------------------------------------------------
+
 
 def _tamper_cache(npz, **arrays):
     """Rewrite the cache with some arrays replaced, keeping everything else."""
@@ -644,8 +665,9 @@ def test_corrupt_data_dir_is_noticed_despite_cache(synth, monkeypatch, tmp_path,
     kwargs = {"data_dir": d} if how == "data_dir" else {}
     if how == "env":
         monkeypatch.setenv("JAXBP_DATA_DIR", str(d))
-    with pytest.raises(DatasetError,
-                       match=r"train-images-idx3-ubyte\.gz: truncated or corrupt gzip"):
+    with pytest.raises(
+        DatasetError, match=r"train-images-idx3-ubyte\.gz: truncated or corrupt gzip"
+    ):
         load_raw(download=False, **kwargs)
 
 
@@ -688,8 +710,11 @@ def test_gzip_bomb_stops_at_expected_size(synth):
     (d / (BASES["t_test"] + ".gz")).write_bytes(bomb)
     tracemalloc.start()
     try:
-        with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte\.gz: data longer than "
-                                               r"the expected 11 bytes"):
+        with pytest.raises(
+            DatasetError,
+            match=r"t10k-labels-idx1-ubyte\.gz: data longer than "
+            r"the expected 11 bytes",
+        ):
             load_raw(data_dir=d, download=False)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -700,8 +725,9 @@ def test_gzip_bomb_stops_at_expected_size(synth):
 def test_oversized_raw_file_is_refused(synth):
     d = synth.write(gz=False)
     (d / BASES["t_test"]).write_bytes(idx_labels([7, 3, 5]) + bytes(5 << 20))
-    with pytest.raises(DatasetError,
-                       match=r"t10k-labels-idx1-ubyte: data longer than the expected 11 bytes"):
+    with pytest.raises(
+        DatasetError, match=r"t10k-labels-idx1-ubyte: data longer than the expected 11 bytes"
+    ):
         load_raw(data_dir=d, download=False)
 
 

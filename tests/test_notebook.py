@@ -5,6 +5,7 @@ with ``JAXBP_NOTEBOOK_QUICK=1`` (300 training steps instead of 10000).  The
 install cell skips ``pip`` because ``jaxbp`` is importable from this checkout.
 Needs the MNIST files (``$JAXBP_DATA_DIR`` or the cache), as the notebook does.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,21 +40,24 @@ def test_notebook_structure():
     assert "Runtime > Change runtime type" in first.source
     assert "GPU" in first.source and "TPU" in first.source
     assert any('REPO = "https://github.com/' in c.source for c in nb.cells if c.cell_type == "code")
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), \
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         "commit the notebook without outputs"
+    )
 
 
 def test_notebook_executes_on_cpu(tmp_path, mnist_raw):
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    env_keep = {k: os.environ.get(k) for k in ("JAXBP_NOTEBOOK_QUICK", "JAX_PLATFORMS",
-                                               "PYTHONPATH")}
+    env_keep = {
+        k: os.environ.get(k) for k in ("JAXBP_NOTEBOOK_QUICK", "JAX_PLATFORMS", "PYTHONPATH")
+    }
     os.environ["JAXBP_NOTEBOOK_QUICK"] = "1"
     os.environ["JAX_PLATFORMS"] = "cpu"
     os.environ["PYTHONPATH"] = ROOT + os.pathsep + (env_keep["PYTHONPATH"] or "")
     t0 = time.perf_counter()
     try:
-        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                         resources={"metadata": {"path": str(tmp_path)}})
+        client = nbclient.NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        )
         client.execute()
     except nbclient.exceptions.CellExecutionError as e:
         pytest.fail(f"notebook cell failed:\n{e}")
@@ -70,12 +74,12 @@ def test_notebook_executes_on_cpu(tmp_path, mnist_raw):
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
     out = "\n".join(_text(c) for c in code)
     assert "backend: cpu" in out
-    assert "price 220" in out and "2.2 110 200" in out              # figure 5-16
-    assert "price 715" in out and "110 2.2 3.3 165 650" in out      # figure 5-17
+    assert "price 220" in out and "2.2 110 200" in out  # figure 5-16
+    assert "price 715" in out and "110 2.2 3.3 165 650" in out  # figure 5-17
     assert "gradient check (5.7.3)" in out and "backprop-numerical" in out
     for k in ("W1", "b1", "W2", "b2"):
         assert f"  {k} " in out
     assert "final test accuracy" in out
     pngs = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(pngs) >= 2                                           # the training plots
+    assert len(pngs) >= 2  # the training plots
     assert (tmp_path / "runs" / "colab" / "training.png").exists()

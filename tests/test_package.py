@@ -1,4 +1,5 @@
 """The package surface: ``import jaxbp`` is cheap and gives the submodules."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,15 +17,17 @@ ROOT = pathlib.Path(__file__).parents[1]
 
 
 def test_import_is_cheap_and_submodules_load_on_first_use():
-    code = ("import sys, jaxbp\n"
-            "heavy = [m for m in ('jax', 'matplotlib', 'graphviz', 'jaxbp.layers') "
-            "if m in sys.modules]\n"
-            "assert not heavy, heavy\n"
-            "assert jaxbp.layers.relu and jaxbp.two_layer_net.loss and jaxbp.graph.buy_apple\n"
-            "assert 'matplotlib' not in sys.modules and 'graphviz' not in sys.modules\n"
-            "assert {'layers', 'graph', 'train', 'mnist'} <= set(dir(jaxbp))\n"
-            "try:\n    jaxbp.no_such_module\nexcept AttributeError as e:\n"
-            "    assert 'no_such_module' in str(e)\nelse:\n    raise AssertionError\n")
+    code = (
+        "import sys, jaxbp\n"
+        "heavy = [m for m in ('jax', 'matplotlib', 'graphviz', 'jaxbp.layers') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert jaxbp.layers.relu and jaxbp.two_layer_net.loss and jaxbp.graph.buy_apple\n"
+        "assert 'matplotlib' not in sys.modules and 'graphviz' not in sys.modules\n"
+        "assert {'layers', 'graph', 'train', 'mnist'} <= set(dir(jaxbp))\n"
+        "try:\n    jaxbp.no_such_module\nexcept AttributeError as e:\n"
+        "    assert 'no_such_module' in str(e)\nelse:\n    raise AssertionError\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -39,8 +42,10 @@ def test_py_typed_is_shipped():
     assert "py.typed" in (ROOT / "pyproject.toml").read_text()
 
 
-@pytest.mark.parametrize("name", ["graph", "layers", "two_layer_net", "gradient", "mnist",
-                                  "train", "reference", "drawing"])
+@pytest.mark.parametrize(
+    "name",
+    ["graph", "layers", "two_layer_net", "gradient", "mnist", "train", "reference", "drawing"],
+)
 def test_every_all_name_exists(name):
     mod = importlib.import_module(f"jaxbp.{name}")
     missing = [n for n in getattr(mod, "__all__", ()) if not hasattr(mod, n)]

@@ -6,6 +6,7 @@ one device, so the 8-device checks run in a subprocess: this file run as a
 script (``python tests/test_sharding.py``) is the worker, and prints one JSON
 line that the tests below read.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,12 +19,13 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N_DEV = 8
-BATCH = 96                     # divisible by 8 (the book's 100 is not)
+BATCH = 96  # divisible by 8 (the book's 100 is not)
 ITERS = 200
 
 
 def _data(n_train=2000, n_test=500, seed=0):
     from jaxbp.testing import synthetic_mnist
+
     return synthetic_mnist(n_train, n_test, seed)
 
 
@@ -44,11 +46,15 @@ def _worker():
     quiet = dict(progress=False, log=lambda *a: None)
 
     def fit(devices, iters=ITERS, dtype="float32"):
-        cfg = train.Config(iters=iters, batch_size=BATCH, devices=devices, dtype=dtype,
-                           eval_every=100)
+        cfg = train.Config(
+            iters=iters, batch_size=BATCH, devices=devices, dtype=dtype, eval_every=100
+        )
         r = train.fit(cfg, data=data, **quiet)
-        return ({k: np.asarray(v) for k, v in r["params"].items()}, r["metrics"],
-                r["params"]["W1"].sharding)
+        return (
+            {k: np.asarray(v) for k, v in r["params"].items()},
+            r["metrics"],
+            r["params"]["W1"].sharding,
+        )
 
     # 1. same parameters, 1 device vs 8 devices ("8" and "all")
     p1, m1, s1 = fit("1")
@@ -70,17 +76,37 @@ def _worker():
     opt = optax.sgd(cfg.lr)
     params = jax.tree_util.tree_map(put, net.init_params(jax.random.PRNGKey(0), 784, 50, 10))
     chunk = train.make_train_chunk(cfg, opt, models.get(cfg), batch)
-    hlo = chunk.lower(params, {}, opt.init(params), put(jax.random.PRNGKey(1)),
-                      put(data["x_train"]), put(data["t_train"].astype(np.int32)),
-                      put(np.int32(0)), put(np.int32(10)), max_n=10).compile().as_text()
-    out["collectives"] = sorted(set(re.findall(
-        r"\b(all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all)\b", hlo)))
+    hlo = (
+        chunk.lower(
+            params,
+            {},
+            opt.init(params),
+            put(jax.random.PRNGKey(1)),
+            put(data["x_train"]),
+            put(data["t_train"].astype(np.int32)),
+            put(np.int32(0)),
+            put(np.int32(10)),
+            max_n=10,
+        )
+        .compile()
+        .as_text()
+    )
+    out["collectives"] = sorted(
+        set(
+            re.findall(
+                r"\b(all-reduce|all-gather|reduce-scatter|collective-permute|all-to-all)\b", hlo
+            )
+        )
+    )
     shard = BATCH // N_DEV
     out["shard_shapes"] = sorted(set(re.findall(rf"f32\[{shard},(?:784|50|10)\]", hlo)))
 
     # 3. the loss differentiated in the step is built from our custom_vjp rules
-    jaxpr = str(jax.make_jaxpr(lambda p, x, t: net.loss(p, x, t))(
-        params, jnp.zeros((BATCH, 784)), jnp.zeros(BATCH, jnp.int32)))
+    jaxpr = str(
+        jax.make_jaxpr(lambda p, x, t: net.loss(p, x, t))(
+            params, jnp.zeros((BATCH, 784)), jnp.zeros(BATCH, jnp.int32)
+        )
+    )
     out["bwd_rules"] = sorted(set(re.findall(r"bwd=(\w+)", jaxpr)))
     out["n_custom_vjp"] = jaxpr.count("custom_vjp_call")
 
@@ -126,41 +152,53 @@ def _worker():
 # ---- the tests ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sharded():
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={N_DEV}",
-               JAX_PLATFORMS="cpu", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={N_DEV}",
+        JAX_PLATFORMS="cpu",
+        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     for k in ("JAX_COORDINATOR_ADDRESS", "JAXBP_DISTRIBUTED"):
         env.pop(k, None)
-    r = subprocess.run([sys.executable, os.path.abspath(__file__)], env=env, cwd=ROOT,
-                       capture_output=True, text=True, timeout=240)
+    r = subprocess.run(
+        [sys.executable, os.path.abspath(__file__)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def test_eight_devices_match_one_device(sharded):
     assert sharded["device_count"] == N_DEV
-    assert sharded["single_sharding"] == "SingleDeviceSharding"   # no mesh for 1 device
+    assert sharded["single_sharding"] == "SingleDeviceSharding"  # no mesh for 1 device
     assert sharded["mesh_sharding"] == {"mesh": {"batch": 8}, "replicated": True}
     diff = max(sharded["max_abs_diff"].values())
-    print(f"8 vs 1 device, {ITERS} steps of batch {BATCH}: max |param diff| = {diff:.3g} "
-          f"(params up to {sharded['max_param']:.3g}), loss diff {sharded['loss_max_abs_diff']:.3g}")
+    print(
+        f"8 vs 1 device, {ITERS} steps of batch {BATCH}: max |param diff| = {diff:.3g} "
+        f"(params up to {sharded['max_param']:.3g}), loss diff {sharded['loss_max_abs_diff']:.3g}"
+    )
     # float32 tolerance: only the order of the batch sums differs
     assert diff <= 1e-6 + 1e-5 * sharded["max_param"], sharded["max_abs_diff"]
     assert sharded["loss_max_abs_diff"] < 1e-5
-    assert sharded["mesh_all"] == N_DEV                          # "all": every device
+    assert sharded["mesh_all"] == N_DEV  # "all": every device
     assert sharded["dtypes"] == ["float32"]
     np.testing.assert_allclose(sharded["test_acc"][0], sharded["test_acc"][1], atol=1e-3)
-    assert sharded["test_acc"][1][-1] > 0.5                      # it did learn
+    assert sharded["test_acc"][1][-1] > 0.5  # it did learn
 
 
 def test_compiled_program_all_reduces_sharded_batch(sharded):
-    assert "all-reduce" in sharded["collectives"]                # XLA's gradient all-reduce
+    assert "all-reduce" in sharded["collectives"]  # XLA's gradient all-reduce
     # each device sees BATCH / 8 = 12 rows: images, hidden and logits
     assert sharded["shard_shapes"] == ["f32[12,10]", "f32[12,50]", "f32[12,784]"]
 
 
 def test_custom_rules_run_under_sharding(sharded):
-    assert sharded["n_custom_vjp"] == 4          # affine, relu, affine, softmax_with_loss
-    if sharded["bwd_rules"] != ["Wrapped"]:      # older JAX prints no rule names
+    assert sharded["n_custom_vjp"] == 4  # affine, relu, affine, softmax_with_loss
+    if sharded["bwd_rules"] != ["Wrapped"]:  # older JAX prints no rule names
         assert {"_affine_bwd", "_relu_bwd"} <= set(sharded["bwd_rules"])
         assert "_softmax_with_loss_bwd" in sharded["bwd_rules"]
     # the patched rule (db = 0) is what the sharded program differentiates with
@@ -179,9 +217,11 @@ def test_bfloat16_under_sharding(sharded):
     # not float32-equal: each device's partial x^T dout is a bfloat16 matmul
     # output, all-reduced, so rounding differs from the one-device matmul
     # (bfloat16 keeps 8 bits); the runs stay close, not identical
-    print(f"bfloat16 8 vs 1 device, 100 steps: max |param diff| "
-          f"{sharded['bf16_max_abs_diff']:.3g} (params up to {sharded['bf16_max_param']:.3g}), "
-          f"mean |loss diff| {sharded['bf16_loss_mean_abs_diff']:.3g}")
+    print(
+        f"bfloat16 8 vs 1 device, 100 steps: max |param diff| "
+        f"{sharded['bf16_max_abs_diff']:.3g} (params up to {sharded['bf16_max_param']:.3g}), "
+        f"mean |loss diff| {sharded['bf16_loss_mean_abs_diff']:.3g}"
+    )
     assert sharded["bf16_max_abs_diff"] < 0.05 * sharded["bf16_max_param"]
     assert sharded["bf16_loss_mean_abs_diff"] < 1e-2
 
@@ -190,9 +230,14 @@ def test_one_device_is_the_single_device_path():
     import jax
 
     from jaxbp import devices, train
+
     lines = []
-    r = train.fit(train.Config(iters=5, batch_size=10, devices="all", eval_every=5),
-                  data=_data(200, 50), progress=False, log=lines.append)
+    r = train.fit(
+        train.Config(iters=5, batch_size=10, devices="all", eval_every=5),
+        data=_data(200, 50),
+        progress=False,
+        log=lines.append,
+    )
     if jax.device_count() == 1:
         assert "single device" in lines[0]
         assert type(r["params"]["W1"].sharding).__name__ == "SingleDeviceSharding"
@@ -200,24 +245,43 @@ def test_one_device_is_the_single_device_path():
         devices.make_mesh(str(jax.local_device_count() + 1))
 
 
-@pytest.mark.parametrize("env,expected", [
-    ({}, None),
-    ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "2",
-      "JAX_PROCESS_ID": "1"},
-     {"coordinator_address": "10.0.0.1:1234", "num_processes": 2, "process_id": 1}),
-    ({"JAXBP_DISTRIBUTED": "1"}, {}),
-    ({"JAXBP_DISTRIBUTED": "0"}, None),
-    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"}, {}),
-    ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"}, None),           # one task: stay local
-    ({"OMPI_MCA_orte_hnp_uri": "x", "OMPI_COMM_WORLD_SIZE": "2"}, {}),
-    ({"TPU_WORKER_HOSTNAMES": "w0,w1,w2,w3"}, {}),               # a TPU pod slice
-    ({"TPU_WORKER_HOSTNAMES": "localhost"}, None),               # one TPU host (Colab)
-])
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, None),
+        (
+            {
+                "JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234",
+                "JAX_NUM_PROCESSES": "2",
+                "JAX_PROCESS_ID": "1",
+            },
+            {"coordinator_address": "10.0.0.1:1234", "num_processes": 2, "process_id": 1},
+        ),
+        ({"JAXBP_DISTRIBUTED": "1"}, {}),
+        ({"JAXBP_DISTRIBUTED": "0"}, None),
+        ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"}, {}),
+        ({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"}, None),  # one task: stay local
+        ({"OMPI_MCA_orte_hnp_uri": "x", "OMPI_COMM_WORLD_SIZE": "2"}, {}),
+        ({"TPU_WORKER_HOSTNAMES": "w0,w1,w2,w3"}, {}),  # a TPU pod slice
+        ({"TPU_WORKER_HOSTNAMES": "localhost"}, None),  # one TPU host (Colab)
+    ],
+)
 def test_distributed_env_detection(monkeypatch, env, expected):
     from jaxbp import devices
+
     for k in list(os.environ):
-        if k.startswith(("JAX_COORDINATOR", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "SLURM_",
-                         "OMPI_", "TPU_", "MEGASCALE_", "JAXBP_DISTRIBUTED")):
+        if k.startswith(
+            (
+                "JAX_COORDINATOR",
+                "JAX_NUM_PROCESSES",
+                "JAX_PROCESS_ID",
+                "SLURM_",
+                "OMPI_",
+                "TPU_",
+                "MEGASCALE_",
+                "JAXBP_DISTRIBUTED",
+            )
+        ):
             monkeypatch.delenv(k)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -233,10 +297,12 @@ def test_two_processes_on_localhost():
         sys.path.pop(0)
     rep = multihost.run(processes=2, local_devices=2, iters=20, batch_size=96, timeout=120)
     assert [p["process"] for p in rep["processes"]] == [0, 1]
-    assert all(p["joined"] and p["processes"] == 2 and p["devices"] == 4
-               and p["local_devices"] == 2 for p in rep["processes"])
-    assert rep["max_abs_diff_between_processes"] == 0.0           # one global program
-    assert rep["max_abs_diff_vs_single_process"] < 1e-6           # = 4 devices, 1 process
+    assert all(
+        p["joined"] and p["processes"] == 2 and p["devices"] == 4 and p["local_devices"] == 2
+        for p in rep["processes"]
+    )
+    assert rep["max_abs_diff_between_processes"] == 0.0  # one global program
+    assert rep["max_abs_diff_vs_single_process"] < 1e-6  # = 4 devices, 1 process
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """7.5: SimpleConvNet, the gradient check three ways (and the book's NumPy net), training."""
+
 import dataclasses
 import functools
 
@@ -13,13 +14,16 @@ from jaxbp import conv, reference
 from jaxbp import simple_conv_net as net
 from jaxbp.gradient import enable_x64
 
-SMALL = net.Hyper(filter_num=3, hidden_size=10)      # W2 is 432 x 10: a fast check
+SMALL = net.Hyper(filter_num=3, hidden_size=10)  # W2 is 432 x 10: a fast check
 
 
 def twin_loss(params, x, t, hyper):
     """The same network from the plain-jnp twins (JAX's own rules)."""
-    h = reference.relu(reference.convolution(x.reshape(-1, *hyper.input_dim), params["W1"],
-                                             params["b1"], hyper.stride, hyper.pad))
+    h = reference.relu(
+        reference.convolution(
+            x.reshape(-1, *hyper.input_dim), params["W1"], params["b1"], hyper.stride, hyper.pad
+        )
+    )
     h = reference.max_pooling(h, 2, 2, 2)
     h = reference.relu(reference.affine(h, params["W2"], params["b2"]))
     return reference.softmax_with_loss(reference.affine(h, params["W3"], params["b3"]), t)
@@ -29,8 +33,10 @@ def float64_params(seed, hyper, std=0.1, bias_std=0.1):
     """Weights of scale ``std`` and nonzero biases: away from ReLU's kink at exactly 0."""
     rng = np.random.default_rng(seed)
     p = net.init_params(seed, dataclasses.replace(hyper, weight_init_std=std), jnp.float64)
-    return {k: v + (bias_std * jnp.asarray(rng.normal(size=v.shape)) if k[0] == "b" else 0)
-            for k, v in p.items()}
+    return {
+        k: v + (bias_std * jnp.asarray(rng.normal(size=v.shape)) if k[0] == "b" else 0)
+        for k, v in p.items()
+    }
 
 
 def three_way(params, x, t, hyper):
@@ -43,12 +49,16 @@ def three_way(params, x, t, hyper):
     none did for seeds 0-5 (MNIST and random), and float64 rounding
     (eps * L / h) stays near 1e-10.
     """
-    grads = {"backprop": net.gradient(params, x, t, hyper=hyper),
-             "reference": jax.jit(jax.grad(twin_loss), static_argnums=3)(params, x, t, hyper),
-             "numerical": net.numerical_gradient(params, x, t, hyper=hyper, h=1e-6)}
+    grads = {
+        "backprop": net.gradient(params, x, t, hyper=hyper),
+        "reference": jax.jit(jax.grad(twin_loss), static_argnums=3)(params, x, t, hyper),
+        "numerical": net.numerical_gradient(params, x, t, hyper=hyper, h=1e-6),
+    }
     pairs = [("backprop", "reference"), ("backprop", "numerical"), ("reference", "numerical")]
-    return grads, {k: {f"{a}-{b}": float(jnp.mean(jnp.abs(grads[a][k] - grads[b][k])))
-                       for a, b in pairs} for k in params}
+    return grads, {
+        k: {f"{a}-{b}": float(jnp.mean(jnp.abs(grads[a][k] - grads[b][k]))) for a, b in pairs}
+        for k in params
+    }
 
 
 def assert_three_way(table):
@@ -61,20 +71,30 @@ def assert_three_way(table):
 def test_init_params_and_interface_are_the_books():
     p = net.init_params(jax.random.PRNGKey(0))
     assert {k: v.shape for k, v in p.items()} == {
-        "W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,),
-        "W3": (100, 10), "b3": (10,)}
+        "W1": (30, 1, 5, 5),
+        "b1": (30,),
+        "W2": (4320, 100),
+        "b2": (100,),
+        "W3": (100, 10),
+        "b3": (10,),
+    }
     assert all(v.dtype == jnp.float32 for v in p.values())
     assert not any(p[k].any() for k in ("b1", "b2", "b3"))
     assert 0.009 < float(jnp.std(p["W2"])) < 0.011
     assert net.init_state(p) == {}
-    assert net.Hyper(input_dim=(1, 29, 29)).pool_output_size == 30 * 12 * 12   # odd conv output
-    assert net.TRAIN_DEFAULTS == {"optimizer": "adam", "lr": 0.001, "iters": 12000,
-                                  "batch_size": 100}
+    assert net.Hyper(input_dim=(1, 29, 29)).pool_output_size == 30 * 12 * 12  # odd conv output
+    assert net.TRAIN_DEFAULTS == {
+        "optimizer": "adam",
+        "lr": 0.001,
+        "iters": 12000,
+        "batch_size": 100,
+    }
     x, small = jax.random.uniform(jax.random.PRNGKey(1), (3, 784)), net.init_params(0, SMALL)
     logits, state = jax.jit(net.forward, static_argnames="hyper")(small, x, hyper=SMALL)
     assert logits.shape == (3, 10) and state == {}
-    np.testing.assert_allclose(net.predict(small, x.reshape(3, 1, 28, 28), hyper=SMALL), logits,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        net.predict(small, x.reshape(3, 1, 28, 28), hyper=SMALL), logits, rtol=1e-6
+    )
 
 
 def test_gradient_three_ways_and_the_books_numpy_net():
@@ -85,8 +105,9 @@ def test_gradient_three_ways_and_the_books_numpy_net():
         x, t = jnp.asarray(rng.random((3, 784))), jnp.array([1, 5, 7])
         grads, table = three_way(params, x, t, SMALL)
         assert_three_way(table)
-        book_net = book.SimpleConvNet(conv_param={"filter_num": 3, "filter_size": 5, "pad": 0,
-                                                  "stride": 1}, hidden_size=10)
+        book_net = book.SimpleConvNet(
+            conv_param={"filter_num": 3, "filter_size": 5, "pad": 0, "stride": 1}, hidden_size=10
+        )
         for i, name in enumerate(["Conv1", "Affine1", "Affine2"], start=1):
             book_net.layers[name].W = book_net.params[f"W{i}"] = np.asarray(params[f"W{i}"])
             book_net.layers[name].b = book_net.params[f"b{i}"] = np.asarray(params[f"b{i}"])
@@ -112,12 +133,12 @@ def test_rules_run_train_loss_jits_and_accuracy_chunks():
     x = jax.random.uniform(jax.random.PRNGKey(3), (7, 784))
     t = jnp.array([0, 1, 2, 3, 4, 5, 6], jnp.int32)
     jaxpr = str(jax.make_jaxpr(lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0])(p))
-    assert jaxpr.count("custom_vjp_call") == 7      # conv, relu, pool, affine, relu, affine, loss
+    assert jaxpr.count("custom_vjp_call") == 7  # conv, relu, pool, affine, relu, affine, loss
     good = net.gradient(p, x, t, hyper=SMALL)
     rule, fwd, bwd = conv._convolution, conv._convolution_fwd, conv._convolution_bwd
     rule.defvjp(fwd, lambda *a: jax.tree_util.tree_map(lambda c: 3 * c, bwd(*a)))
-    try:                                            # a wrong conv rule changes only W1, b1
-        fresh = lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0]   # traced afresh
+    try:  # a wrong conv rule changes only W1, b1
+        fresh = lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0]  # traced afresh
         bad = jax.jit(jax.grad(fresh))(p)
     finally:
         rule.defvjp(fwd, bwd)
@@ -129,7 +150,7 @@ def test_rules_run_train_loss_jits_and_accuracy_chunks():
     assert state == {}
     np.testing.assert_allclose(value, net.loss(p, x, t, hyper=SMALL), rtol=1e-6)
     logits = net.predict(p, x, hyper=SMALL)
-    t = t.at[:3].set(jnp.argmax(logits[:3], -1))    # three right, by construction
+    t = t.at[:3].set(jnp.argmax(logits[:3], -1))  # three right, by construction
     expected = float(jnp.mean(jnp.argmax(logits, -1) == t))
     assert expected >= 3 / 7
     # 3 chunks of 3 (2 of them padding images), and one chunk of one-hot labels
@@ -172,8 +193,13 @@ def _adam_steps(params, x_train, t_train, steps, key):
 
 def test_short_training_on_mnist_reaches_90_percent(mnist_raw):
     """The book's 7.5 setting (Adam 0.001, batch 100), 300 steps instead of 12000."""
-    params = _adam_steps(net.init_params(0), jnp.asarray(mnist_raw["x_train"]),
-                         jnp.asarray(mnist_raw["t_train"], jnp.int32), 300, jax.random.PRNGKey(0))
+    params = _adam_steps(
+        net.init_params(0),
+        jnp.asarray(mnist_raw["x_train"]),
+        jnp.asarray(mnist_raw["t_train"], jnp.int32),
+        300,
+        jax.random.PRNGKey(0),
+    )
     x_test = mnist_raw["x_test"].reshape(10000, -1).astype(np.float32) / 255
     acc = float(net.accuracy(params, x_test, mnist_raw["t_test"]))
     assert acc >= 0.9, acc

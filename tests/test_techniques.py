@@ -4,15 +4,17 @@
 (b) vs central differences, (c) vs the book's own NumPy layer
 (``book_numpy_ch6``), all in float64 with random incoming cotangents.
 """
+
 import functools
 
+import book_numpy_ch6 as book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import book_numpy_ch6 as book
 from jaxbp import reference, techniques
 from jaxbp.gradient import enable_x64, numerical_gradient
 from jaxbp.techniques import batch_norm, dropout, weight_decay_loss
@@ -38,8 +40,10 @@ def bn_inputs(rng, shape):
     d = int(np.prod(shape[1:]))
     x = jnp.asarray(rng.normal(size=shape) * 2 + 1)
     gamma, beta = jnp.asarray(rng.normal(size=d)), jnp.asarray(rng.normal(size=d))
-    state = {"running_mean": jnp.asarray(rng.normal(size=d)),
-             "running_var": jnp.asarray(rng.random(size=d) + 0.5)}
+    state = {
+        "running_mean": jnp.asarray(rng.normal(size=d)),
+        "running_var": jnp.asarray(rng.random(size=d) + 0.5),
+    }
     return x, gamma, beta, state
 
 
@@ -52,14 +56,19 @@ def bn_out(module, train, state):
 @functools.partial(jax.jit, static_argnames=("ratio", "train"))
 def dropout_pair(x, key, g, ratio, train):
     outs = [m.dropout(x, key, ratio, train) for m in (techniques, reference)]
-    grads = [vjp(lambda x: m.dropout(x, key, ratio, train), (x,), 0, g)
-             for m in (techniques, reference)]
+    grads = [
+        vjp(lambda x: m.dropout(x, key, ratio, train), (x,), 0, g) for m in (techniques, reference)
+    ]
     return outs, grads
 
 
 @SETTINGS
-@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
-       ratio=st.sampled_from([0.0, 0.2, 0.5, 0.9]), train=st.booleans(), seed=seeds)
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    ratio=st.sampled_from([0.0, 0.2, 0.5, 0.9]),
+    train=st.booleans(),
+    seed=seeds,
+)
 def test_dropout_matches_reference(shape, ratio, train, seed):
     rng = np.random.default_rng(seed)
     with enable_x64():
@@ -72,15 +81,20 @@ def test_dropout_matches_reference(shape, ratio, train, seed):
 @functools.partial(jax.jit, static_argnames="train")
 def batch_norm_pair(x, gamma, beta, state, g, train):
     outs = [m.batch_norm(x, gamma, beta, state, train) for m in (techniques, reference)]
-    grads = [vjp(bn_out(m, train, state), (x, gamma, beta), (0, 1, 2), g)
-             for m in (techniques, reference)]
+    grads = [
+        vjp(bn_out(m, train, state), (x, gamma, beta), (0, 1, 2), g)
+        for m in (techniques, reference)
+    ]
     return outs, grads
 
 
 @SETTINGS
-@given(batch=st.integers(1, 6), feat=st.one_of(st.tuples(st.integers(1, 7)),
-                                               st.tuples(*[st.integers(1, 3)] * 3)),
-       train=st.booleans(), seed=seeds)
+@given(
+    batch=st.integers(1, 6),
+    feat=st.one_of(st.tuples(st.integers(1, 7)), st.tuples(*[st.integers(1, 3)] * 3)),
+    train=st.booleans(),
+    seed=seeds,
+)
 def test_batch_norm_matches_reference(batch, feat, train, seed):
     """(N, D) and (N, C, H, W), batch 1 included, both modes, random cotangents."""
     rng = np.random.default_rng(seed)
@@ -88,7 +102,8 @@ def test_batch_norm_matches_reference(batch, feat, train, seed):
         x, gamma, beta, state = bn_inputs(rng, (batch, *feat))
         g = jnp.asarray(rng.normal(size=x.shape))
         ((out, new), (ref_out, ref_new)), (ours, ref) = batch_norm_pair(
-            x, gamma, beta, state, g, train)
+            x, gamma, beta, state, g, train
+        )
         close(out, ref_out)
         close(new, ref_new)
         close(ours, ref)
@@ -96,13 +111,18 @@ def test_batch_norm_matches_reference(batch, feat, train, seed):
 
 @jax.jit
 def weight_decay_pair(Ws, lam, g):
-    return [jax.grad(lambda Ws, lam: g * m.weight_decay_loss(Ws, lam), (0, 1))(Ws, lam)
-            for m in (techniques, reference)]
+    return [
+        jax.grad(lambda Ws, lam: g * m.weight_decay_loss(Ws, lam), (0, 1))(Ws, lam)
+        for m in (techniques, reference)
+    ]
 
 
 @SETTINGS
-@given(shapes=st.lists(st.sampled_from([(1, 1), (3, 2), (2, 5)]), min_size=1, max_size=2),
-       lam=st.floats(0, 2), seed=seeds)
+@given(
+    shapes=st.lists(st.sampled_from([(1, 1), (3, 2), (2, 5)]), min_size=1, max_size=2),
+    lam=st.floats(0, 2),
+    seed=seeds,
+)
 def test_weight_decay_matches_reference(shapes, lam, seed):
     rng = np.random.default_rng(seed)
     with enable_x64():
@@ -111,7 +131,7 @@ def test_weight_decay_matches_reference(shapes, lam, seed):
         close(weight_decay_loss(Ws, lam), reference.weight_decay_loss(Ws, lam))
         ours, ref = weight_decay_pair(Ws, lam, g)
         close(ours, ref)
-        close(ours[0], [g * lam * W for W in Ws])            # book: dW + lambda * W
+        close(ours[0], [g * lam * W for W in Ws])  # book: dW + lambda * W
 
 
 # ---- (c) against the book's NumPy layers ----------------------------------------
@@ -126,17 +146,20 @@ def test_dropout_matches_the_books_layer(shape, train):
         key = jax.random.PRNGKey(len(shape))
         layer = book.Dropout(0.3)
         u = np.asarray(jax.random.uniform(key, shape, jnp.float64))
-        layer.rand = lambda *s: u                             # the same uniforms as ours
+        layer.rand = lambda *s: u  # the same uniforms as ours
         (out, _), (ours, _) = dropout_pair(jnp.asarray(x), key, jnp.asarray(g), 0.3, train)
         close(out, layer.forward(x, train))
-        if train:                                             # the book's backward is train-only
+        if train:  # the book's backward is train-only
             close(ours, layer.backward(g))
 
 
 def book_batch_norm(x, gamma, beta, state, train, g):
-    layer = book.BatchNormalization(np.asarray(gamma), np.asarray(beta),
-                                    running_mean=np.asarray(state["running_mean"]),
-                                    running_var=np.asarray(state["running_var"]))
+    layer = book.BatchNormalization(
+        np.asarray(gamma),
+        np.asarray(beta),
+        running_mean=np.asarray(state["running_mean"]),
+        running_var=np.asarray(state["running_var"]),
+    )
     out = layer.forward(np.asarray(x), train)
     dx = layer.backward(np.array(g)) if train else None
     new = {"running_mean": layer.running_mean, "running_var": layer.running_var}
@@ -163,7 +186,7 @@ def test_batch_norm_running_statistics_over_steps_match_the_book():
     with enable_x64():
         _, gamma, beta, _ = bn_inputs(rng, (4, 6))
         layer = book.BatchNormalization(np.asarray(gamma), np.asarray(beta))
-        state = None                                          # the book's lazy zeros
+        state = None  # the book's lazy zeros
         for _ in range(5):
             x = rng.normal(size=(4, 6))
             _, state = batch_norm(jnp.asarray(x), gamma, beta, state, True)
@@ -183,23 +206,40 @@ def three_way_rows(seed=0):
     Ws = [jnp.asarray(rng.normal(size=(7, 4))), jnp.asarray(rng.normal(size=(4, 3)))]
     lam = 0.1
     cases = {
-        "dropout": (lambda m, x: jnp.sum(g * m.dropout(x, key, 0.5, True)), x,
-                    lambda: (lambda l: (l.forward(np.asarray(x), True), l.backward(np.asarray(g)))[1])(
-                        _book_dropout(key, x.shape, 0.5))),
-        "batch_norm": (lambda m, p: jnp.sum(g * m.batch_norm(*p, state, True)[0]), (x, gamma, beta),
-                       lambda: book_batch_norm(x, gamma, beta, state, True, g)[2]),
-        "weight_decay": (lambda m, Ws: m.weight_decay_loss(Ws, lam), Ws,
-                         lambda: [lam * np.asarray(W) for W in Ws]),
+        "dropout": (
+            lambda m, x: jnp.sum(g * m.dropout(x, key, 0.5, True)),
+            x,
+            lambda: (lambda l: (l.forward(np.asarray(x), True), l.backward(np.asarray(g)))[1])(
+                _book_dropout(key, x.shape, 0.5)
+            ),
+        ),
+        "batch_norm": (
+            lambda m, p: jnp.sum(g * m.batch_norm(*p, state, True)[0]),
+            (x, gamma, beta),
+            lambda: book_batch_norm(x, gamma, beta, state, True, g)[2],
+        ),
+        "weight_decay": (
+            lambda m, Ws: m.weight_decay_loss(Ws, lam),
+            Ws,
+            lambda: [lam * np.asarray(W) for W in Ws],
+        ),
     }
     rows = {}
     for name, (f, arg, book_grad) in cases.items():
-        ours, twin, num = jax.jit(lambda a: (
-            jax.grad(lambda a: f(techniques, a))(a), jax.grad(lambda a: f(reference, a))(a),
-            numerical_gradient(lambda a: f(techniques, a), a, h=1e-5)))(arg)
-        rows[name] = tuple(max(float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
-                               for u, v in zip(jax.tree_util.tree_leaves(ours),
-                                               jax.tree_util.tree_leaves(other)))
-                           for other in (twin, num, book_grad()))
+        ours, twin, num = jax.jit(
+            lambda a: (
+                jax.grad(lambda a: f(techniques, a))(a),
+                jax.grad(lambda a: f(reference, a))(a),
+                numerical_gradient(lambda a: f(techniques, a), a, h=1e-5),
+            )
+        )(arg)
+        rows[name] = tuple(
+            max(
+                float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
+                for u, v in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(other))
+            )
+            for other in (twin, num, book_grad())
+        )
     return rows
 
 
@@ -219,7 +259,9 @@ def test_three_way_table():
     with enable_x64():
         rows = three_way_rows()
     print("\nchapter 6 layers, float64, max |difference| of gradients (5 x 7 input):")
-    print(f"  {'layer':14s}{'rule-vs-jax.grad':>18s}{'rule-vs-numerical':>19s}{'rule-vs-book':>14s}")
+    print(
+        f"  {'layer':14s}{'rule-vs-jax.grad':>18s}{'rule-vs-numerical':>19s}{'rule-vs-book':>14s}"
+    )
     for name, (twin, num, bk) in rows.items():
         print(f"  {name:14s}{twin:18.1e}{num:19.1e}{bk:14.1e}")
         assert twin <= 1e-12 and bk <= 1e-12 and num <= 1e-8, (name, twin, num, bk)
@@ -230,12 +272,24 @@ KEY = jax.random.PRNGKey(0)
 X = jnp.array([[1.0, -2.0, 0.5], [0.3, 2.0, -1.0], [2.0, 0.1, 0.4]])
 ONES = jnp.ones(3)
 RULES = [
-    ("dropout", techniques._dropout, techniques._dropout_fwd,
-     lambda x: jnp.sum(dropout(x, KEY, 0.3, True) * X)),
-    ("batch_norm", techniques._batch_norm_train, techniques._batch_norm_train_fwd,
-     lambda x: jnp.sum(batch_norm(x, ONES * 1.5, ONES, None, True)[0] * X)),
-    ("weight_decay", techniques._weight_decay, techniques._weight_decay_fwd,
-     lambda x: weight_decay_loss([x], 0.1)),
+    (
+        "dropout",
+        techniques._dropout,
+        techniques._dropout_fwd,
+        lambda x: jnp.sum(dropout(x, KEY, 0.3, True) * X),
+    ),
+    (
+        "batch_norm",
+        techniques._batch_norm_train,
+        techniques._batch_norm_train_fwd,
+        lambda x: jnp.sum(batch_norm(x, ONES * 1.5, ONES, None, True)[0] * X),
+    ),
+    (
+        "weight_decay",
+        techniques._weight_decay,
+        techniques._weight_decay_fwd,
+        lambda x: weight_decay_loss([x], 0.1),
+    ),
 ]
 
 
@@ -244,7 +298,7 @@ def test_jax_grad_goes_through_the_hand_written_rule(name, rule, fwd, scalar):
     assert "custom_vjp_call" in str(jax.make_jaxpr(scalar)(X))
     good = jax.grad(scalar)(X)
     bwd = rule.bwd
-    if rule.nondiff_argnums:                                  # batch_norm: bwd(eps, res, g)
+    if rule.nondiff_argnums:  # batch_norm: bwd(eps, res, g)
         wrong = lambda eps, res, g: tuple(3 * c for c in bwd(eps, res, g))
     else:
         wrong = lambda res, g: tuple(None if c is None else 3 * c for c in bwd(res, g))
@@ -261,8 +315,11 @@ def test_jax_grad_goes_through_the_hand_written_rule(name, rule, fwd, scalar):
 def test_test_mode_needs_no_rule_and_has_the_books_gradient():
     """Test mode is x * (1 - ratio) and the running-stat affine map, no custom rule."""
     assert "custom_vjp_call" not in str(jax.make_jaxpr(lambda x: dropout(x, None, 0.3, False))(X))
-    np.testing.assert_allclose(jax.grad(lambda x: jnp.sum(dropout(x, None, 0.3, False)))(X),
-                               0.7 * np.ones((3, 3)), rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.grad(lambda x: jnp.sum(dropout(x, None, 0.3, False)))(X),
+        0.7 * np.ones((3, 3)),
+        rtol=1e-6,
+    )
     state = {"running_mean": ONES, "running_var": 3 * ONES}
     gx = jax.grad(lambda x: jnp.sum(batch_norm(x, 2 * ONES, ONES, state, False)[0]))(X)
     np.testing.assert_allclose(gx, 2 / np.sqrt(3 + 1e-6) * np.ones((3, 3)), rtol=1e-6)
@@ -283,6 +340,7 @@ def test_jit_vmap_and_second_derivatives():
                 hvp = jax.grad(lambda x: jnp.vdot(jax.grad(f)(x), v))(x)
                 out.append((hvp, jax.vmap(jax.grad(f))(jnp.stack([x, 2 * x]))))
             return out
+
         ours, ref = both(x)
         close(ours, ref, tol=1e-10)
 
@@ -293,8 +351,11 @@ def test_float32_stays_float32():
     @jax.jit
     def run(x):
         out, new = batch_norm(x, jnp.ones(3), jnp.zeros(3), None, True)
-        gx = jax.grad(lambda x: jnp.sum(batch_norm(x, jnp.ones(3), jnp.zeros(3), None, True)[0] * x))(x)
+        gx = jax.grad(
+            lambda x: jnp.sum(batch_norm(x, jnp.ones(3), jnp.zeros(3), None, True)[0] * x)
+        )(x)
         return out, new, gx, jax.grad(lambda x: jnp.sum(dropout(x, KEY, 0.5, True)))(x)
+
     out, new, gx, gd = run(x)
     assert out.dtype == new["running_var"].dtype == gx.dtype == gd.dtype == jnp.float32
 
@@ -313,10 +374,15 @@ def test_bad_input_errors_name_the_problem():
         dropout(X, KEY, 1.0, True)
     with pytest.raises(ValueError, match="needs a jax.random key"):
         dropout(X, None, 0.5, True)
-    with pytest.raises(ValueError, match=r"gamma must have shape \(12,\) for x of shape "
-                                         r"\(2, 3, 2, 2\) \(flattened to \(2, 12\)\), got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"gamma must have shape \(12,\) for x of shape "
+        r"\(2, 3, 2, 2\) \(flattened to \(2, 12\)\), got \(3,\)",
+    ):
         batch_norm(jnp.ones((2, 3, 2, 2)), jnp.ones(3), jnp.zeros(12), None, True)
-    with pytest.raises(ValueError, match=r"x must have shape \(N, D\) or \(N, C, H, W\), got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"x must have shape \(N, D\) or \(N, C, H, W\), got \(3,\)"
+    ):
         batch_norm(jnp.ones(3), jnp.ones(3), jnp.zeros(3), None, True)
     with pytest.raises(ValueError, match=r"state\['running_var'\] must have shape \(3,\)"):
         batch_norm(X, ONES, ONES, {"running_mean": ONES, "running_var": jnp.ones(2)}, True)

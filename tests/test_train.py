@@ -1,5 +1,6 @@
 """5.7.4: the jitted trainer (library use): schedule, reproducibility, stop and resume,
 divergence, evaluation and checkpoints, and the run's files on disk."""
+
 import errno
 import json
 import os
@@ -52,23 +53,24 @@ def test_lr_that_kills_every_unit_warns_after_three_epochs(mnist_raw):
 def test_same_seed_same_metrics_and_book_schedule():
     a = train.fit(SMALL, data=synthetic(), **QUIET)["metrics"]
     b = train.fit(SMALL, data=synthetic(), **QUIET)["metrics"]
-    assert a["eval_steps"] == [0, 100, 200, 250]        # i % every == 0, plus the end
+    assert a["eval_steps"] == [0, 100, 200, 250]  # i % every == 0, plus the end
     assert a["loss"] == b["loss"] and a["test_acc"] == b["test_acc"]
-    c = train.fit(train.Config(iters=250, batch_size=20, eval_every=100, seed=1),
-                  data=synthetic(), **QUIET)["metrics"]
+    c = train.fit(
+        train.Config(iters=250, batch_size=20, eval_every=100, seed=1), data=synthetic(), **QUIET
+    )["metrics"]
     assert c["loss"] != a["loss"]
-    assert a["test_acc"][-1] > 0.5                       # it learns the synthetic classes
+    assert a["test_acc"][-1] > 0.5  # it learns the synthetic classes
 
 
 def test_chunk_schedule_is_the_books_loop_from_any_step():
     """Evaluations after the update of each i % iter_per_epoch == 0, plus the end."""
     s = train.chunk_schedule(10000, 600)
     assert sum(n for n, _ in s) == 10000
-    assert [at for _, at in s] == list(range(0, 10000, 600)) + [10000]   # 17 + 1
+    assert [at for _, at in s] == list(range(0, 10000, 600)) + [10000]  # 17 + 1
     assert s[0] == (1, 0) and s[-1] == (399, 10000)
-    assert train.chunk_schedule(601, 600) == [(1, 0), (600, 600)]        # no duplicate at the end
+    assert train.chunk_schedule(601, 600) == [(1, 0), (600, 600)]  # no duplicate at the end
     assert train.chunk_schedule(1000, 600, evaluate=False) == [(600, None), (400, None)]
-    assert train.chunk_schedule(10000, 600, start=601) == s[2:]          # resume at a boundary
+    assert train.chunk_schedule(10000, 600, start=601) == s[2:]  # resume at a boundary
     assert train.chunk_schedule(20000, 600, start=10000)[0] == (201, 10200)  # extended run
 
 
@@ -78,19 +80,27 @@ def stop_after(n_chunks, signal_name="SIGTERM"):
     def should_stop():
         calls.append(1)
         return signal_name if len(calls) > n_chunks else None
+
     return should_stop
 
 
 def test_stop_saves_and_resume_is_bit_identical(tmp_path):
     whole = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "a"), **QUIET)
-    part = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "b"),
-                     should_stop=stop_after(2), **QUIET)["metrics"]
+    part = train.fit(
+        SMALL, data=synthetic(), out_dir=str(tmp_path / "b"), should_stop=stop_after(2), **QUIET
+    )["metrics"]
     assert part["interrupted"] and part["stopped_by"] == "SIGTERM"
     saved = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert saved["interrupted"] and saved["steps_done"] == part["steps_done"] == 101
     assert (tmp_path / "b" / "training.png").exists()
-    again = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "b"), resume=True,
-                      should_stop=stop_after(1), **QUIET)["metrics"]
+    again = train.fit(
+        SMALL,
+        data=synthetic(),
+        out_dir=str(tmp_path / "b"),
+        resume=True,
+        should_stop=stop_after(1),
+        **QUIET,
+    )["metrics"]
     assert again["steps_done"] == 201
     done = train.fit(SMALL, data=synthetic(), out_dir=str(tmp_path / "b"), resume=True, **QUIET)
     a = np.load(tmp_path / "a" / "params.npz")
@@ -104,14 +114,29 @@ def test_stop_saves_and_resume_is_bit_identical(tmp_path):
 def test_resume_refuses_other_flags_and_extends_with_more_iters(tmp_path):
     out = str(tmp_path)
     train.fit(SMALL, data=synthetic(), out_dir=out, **QUIET)
-    for change in ({"seed": 1}, {"lr": 0.5}, {"batch_size": 10}, {"hidden_size": 20},
-                   {"dtype": "bfloat16"}):
+    for change in (
+        {"seed": 1},
+        {"lr": 0.5},
+        {"batch_size": 10},
+        {"hidden_size": 20},
+        {"dtype": "bfloat16"},
+    ):
         with pytest.raises(run_state.CheckpointError, match=f"flags differ.*{next(iter(change))}"):
-            train.fit(train.Config(**{**vars(SMALL), **change}), data=synthetic(),
-                      out_dir=out, resume=True, **QUIET)
+            train.fit(
+                train.Config(**{**vars(SMALL), **change}),
+                data=synthetic(),
+                out_dir=out,
+                resume=True,
+                **QUIET,
+            )
     with pytest.raises(run_state.CheckpointError, match="at step 250; --iters 100"):
-        train.fit(train.Config(**{**vars(SMALL), "iters": 100}), data=synthetic(),
-                  out_dir=out, resume=True, **QUIET)
+        train.fit(
+            train.Config(**{**vars(SMALL), "iters": 100}),
+            data=synthetic(),
+            out_dir=out,
+            resume=True,
+            **QUIET,
+        )
     longer = train.Config(**{**vars(SMALL), "iters": 400})
     m = train.fit(longer, data=synthetic(), out_dir=out, resume=True, **QUIET)["metrics"]
     assert m["steps_done"] == 400 and m["eval_steps"] == [0, 100, 200, 250, 300, 400]
@@ -128,7 +153,7 @@ def test_divergence_stops_with_the_step_and_keeps_the_last_finite_state(tmp_path
     text = (tmp_path / "metrics.json").read_text()
     strict = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in metrics.json"))
     assert strict["diverged_at"] == m["diverged_at"]
-    params, *_ = train.load_params(tmp_path / "params.npz")   # finite, or it would refuse
+    params, *_ = train.load_params(tmp_path / "params.npz")  # finite, or it would refuse
     assert all(np.all(np.isfinite(v)) for v in params.values())
 
 
@@ -153,8 +178,9 @@ def test_bad_config_and_data_are_refused():
 
 def test_evaluate_checks_its_images():
     """Float images gave 0.136 instead of refusing; an empty split divided by zero."""
-    params = train.fit(train.Config(iters=10, batch_size=10, evaluate=False),
-                       data=synthetic(), **QUIET)["params"]
+    params = train.fit(
+        train.Config(iters=10, batch_size=10, evaluate=False), data=synthetic(), **QUIET
+    )["params"]
     d = synthetic()
     with pytest.raises(TypeError, match="uint8"):
         train.evaluate(params, d["x_test"].astype(np.float32) / 255, d["t_test"])
@@ -166,8 +192,12 @@ def test_evaluate_checks_its_images():
 
 
 def saved_run(tmp_path):
-    r = train.fit(train.Config(iters=10, batch_size=10, evaluate=False), data=synthetic(),
-                  out_dir=str(tmp_path / "run"), **QUIET)
+    r = train.fit(
+        train.Config(iters=10, batch_size=10, evaluate=False),
+        data=synthetic(),
+        out_dir=str(tmp_path / "run"),
+        **QUIET,
+    )
     return r["params"], tmp_path / "run" / "params.npz"
 
 
@@ -180,14 +210,20 @@ def rewrite(src, dst, change):
     return dst
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda a: a.update(W1=np.full_like(a["W1"], np.nan)), "W1 holds non-finite values"),
-    (lambda a: a.update(W2=a["W2"][:, :5], b2=a["b2"][:5]), r"W2 has shape \(50, 5\), "
-                                                            r"expected \(50, 10\)"),
-    (lambda a: a.pop("b1"), "lacks b1"),
-    (lambda a: a.update(b2=a["b2"].astype(np.int32)), "b2 has dtype int32"),
-    (lambda a: a.update(__meta__=np.array("{not json")), "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda a: a.update(W1=np.full_like(a["W1"], np.nan)), "W1 holds non-finite values"),
+        (
+            lambda a: a.update(W2=a["W2"][:, :5], b2=a["b2"][:5]),
+            r"W2 has shape \(50, 5\), "
+            r"expected \(50, 10\)",
+        ),
+        (lambda a: a.pop("b1"), "lacks b1"),
+        (lambda a: a.update(b2=a["b2"].astype(np.int32)), "b2 has dtype int32"),
+        (lambda a: a.update(__meta__=np.array("{not json")), "not valid JSON"),
+    ],
+)
 def test_checkpoints_are_checked_before_use(tmp_path, change, message):
     """NaN weights evaluated to the share of class 0; a 5-class one was accepted."""
     _, path = saved_run(tmp_path)
@@ -249,6 +285,7 @@ def test_full_disk_is_one_line_keeps_the_previous_checkpoint(tmp_path, monkeypat
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     monkeypatch.setattr(os, "fsync", no_space)
     with pytest.raises(run_state.OutputError, match="No space left on device") as err:
         run_state.save_checkpoint(path, params)
@@ -265,9 +302,16 @@ def test_out_dir_is_checked_and_locked(tmp_path):
             run_state.prepare_out_dir(bad)
     out = tmp_path / "locked"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from jaxbp import run_state; "
-         "run_state.prepare_out_dir(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
-         str(out)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from jaxbp import run_state; "
+            "run_state.prepare_out_dir(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ok"
         with pytest.raises(run_state.OutputError, match=f"in use by process {holder.pid}"):
@@ -275,18 +319,28 @@ def test_out_dir_is_checked_and_locked(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    assert run_state.prepare_out_dir(out) == str(out)         # free again once it is gone
+    assert run_state.prepare_out_dir(out) == str(out)  # free again once it is gone
     run_state.release_out_dir(out)
 
 
 def test_multi_layer_net_with_batchnorm_and_dropout_resumes_bit_for_bit(tmp_path):
     """Batch-norm running statistics and dropout keys survive a stop and --resume."""
-    cfg = train.Config(model="multi_layer_net", iters=120, batch_size=20, eval_every=50,
-                       lr=0.001, optimizer="adam", hidden_size=16, batchnorm=True,
-                       dropout=0.2, weight_decay=1e-4)
+    cfg = train.Config(
+        model="multi_layer_net",
+        iters=120,
+        batch_size=20,
+        eval_every=50,
+        lr=0.001,
+        optimizer="adam",
+        hidden_size=16,
+        batchnorm=True,
+        dropout=0.2,
+        weight_decay=1e-4,
+    )
     whole = train.fit(cfg, data=synthetic(), out_dir=str(tmp_path / "a"), **QUIET)
-    train.fit(cfg, data=synthetic(), out_dir=str(tmp_path / "b"), should_stop=stop_after(2),
-              **QUIET)
+    train.fit(
+        cfg, data=synthetic(), out_dir=str(tmp_path / "b"), should_stop=stop_after(2), **QUIET
+    )
     done = train.fit(cfg, data=synthetic(), out_dir=str(tmp_path / "b"), resume=True, **QUIET)
     assert done["metrics"]["loss"] == whole["metrics"]["loss"]
     a, b = (np.load(tmp_path / d / "params.npz") for d in "ab")
@@ -302,19 +356,26 @@ def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch
     """--cpu-matmul changes how XLA computes the dots, not what is computed; auto
     decides once per machine and then always gives the same answer."""
     from jaxbp import xla_options
-    runs = {p: train.fit(train.Config(**{**vars(SMALL), "cpu_matmul": p}), data=synthetic(),
-                         **QUIET) for p in ("eigen", "xla-default")}
+
+    runs = {
+        p: train.fit(train.Config(**{**vars(SMALL), "cpu_matmul": p}), data=synthetic(), **QUIET)
+        for p in ("eigen", "xla-default")
+    }
     assert {p: r["metrics"]["cpu_matmul"] for p, r in runs.items()} == {
-        "eigen": "eigen", "xla-default": "xla-default"}
+        "eigen": "eigen",
+        "xla-default": "xla-default",
+    }
     for k in ("W1", "b1", "W2", "b2"):
-        np.testing.assert_allclose(runs["eigen"]["params"][k], runs["xla-default"]["params"][k],
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            runs["eigen"]["params"][k], runs["xla-default"]["params"][k], atol=1e-4
+        )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     timed = []
 
     def make(options):
         timed.append(options)
         return lambda: None
+
     first = xla_options.compiler_options("auto", make)
     assert len(timed) == 2 and first[0] in xla_options.PATHS
     assert xla_options.compiler_options("auto", make) == first and len(timed) == 2

@@ -1,11 +1,14 @@
 """5.7: TwoLayerNet, the gradient check three ways."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from jaxbp import gradient, layers, reference, two_layer_net as net
+from jaxbp import gradient, layers, reference
+from jaxbp import two_layer_net as net
 from jaxbp.gradient import enable_x64
 
 
@@ -14,29 +17,43 @@ def f64(params):
 
 
 def max_abs(a, b):
-    return max(float(jnp.max(jnp.abs(u - v)))
-               for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+    return max(
+        float(jnp.max(jnp.abs(u - v)))
+        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    )
 
 
 def test_init_params_is_the_books():
     p = net.init_params(jax.random.PRNGKey(0), 784, 50, 10)
-    assert {k: v.shape for k, v in p.items()} == {"W1": (784, 50), "b1": (50,),
-                                                  "W2": (50, 10), "b2": (10,)}
+    assert {k: v.shape for k, v in p.items()} == {
+        "W1": (784, 50),
+        "b1": (50,),
+        "W2": (50, 10),
+        "b2": (10,),
+    }
     assert all(v.dtype == jnp.float32 for v in p.values())
     assert not p["b1"].any() and not p["b2"].any()
     assert 0.009 < float(jnp.std(p["W1"])) < 0.011
 
 
 @settings(max_examples=15, deadline=None)
-@given(batch=st.integers(1, 6), n_in=st.integers(1, 9), hidden=st.integers(1, 8),
-       classes=st.integers(2, 6), one_hot=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    batch=st.integers(1, 6),
+    n_in=st.integers(1, 9),
+    hidden=st.integers(1, 8),
+    classes=st.integers(2, 6),
+    one_hot=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_backprop_matches_jax_grad_of_reference(batch, n_in, hidden, classes, one_hot, seed):
     """Way (a) vs way (b), float64: <= 1e-12 on random shapes, batch 1 included."""
     rng = np.random.default_rng(seed)
     with enable_x64():
         p = f64(net.init_params(seed, n_in, hidden, classes, weight_init_std=1.0))
-        p = {k: v + (jnp.asarray(rng.normal(size=v.shape)) if k[0] == "b" else 0)
-             for k, v in p.items()}
+        p = {
+            k: v + (jnp.asarray(rng.normal(size=v.shape)) if k[0] == "b" else 0)
+            for k, v in p.items()
+        }
         x = jnp.asarray(rng.normal(size=(batch, n_in)))
         t = jnp.asarray(rng.integers(0, classes, size=batch))
         if one_hot:
@@ -55,7 +72,7 @@ def test_gradient_check_on_three_mnist_images(mnist_raw):
     assert set(table) == {"W1", "b1", "W2", "b2"}
     for key, row in table.items():
         assert row["backprop-reference"] <= 1e-12, (key, row)
-        assert row["backprop-numerical"] <= 1e-9, (key, row)     # book: 1.8e-6 for W1
+        assert row["backprop-numerical"] <= 1e-9, (key, row)  # book: 1.8e-6 for W1
         assert row["reference-numerical"] <= 1e-9, (key, row)
     assert "W1" in "\n".join(lines)
     # the fast numerical gradient equals the book's generic one (full recomputation)
@@ -63,8 +80,7 @@ def test_gradient_check_on_three_mnist_images(mnist_raw):
         xf = jnp.asarray(x.reshape(3, -1), jnp.float64) / 255
         p = f64(net.init_params(1, 784, 8, 10))
         fast = net.numerical_gradient(p, xf, t)
-        slow = jax.jit(lambda p: gradient.numerical_gradient(
-            lambda q: net.loss(q, xf, t), p))(p)
+        slow = jax.jit(lambda p: gradient.numerical_gradient(lambda q: net.loss(q, xf, t), p))(p)
         assert max_abs(fast, slow) <= 1e-11
         assert max_abs(fast, net.gradient(p, xf, t)) <= 1e-8
 
@@ -82,7 +98,7 @@ def test_network_gradient_runs_the_hand_written_rules():
     p = net.init_params(0, 6, 4, 3)
     x, t = jnp.ones((2, 6)), jnp.array([0, 2])
     jaxpr = str(jax.make_jaxpr(net._loss.__wrapped__)(p, x, t))
-    assert jaxpr.count("custom_vjp_call") == 4            # affine, relu, affine, softmax
+    assert jaxpr.count("custom_vjp_call") == 4  # affine, relu, affine, softmax
     good = net.gradient(p, x, t)
     rule, fwd, bwd = layers._affine, layers._affine_fwd, layers._affine.bwd
     rule.defvjp(fwd, lambda res, g: (lambda dx, dW, db: (dx, dW, 2 * db))(*bwd(res, g)))
