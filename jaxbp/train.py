@@ -458,6 +458,10 @@ class _Run:
             ipe,
         )
         run.compile(t_start)
+        if out_dir:
+            from jaxbp.plot import preload
+
+            preload()  # matplotlib's import overlaps the compiled steps
         return run
 
     def compile(self, t_start):
