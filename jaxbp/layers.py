@@ -378,10 +378,10 @@ def _softmax_with_loss_bwd(res, g):
     y, t, log_y = res
     n = y.shape[0]
     target = target_rows(t, y.shape[-1], y.dtype)
-    row_sum = jnp.sum(target, axis=-1, keepdims=True)  # 1 for one-hot rows
-    dx = g * (y * row_sum - target) / n  # book: (self.y - self.t) / batch_size
-    if jnp.issubdtype(t.dtype, jnp.integer):
-        return dx, None  # class indices: no cotangent
+    if jnp.issubdtype(t.dtype, jnp.integer):  # one-hot rows sum to 1 (NaN rows stay NaN)
+        return g * (y - target) / n, None  # book: (self.y - self.t) / batch_size
+    row_sum = jnp.sum(target, axis=-1, keepdims=True)
+    dx = g * (y * row_sum - target) / n  # soft targets: any row sum
     return dx, -g * log_y / n  # (the book never needs dL/dt)
 
 
