@@ -47,13 +47,14 @@ def config(spec, **kw):
 
 def start(spec, xla_defaults=False):
     """The trainer's initial parameters and data key, and jaxbp's compiler options
-    (the decision ``fit`` cached for this machine) or XLA's defaults."""
+    (jaxbp's default path, as ``fit`` uses it) or XLA's defaults."""
     import jax
 
     from jaxbp import models, xla_options
 
     init_key, data_key = jax.random.split(jax.random.PRNGKey(spec["seed"]))
-    path, options = xla_options.compiler_options("xla-default" if xla_defaults else "auto")
+    choice = "xla-default" if xla_defaults else xla_options.DEFAULT
+    path, options = xla_options.compiler_options(choice)
     return models.get(config(spec)).init(init_key)[0], data_key, path, options
 
 
