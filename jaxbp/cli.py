@@ -122,18 +122,26 @@ def parser() -> argparse.ArgumentParser:
         + "; ".join(f"{m}: {d}" for m, d in DEFAULTS.items() if d)
         + ").",
     )
-    for f in dataclasses.fields(Config):
+    _add_config_flags(p, Config)
+    _add_run_flags(p)
+    return p
+
+
+def _add_config_flags(p: argparse.ArgumentParser, config_class: type) -> None:
+    """One flag per field of the Config (the hyperparameters are declared once, there)."""
+    for f in dataclasses.fields(config_class):
+        if not f.metadata.get("cli", True):
+            continue
         flag, text = "--" + f.name.replace("_", "-"), f"{f.metadata['help']} (default {f.default})"
-        if isinstance(f.default, bool) and f.metadata.get("cli", True):
+        if isinstance(f.default, bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-        elif f.metadata.get("cli", True):
-            p.add_argument(
-                flag,
-                type=type(f.default),
-                default=None,
-                choices=f.metadata.get("choices"),
-                help=text,
-            )
+        else:
+            kind, choices = type(f.default), f.metadata.get("choices")
+            p.add_argument(flag, type=kind, default=None, choices=choices, help=text)
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags about this run rather than the network: where, what, how."""
     p.add_argument(
         "--data-dir",
         help="folder with the four IDX .gz files (default: "
@@ -176,7 +184,6 @@ def parser() -> argparse.ArgumentParser:
         help="seconds to wait for the multi-process coordinator (default 300)",
     )
     p.add_argument("--quiet", action="store_true", help="no download progress")
-    return p
 
 
 def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> Config:
