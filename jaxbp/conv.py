@@ -39,20 +39,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxbp.layers import as_floating
+
 __all__ = ["im2col", "col2im", "convolution", "max_pooling", "output_size"]
 
 
 # ---- validation ---------------------------------------------------------------
-def _floating(name: str, arg: str, x):
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(
-            f"{name}: {arg} must be a floating-point array, got dtype "
-            f"{x.dtype} (normalise images first, e.g. x / 255)"
-        )
-    return x
-
-
 def _check_stride_pad(name: str, stride, pad) -> tuple[int, int]:
     for arg, v, low in (("stride", stride, 1), ("pad", pad, 0)):
         try:
@@ -156,7 +148,7 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int
     >>> im2col(x, 2, 2, stride=2).tolist()       # four 2x2 windows, one per row
     [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0], [8.0, 9.0, 12.0, 13.0], [10.0, 11.0, 14.0, 15.0]]
     """
-    x = _floating("im2col", "x", x)
+    x = as_floating("im2col", "x", x)
     stride, pad = _check_stride_pad("im2col", stride, pad)
     _check_images("im2col", x.shape, filter_h, filter_w, pad)
     return _im2col(x, filter_h, filter_w, stride, pad)
@@ -183,7 +175,7 @@ def col2im(
            [2., 4., 4., 2.],
            [1., 2., 2., 1.]], dtype=float32)
     """
-    col = _floating("col2im", "col", col)
+    col = as_floating("col2im", "col", col)
     stride, pad = _check_stride_pad("col2im", stride, pad)
     input_shape = tuple(int(s) for s in input_shape)
     _check_images("col2im", input_shape, filter_h, filter_w, pad)
@@ -282,9 +274,9 @@ def convolution(
     >>> y.shape, float(y[0, 0, 2, 2]), float(y[0, 0, 0, 0])   # 27 inside, 12 in a corner
     ((2, 4, 5, 5), 27.0, 12.0)
     """
-    x = _floating("convolution", "x", x)
-    W = _floating("convolution", "W", W)
-    b = _floating("convolution", "b", b)
+    x = as_floating("convolution", "x", x)
+    W = as_floating("convolution", "W", W)
+    b = as_floating("convolution", "b", b)
     stride, pad = _check_stride_pad("convolution", stride, pad)
     if W.ndim != 4:
         raise ValueError(f"convolution: W must be 4-D (FN, C, FH, FW), got shape {W.shape}")
@@ -375,7 +367,7 @@ def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1, pad: in
     Array([[0., 1.],
            [0., 0.]], dtype=float32)
     """
-    x = _floating("max_pooling", "x", x)
+    x = as_floating("max_pooling", "x", x)
     stride, pad = _check_stride_pad("max_pooling", stride, pad)
     _check_images("max_pooling", x.shape, pool_h, pool_w, pad)
     return _max_pooling(x, _Geometry(tuple(x.shape), int(pool_h), int(pool_w), stride, pad))

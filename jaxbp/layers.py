@@ -42,10 +42,12 @@ __all__ = [
     "check_labels",
     "check_label_range",
     "target_rows",
+    "as_floating",
 ]
 
 
-def _floating(name: str, arg: str, x):
+def as_floating(name: str, arg: str, x: ArrayLike) -> jax.Array:
+    """``x`` as an array, or ``TypeError`` naming ``name``'s ``arg`` when it is not floating."""
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(
@@ -85,7 +87,7 @@ def relu(x: ArrayLike) -> jax.Array:
     >>> jax.grad(lambda x: relu(x).sum())(x)           # dout where x > 0
     Array([0., 0., 1.], dtype=float32)
     """
-    return _relu(_floating("relu", "x", x))
+    return _relu(as_floating("relu", "x", x))
 
 
 # ---- Sigmoid (5.5.2) --------------------------------------------------------
@@ -124,7 +126,7 @@ def sigmoid(x: ArrayLike) -> jax.Array:
     >>> jax.grad(lambda x: sigmoid(x).sum())(x)        # y * (1 - y)
     Array([0.25, 0.  ], dtype=float32)
     """
-    return _sigmoid(_floating("sigmoid", "x", x))
+    return _sigmoid(as_floating("sigmoid", "x", x))
 
 
 # ---- Affine (5.6.1, 5.6.2) --------------------------------------------------
@@ -182,9 +184,9 @@ def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
     Array([[3., 4., 5., 6.],
            [3., 4., 5., 6.]], dtype=float32)
     """
-    x = _floating("affine", "x", x)
-    W = _floating("affine", "W", W)
-    b = _floating("affine", "b", b)
+    x = as_floating("affine", "x", x)
+    W = as_floating("affine", "W", W)
+    b = as_floating("affine", "b", b)
     if W.ndim != 2:
         raise ValueError(f"affine: W must be 2-D (n_in, n_out), got shape {W.shape}")
     if x.ndim == 0:
@@ -215,7 +217,7 @@ def softmax(x: ArrayLike) -> jax.Array:
     >>> softmax(jnp.array([1000.0, 1000.0]))            # no overflow
     Array([0.5, 0.5], dtype=float32)
     """
-    x = _floating("softmax", "x", x)
+    x = as_floating("softmax", "x", x)
     e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
     return e / jnp.sum(e, axis=-1, keepdims=True)
 
@@ -350,7 +352,7 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> jax.Array:
     >>> float(cross_entropy_error(jnp.array([0.1, 0.6, 0.3]), 1))  # -log 0.6
     0.5108...
     """
-    y = _floating("cross_entropy_error", "y", y)
+    y = as_floating("cross_entropy_error", "y", y)
     y, t = _batch_of_logits("cross_entropy_error", y, t)
     target = target_rows(t, y.shape[-1], jnp.result_type(y, t))
     return -jnp.sum(jax.scipy.special.xlogy(target, y.astype(target.dtype))) / y.shape[0]
@@ -426,7 +428,7 @@ def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
     Array([[-0.0596...,  0.0596...],
            [ 0.0596..., -0.0596...]], dtype=float32)
     """
-    x = _floating("softmax_with_loss", "x", x)
+    x = as_floating("softmax_with_loss", "x", x)
     x, t = _batch_of_logits("softmax_with_loss", x, t)
     if jnp.issubdtype(t.dtype, jnp.integer):
         return _softmax_with_loss(x, t.astype(jnp.int32))

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxbp.layers import _floating
+from jaxbp.layers import as_floating
 
 __all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state", "weight_decay_loss"]
 
@@ -53,7 +53,7 @@ def _check_fraction(name: str, arg: str, value, closed: bool = False) -> None:
 
 
 def _batched(name: str, x, min_ndim: int = 1, shapes: str = "(N, ...)"):
-    x = _floating(name, "x", x)
+    x = as_floating(name, "x", x)
     if x.ndim < min_ndim:
         raise ValueError(f"{name}: x must have shape {shapes}, got {x.shape}")
     if x.shape[0] == 0 or x.size == 0:
@@ -186,8 +186,8 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
     x = _batched("batch_norm", x, 2, "(N, D) or (N, C, H, W)")
     d = math.prod(x.shape[1:])
     where = f"x of shape {x.shape} (flattened to ({x.shape[0]}, {d}))"
-    gamma = _floating("batch_norm", "gamma", gamma)
-    beta = _floating("batch_norm", "beta", beta)
+    gamma = as_floating("batch_norm", "gamma", gamma)
+    beta = as_floating("batch_norm", "beta", beta)
     for arg, v in (("gamma", gamma), ("beta", beta)):
         if v.shape != (d,):
             raise ValueError(f"batch_norm: {arg} must have shape ({d},) for {where}, got {v.shape}")
@@ -209,7 +209,7 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
     if not float(eps) > 0:
         raise ValueError(f"batch_norm: eps must be positive, got {eps}")
     dtype = jnp.result_type(x, gamma, beta)
-    state = {k: _floating("batch_norm", k, v).astype(dtype) for k, v in state.items()}
+    state = {k: as_floating("batch_norm", k, v).astype(dtype) for k, v in state.items()}
     return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype), state
 
 
@@ -303,6 +303,6 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
         raise ValueError(f"weight_decay_loss: lambda_ must be >= 0, got {lambda_}")
     total = jnp.zeros([], jnp.float32)
     for W in jax.tree_util.tree_leaves(weights):
-        W = _floating("weight_decay_loss", "W", W)
+        W = as_floating("weight_decay_loss", "W", W)
         total = total + _weight_decay(W, jnp.asarray(lambda_, W.dtype))
     return total

@@ -10,9 +10,15 @@ the same random numbers to both sides: ``Dropout.rand`` (default
 given weights instead of ``np.random.randn``.
 """
 
+import os
+import sys
 from collections import OrderedDict
 
 import numpy as np
+
+# The chapter-5 layers are ported once, in the benchmark's book_numpy (experiments/).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
+from book_numpy import Affine, Relu, SoftmaxWithLoss, softmax  # noqa: E402, F401
 
 
 # ---- common/optimizer.py ------------------------------------------------------
@@ -103,24 +109,7 @@ OPTIMIZERS = {
 }
 
 
-# ---- common/layers.py ---------------------------------------------------------
-def softmax(x):
-    x = x - np.max(x, axis=-1, keepdims=True)
-    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
-
-
-class Relu:
-    def forward(self, x):
-        self.mask = x <= 0
-        out = x.copy()
-        out[self.mask] = 0
-        return out
-
-    def backward(self, dout):
-        dout[self.mask] = 0
-        return dout
-
-
+# ---- common/layers.py (Relu, Affine, SoftmaxWithLoss: experiments/book_numpy.py) ----
 class Sigmoid:
     def forward(self, x):
         self.out = 1 / (1 + np.exp(-x))
@@ -128,35 +117,6 @@ class Sigmoid:
 
     def backward(self, dout):
         return dout * (1.0 - self.out) * self.out
-
-
-class Affine:
-    def __init__(self, W, b):
-        self.W, self.b = W, b
-
-    def forward(self, x):
-        self.original_x_shape = x.shape
-        self.x = x.reshape(x.shape[0], -1)
-        return np.dot(self.x, self.W) + self.b
-
-    def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(self.x.T, dout)
-        self.db = np.sum(dout, axis=0)
-        return dx.reshape(*self.original_x_shape)
-
-
-class SoftmaxWithLoss:
-    def forward(self, x, t):
-        self.t, self.y = t, softmax(x)
-        n = self.y.shape[0]
-        return -np.sum(np.log(self.y[np.arange(n), t] + 1e-7)) / n
-
-    def backward(self, dout=1):
-        batch_size = self.t.shape[0]
-        dx = self.y.copy()
-        dx[np.arange(batch_size), self.t] -= 1
-        return dx / batch_size
 
 
 class Dropout:

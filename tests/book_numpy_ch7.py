@@ -8,25 +8,31 @@ cross_entropy_error with its ``+ 1e-7``), ``common/optimizer.py`` (Adam) and
 Line for line, nothing optimised; ``experiments/bench_conv.py`` times it.
 """
 
+import os
+import sys
 from collections import OrderedDict
 
 import numpy as np
 
+# The chapter-5 layers and functions, and chapter 6's Adam, are ported once: in the
+# benchmark's book_numpy (experiments/) and in book_numpy_ch6 (tests/).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
+from book_numpy import Affine, Relu, SoftmaxWithLoss, cross_entropy_error, softmax  # noqa: E402
+from book_numpy_ch6 import Adam  # noqa: E402
 
-# ---- common/functions.py --------------------------------------------------------
-def softmax(x):
-    x = x - np.max(x, axis=-1, keepdims=True)
-    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
-
-
-def cross_entropy_error(y, t):
-    if y.ndim == 1:
-        t = t.reshape(1, t.size)
-        y = y.reshape(1, y.size)
-    if t.size == y.size:
-        t = t.argmax(axis=1)
-    batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
+__all__ = [
+    "softmax",
+    "cross_entropy_error",
+    "im2col",
+    "col2im",
+    "Relu",
+    "Affine",
+    "SoftmaxWithLoss",
+    "Convolution",
+    "Pooling",
+    "Adam",
+    "SimpleConvNet",
+]
 
 
 # ---- common/util.py ---------------------------------------------------------------
@@ -64,70 +70,7 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     return img[:, :, pad : H + pad, pad : W + pad]
 
 
-# ---- common/layers.py ---------------------------------------------------------------
-class Relu:
-    def __init__(self):
-        self.mask = None
-
-    def forward(self, x):
-        self.mask = x <= 0
-        out = x.copy()
-        out[self.mask] = 0
-        return out
-
-    def backward(self, dout):
-        dout[self.mask] = 0
-        dx = dout
-        return dx
-
-
-class Affine:
-    def __init__(self, W, b):
-        self.W = W
-        self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
-
-    def forward(self, x):
-        self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], -1)
-        self.x = x
-        out = np.dot(self.x, self.W) + self.b
-        return out
-
-    def backward(self, dout):
-        dx = np.dot(dout, self.W.T)
-        self.dW = np.dot(self.x.T, dout)
-        self.db = np.sum(dout, axis=0)
-        dx = dx.reshape(*self.original_x_shape)
-        return dx
-
-
-class SoftmaxWithLoss:
-    def __init__(self):
-        self.loss = None
-        self.y = None
-        self.t = None
-
-    def forward(self, x, t):
-        self.t = t
-        self.y = softmax(x)
-        self.loss = cross_entropy_error(self.y, self.t)
-        return self.loss
-
-    def backward(self, dout=1):
-        batch_size = self.t.shape[0]
-        if self.t.size == self.y.size:
-            dx = (self.y - self.t) / batch_size
-        else:
-            dx = self.y.copy()
-            dx[np.arange(batch_size), self.t] -= 1
-            dx = dx / batch_size
-        return dx
-
-
+# ---- common/layers.py: Convolution and Pooling (Relu, Affine, SoftmaxWithLoss above) ----
 class Convolution:
     def __init__(self, W, b, stride=1, pad=0):
         self.W = W
@@ -206,32 +149,6 @@ class Pooling:
         dcol = dmax.reshape(dmax.shape[0] * dmax.shape[1] * dmax.shape[2], -1)
         dx = col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)
         return dx
-
-
-# ---- common/optimizer.py ---------------------------------------------------------------
-class Adam:
-    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
-        self.lr = lr
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.iter = 0
-        self.m = None
-        self.v = None
-
-    def update(self, params, grads):
-        if self.m is None:
-            self.m, self.v = {}, {}
-            for key, val in params.items():
-                self.m[key] = np.zeros_like(val)
-                self.v[key] = np.zeros_like(val)
-
-        self.iter += 1
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2**self.iter) / (1.0 - self.beta1**self.iter)
-
-        for key in params.keys():
-            self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
-            self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
-            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
 
 
 # ---- ch07/simple_convnet.py --------------------------------------------------------------
