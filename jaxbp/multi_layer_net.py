@@ -44,10 +44,19 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp import gradient as _gradient
-from jaxbp.layers import affine, check_label_range, relu, sigmoid, softmax_with_loss
+from jaxbp.layers import (
+    affine,
+    check_batch,
+    check_label_range,
+    check_labels,
+    relu,
+    sigmoid,
+    softmax_with_loss,
+)
 from jaxbp.techniques import batch_norm, batch_norm_state, dropout, weight_decay_loss
 from jaxbp.weight_init import init_std
 
@@ -311,12 +320,25 @@ def train_loss(
     return _loss_and_state(params, x, t, state, hyper, True, key)
 
 
+def _checked(
+    params: Params, x: ArrayLike, t: ArrayLike, state: State | None, hyper: Hyper | None
+) -> tuple[Hyper, State]:
+    """``(hyper, state)`` after the one label check against a non-empty batch."""
+    hyper = _resolve(params, hyper)
+    n = np.shape(x)[0] if np.ndim(x) > 1 else 1
+    check_batch("multi_layer_net", n)
+    if np.ndim(x) > 1:
+        check_labels("multi_layer_net", (n, hyper.output_size), t)
+    return hyper, _check_state(state, params, hyper)
+
+
 @functools.partial(jax.jit, static_argnames="hyper")
 def _accuracy(params, x, t, state, hyper):
-    y = jnp.argmax(predict(params, x, state, hyper), axis=-1)
+    logits = predict(params, x, state, hyper)
+    y = jnp.argmax(logits, axis=-1)
     if t.ndim == y.ndim + 1:
         t = jnp.argmax(t, axis=-1)
-    return jnp.mean(y == t)
+    return jnp.mean((y == t) & jnp.all(jnp.isfinite(logits), axis=-1))  # NaN rows: wrong
 
 
 def accuracy(
@@ -327,11 +349,8 @@ def accuracy(
     hyper: Hyper | None = None,
 ) -> float:
     """Fraction of ``argmax(predict) == label`` in test mode (book's ``accuracy``)."""
-    hyper = _resolve(params, hyper)
-    check_label_range(t, hyper.output_size, "multi_layer_net")
-    return float(
-        _accuracy(params, jnp.asarray(x), jnp.asarray(t), _check_state(state, params, hyper), hyper)
-    )
+    hyper, state = _checked(params, x, t, state, hyper)
+    return float(_accuracy(params, jnp.asarray(x), jnp.asarray(t), state, hyper))
 
 
 @functools.partial(jax.jit, static_argnames=("hyper", "train"))
@@ -353,9 +372,8 @@ def gradient(
 
     Includes the weight decay's ``lambda * W``; keys and shapes of ``params``.
     """
-    hyper = _resolve(params, hyper)
-    check_label_range(t, hyper.output_size, "multi_layer_net")
-    return _grad(params, x, t, _check_state(state, params, hyper), key, hyper, train)
+    hyper, state = _checked(params, x, t, state, hyper)
+    return _grad(params, x, t, state, key, hyper, train)
 
 
 @functools.partial(jax.jit, static_argnames=("hyper", "train", "h"))
@@ -377,6 +395,5 @@ def numerical_gradient(
     h: float = 1e-4,
 ) -> Params:
     """Central differences (4.4) of ``loss`` for every parameter, no derivatives used."""
-    hyper = _resolve(params, hyper)
-    check_label_range(t, hyper.output_size, "multi_layer_net")
-    return _numerical(params, x, t, _check_state(state, params, hyper), key, h, hyper, train)
+    hyper, state = _checked(params, x, t, state, hyper)
+    return _numerical(params, x, t, state, key, h, hyper, train)
