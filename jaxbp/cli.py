@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
-    from jaxbp.train import Config
+    from jaxbp.config import Config
 
 __all__ = ["main", "parser", "EXIT_CODES", "StopSignals", "enable_compile_cache"]
 
@@ -110,8 +110,8 @@ def enable_compile_cache(folder: str | None = None) -> str:
 # ---- flags ------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     """The flags: one per :class:`jaxbp.train.Config` field, plus the run's own."""
+    from jaxbp.config import Config
     from jaxbp.models import DEFAULTS
-    from jaxbp.train import Config
 
     p = argparse.ArgumentParser(
         prog="python -m jaxbp.train",
@@ -189,8 +189,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> Config:
     """The :class:`Config`: flags given, else the saved run's (``--resume``), else the
     model's defaults, else the book's.  Raises ``ValueError``."""
+    from jaxbp.config import Config
     from jaxbp.models import DEFAULTS
-    from jaxbp.train import Config
 
     given = {
         f.name: getattr(args, f.name)

@@ -23,10 +23,10 @@ import jax.numpy as jnp
 
 from jaxbp import optimizer as update_rules
 
-if TYPE_CHECKING:  # jaxbp.train imports this module
+if TYPE_CHECKING:  # jaxbp.config imports this module
     import optax
 
-    from jaxbp.train import Config
+    from jaxbp.config import Config
 
 __all__ = [
     "Model",
@@ -86,7 +86,7 @@ def flat_state(state: dict) -> dict:
 
 def _two_layer_net(config) -> Model:
     from jaxbp import two_layer_net as net
-    from jaxbp.train import DTYPES
+    from jaxbp.config import DTYPES
 
     compute_dtype = DTYPES[config.dtype]
 

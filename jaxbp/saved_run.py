@@ -17,7 +17,7 @@ import numpy as np
 from jaxbp import models, run_state
 
 if TYPE_CHECKING:
-    from jaxbp.train import Config
+    from jaxbp.config import Config
 
 __all__ = ["save", "load_params", "resume", "RESUME_MUST_MATCH"]
 
@@ -65,7 +65,7 @@ def load_params(path: str | os.PathLike) -> tuple[dict, dict, Config, dict]:
 
 
 def _config_from_meta(meta: dict, path: str | os.PathLike) -> Config:
-    from jaxbp.train import Config
+    from jaxbp.config import Config
 
     saved = meta.get("config")
     if saved is None:  # a bare params file: TwoLayerNet, H from W1

@@ -32,7 +32,6 @@ if __name__ == "__main__":  # the CLI: note SIGINT/SIGTERM from the first moment
     StopSignals.install()
 
 import dataclasses
-import math
 import platform
 import time
 from collections.abc import Callable
@@ -45,6 +44,8 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxbp import devices, models, run_state, saved_run, xla_options
+from jaxbp.config import DTYPES, Config
+from jaxbp.data import check_images, load_data, normalise, prepare_data
 
 load_params = saved_run.load_params  # the saved run, for --evaluate and users
 
@@ -59,140 +60,12 @@ __all__ = [
     "normalise",
     "Diverged",
     "load_params",
+    "check_images",
+    "DTYPES",
     "main",
 ]
 
-DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
 
-
-def _field(default, help: str, **extra):
-    return dataclasses.field(default=default, metadata={"help": help, **extra})
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """Hyperparameters; the defaults are the book's (5.7.4).  The CLI is built from these."""
-
-    model: str = _field("two_layer_net", "network", choices=tuple(models.MODELS))
-    dataset: str = _field("mnist", "dataset", choices=("mnist", "fashion-mnist"))
-    iters: int = _field(10000, "training steps")
-    batch_size: int = _field(100, "minibatch size, sampled with replacement")
-    lr: float = _field(0.1, "learning rate")
-    optimizer: str = _field("sgd", "update rule (6.1)", choices=models.OPTIMIZERS)
-    hidden_size: int = _field(50, "hidden units of each hidden layer")
-    weight_init_std: float = _field(0.01, "std of the normal initial weights (two_layer_net)")
-    batchnorm: bool = _field(
-        False, "batch normalization after each hidden affine layer (6.3; multi_layer_net)"
-    )
-    dropout: float = _field(
-        0.0, "dropout ratio after each hidden layer, 0 for none (6.4.3; multi_layer_net)"
-    )
-    weight_decay: float = _field(0.0, "weight decay lambda (6.4.2; multi_layer_net)")
-    seed: int = _field(0, "random seed (0 <= seed < 2**32)")
-    eval_every: int = _field(
-        0, "steps between evaluations (0: one epoch, train_size // batch_size)"
-    )
-    evaluate: bool = _field(
-        True, "evaluate accuracy (False: steps only, for benchmarks)", cli=False
-    )
-    dtype: str = _field(
-        "float32",
-        "compute dtype of the matmuls; parameters and loss stay float32",
-        choices=tuple(DTYPES),
-    )
-    devices: str = _field(
-        "1",
-        "data parallel over this many devices, or 'all' (batch size "
-        "must divide by the device count)",
-    )
-    cpu_matmul: str = _field(
-        xla_options.DEFAULT,
-        "XLA CPU matmul path: eigen (YNN fusions "
-        "off), xla-default, or auto (timed once per machine, then cached)",
-        choices=xla_options.CHOICES,
-    )
-
-    def validate(self) -> Config:
-        """Raise ``ValueError`` naming the first bad field; return ``self``."""
-        for name in ("iters", "batch_size", "hidden_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("lr", "weight_init_std"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
-        if not (0 <= self.dropout < 1 and 0 <= self.weight_decay < math.inf):
-            raise ValueError(
-                f"dropout must be in [0, 1) and weight_decay >= 0, got "
-                f"{self.dropout!r} and {self.weight_decay!r}"
-            )
-        if self.model != "multi_layer_net" and (
-            self.batchnorm or self.dropout or self.weight_decay
-        ):
-            raise ValueError("batchnorm, dropout and weight_decay are options of multi_layer_net")
-        if not isinstance(self.eval_every, int) or self.eval_every < 0:
-            raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
-        for f in dataclasses.fields(self):
-            choices = f.metadata.get("choices")
-            if choices and getattr(self, f.name) not in choices:
-                raise ValueError(
-                    f"{f.name} must be one of {list(choices)}, got {getattr(self, f.name)!r}"
-                )
-        if self.devices != "all" and not (str(self.devices).isdigit() and int(self.devices) > 0):
-            raise ValueError(f"devices must be a positive integer or 'all', got {self.devices!r}")
-        return self
-
-
-# ---- data ---------------------------------------------------------------------------
-def load_data(dataset: str = "mnist", data_dir: str | None = None, progress: bool = True) -> dict:
-    """uint8 images ``(N, 784)`` and int32 labels ``(N,)``, validated once."""
-    from jaxbp import mnist
-
-    return prepare_data(mnist.load_raw(dataset=dataset, data_dir=data_dir, progress=progress))
-
-
-def check_images(name: str, x: np.ndarray, t: np.ndarray | None = None) -> None:
-    """uint8 pixels ``(N, 784)`` (or ``(N, 28, 28)``), ``N > 0``; labels ``(N,)`` in 0..9."""
-    if x.dtype != np.uint8:
-        raise TypeError(
-            f"{name} must be uint8 pixels 0..255, got {x.dtype} "
-            f"(the trainer normalises x / 255 itself)"
-        )
-    if x.ndim < 2 or math.prod(x.shape[1:]) != 784:
-        raise ValueError(
-            f"{name} must be a batch of 784-pixel images (N, 784), got shape {x.shape}"
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"{name}: the batch is empty (N = 0)")
-    if t is not None:
-        if t.ndim != 1 or t.shape[0] != x.shape[0]:
-            raise ValueError(f"labels for {name} must have shape ({x.shape[0]},), got {t.shape}")
-        if not np.issubdtype(t.dtype, np.integer) or t.min() < 0 or t.max() > 9:
-            raise ValueError(
-                f"labels for {name} must be integers in [0, 9], got "
-                f"{t.dtype} in [{t.min()}, {t.max()}]"
-            )
-
-
-def prepare_data(raw: dict) -> dict:
-    """Flatten and check a dict ``x_train, t_train, x_test, t_test``."""
-    out = {}
-    for split in ("train", "test"):
-        x, t = np.asarray(raw[f"x_{split}"]), np.asarray(raw[f"t_{split}"])
-        check_images(f"x_{split}", x, t)
-        out[f"x_{split}"], out[f"t_{split}"] = x.reshape(x.shape[0], -1), t.astype(np.int32)
-    return out
-
-
-def normalise(x_uint8: jax.Array) -> jax.Array:
-    """uint8 pixels to float32 in [0, 1] (the book's ``normalize=True``)."""
-    return x_uint8.astype(jnp.float32) * (1.0 / 255.0)
-
-
-# ---- the compiled programs -------------------------------------------------------------
 def make_train_chunk(
     config: Config,
     optimizer: optax.GradientTransformation,
@@ -354,7 +227,7 @@ class Diverged(RuntimeError):
 
 
 def fit(
-    config: Config = Config(),
+    config: Config = Config(),  # noqa: B008 (a frozen dataclass)
     data: dict | None = None,
     out_dir: str | None = None,
     data_dir: str | None = None,
