@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import jax
 import jax.numpy as jnp
 
+from jaxbp import multi_layer_net, simple_conv_net
 from jaxbp import optimizer as update_rules
 
 if TYPE_CHECKING:  # jaxbp.config imports this module
@@ -42,22 +43,17 @@ __all__ = [
 MODELS = ("two_layer_net", "multi_layer_net", "simple_conv_net")
 OPTIMIZERS = update_rules.NAMES
 
-#: Training settings per network where they differ from the book's chapter 5.
+#: Training settings per network where they differ from the book's chapter 5: each
+#: network module's own ``TRAIN_DEFAULTS`` and its hidden layer width.
 DEFAULTS = {
     "two_layer_net": {},
     "multi_layer_net": {
-        "optimizer": "adam",
-        "lr": 0.001,
-        "iters": 2000,
-        "batch_size": 128,
-        "hidden_size": 100,
+        **multi_layer_net.TRAIN_DEFAULTS,
+        "hidden_size": multi_layer_net.Hyper().hidden_size_list[0],
     },
     "simple_conv_net": {
-        "optimizer": "adam",
-        "lr": 0.001,
-        "iters": 12000,
-        "batch_size": 100,
-        "hidden_size": 100,
+        **simple_conv_net.TRAIN_DEFAULTS,
+        "hidden_size": simple_conv_net.Hyper().hidden_size,
     },
 }
 
