@@ -93,8 +93,9 @@ def enable_compile_cache(folder: str | None = None) -> str:
     import jax
 
     if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(base, "jaxbp", "xla")
+        from jaxbp.run_state import user_cache_dir
+
+        folder = str(user_cache_dir("xla"))
     jax.config.update("jax_compilation_cache_dir", folder)
     for option, value in (
         ("jax_persistent_cache_min_compile_time_secs", 0.0),

@@ -90,7 +90,7 @@ import numpy as np
 
 from jaxbp import idx
 from jaxbp.idx import DatasetError
-from jaxbp.run_state import atomic_write
+from jaxbp.run_state import atomic_write, user_cache_dir
 
 __all__ = [
     "DatasetError",
@@ -202,9 +202,7 @@ def default_cache_dir(dataset: str = "mnist") -> Path:
     absolute), else ``~/.cache/jaxbp/<dataset>``.
     """
     _check_dataset(dataset)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "jaxbp" / dataset
+    return user_cache_dir(dataset)
 
 
 def _manual_hint(dataset: str, target: Path) -> str:

@@ -24,6 +24,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "read_checkpoint_meta",
     "load_checkpoint",
     "array_shapes",
+    "user_cache_dir",
     "write_json",
     "strict_json",
     "FORMAT",
@@ -107,6 +109,17 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
     """Atomically write ``value`` as strict JSON (``NaN``/``inf`` become ``null``)."""
     text = json.dumps(strict_json(value), indent=1, allow_nan=False)
     atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def user_cache_dir(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/jaxbp/...`` when that is an absolute path, else ``~/.cache/jaxbp/...``.
+
+    The one per-user folder: MNIST downloads and parsed cache, compiled programs,
+    the ``--cpu-matmul auto`` decision.
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base.joinpath("jaxbp", *parts)
 
 
 # ---- the out-dir -------------------------------------------------------------------
@@ -190,17 +203,22 @@ _HEADER_READERS = {
 }
 
 
+def _npy_header(f: IO[bytes], name: str, path) -> tuple[tuple, bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of one ``.npy`` stream, read without its data."""
+    version = np.lib.format.read_magic(f)
+    read_header = _HEADER_READERS.get(version)
+    if read_header is None:
+        raise CheckpointError(f"checkpoint {path}: {name} has .npy version {version}")
+    return read_header(f)
+
+
 def _read_member(
     z: zipfile.ZipFile, name: str, check: Callable[[tuple, np.dtype], None], path
 ) -> np.ndarray:
     """One ``.npy`` member; ``check(shape, dtype)`` runs on its header before allocation."""
     try:
         with z.open(name + ".npy") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = _HEADER_READERS.get(version)
-            if read_header is None:
-                raise CheckpointError(f"checkpoint {path}: {name} has .npy version {version}")
-            shape, fortran, dtype = read_header(f)
+            shape, fortran, dtype = _npy_header(f, name, path)
             check(tuple(shape), dtype)
             if dtype.hasobject:
                 raise CheckpointError(f"checkpoint {path}: {name} holds Python objects")
@@ -247,10 +265,9 @@ def array_shapes(path: str | os.PathLike) -> dict[str, tuple]:
                 name = member[:-4]
                 try:
                     with z.open(member) as f:
-                        version = np.lib.format.read_magic(f)
-                        read_header = _HEADER_READERS.get(version)
-                        if read_header is not None:
-                            shapes[name] = tuple(read_header(f)[0])
+                        shapes[name] = tuple(_npy_header(f, name, path)[0])
+                except CheckpointError:
+                    raise
                 except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
                     raise CheckpointError(f"checkpoint {path}: {name} is unreadable: {e}") from None
     return shapes

@@ -52,8 +52,9 @@ def machine_key() -> str:
 
 
 def _cache_file() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "jaxbp", "cpu-matmul.json")
+    from jaxbp.run_state import user_cache_dir
+
+    return str(user_cache_dir("cpu-matmul.json"))
 
 
 def supported(name: str) -> bool:
