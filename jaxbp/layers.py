@@ -43,6 +43,7 @@ __all__ = [
     "check_label_range",
     "target_rows",
     "as_floating",
+    "correct",
 ]
 
 
@@ -336,6 +337,22 @@ def _batch_of_logits(name: str, x, t):
     check_batch(name, x.shape[0])
     check_labels(name, x.shape, t)
     return x, t
+
+
+def correct(logits: ArrayLike, t: ArrayLike) -> jax.Array:
+    """Per sample, whether ``argmax(logits) == label``: the book's ``accuracy`` test.
+
+    ``logits`` ``(N, C)``; ``t`` integer labels ``(N,)`` or one-hot rows ``(N, C)``.
+    A row whose logits are not all finite counts as wrong (NaN weights score 0, not
+    the share of class 0); an out-of-range label matches no row.
+
+    >>> correct(jnp.array([[0.1, 0.9], [0.8, 0.2], [jnp.nan, 1.0]]), jnp.array([1, 1, 1]))
+    Array([ True, False, False], dtype=bool)
+    """
+    logits, t = jnp.asarray(logits), jnp.asarray(t)
+    if t.ndim == logits.ndim:
+        t = jnp.argmax(t, axis=-1)
+    return (jnp.argmax(logits, axis=-1) == t) & jnp.all(jnp.isfinite(logits), axis=-1)
 
 
 def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> jax.Array:

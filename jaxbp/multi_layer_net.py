@@ -53,6 +53,7 @@ from jaxbp.layers import (
     check_batch,
     check_label_range,
     check_labels,
+    correct,
     relu,
     sigmoid,
     softmax_with_loss,
@@ -334,11 +335,7 @@ def _checked(
 
 @functools.partial(jax.jit, static_argnames="hyper")
 def _accuracy(params, x, t, state, hyper):
-    logits = predict(params, x, state, hyper)
-    y = jnp.argmax(logits, axis=-1)
-    if t.ndim == y.ndim + 1:
-        t = jnp.argmax(t, axis=-1)
-    return jnp.mean((y == t) & jnp.all(jnp.isfinite(logits), axis=-1))  # NaN rows: wrong
+    return jnp.mean(correct(predict(params, x, state, hyper), t))
 
 
 def accuracy(

@@ -37,7 +37,7 @@ from jax.typing import ArrayLike
 
 from jaxbp import gradient as _gradient
 from jaxbp.conv import convolution, max_pooling, output_size
-from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
+from jaxbp.layers import affine, check_batch, check_labels, correct, relu, softmax_with_loss
 
 __all__ = [
     "Hyper",
@@ -223,19 +223,12 @@ def train_loss(
 
 @functools.partial(jax.jit, static_argnames=("hyper", "batch_size"))
 def _accuracy(params, x, t, state, hyper, batch_size):
-    if t.ndim == 2:
-        t = jnp.argmax(t, axis=-1)
     n = x.shape[0]
     pad = -n % batch_size  # last chunk padded, then ignored
     x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
     chunks = x.reshape(-1, batch_size, *x.shape[1:])
-
-    def labels(xc):
-        logits = predict(params, xc, state, hyper)
-        return jnp.where(jnp.all(jnp.isfinite(logits), -1), jnp.argmax(logits, -1), -1)
-
-    y = jax.lax.map(labels, chunks)  # non-finite logits: counted wrong
-    return jnp.mean(y.reshape(-1)[:n] == t)
+    logits = jax.lax.map(lambda xc: predict(params, xc, state, hyper), chunks)
+    return jnp.mean(correct(logits.reshape(-1, logits.shape[-1])[:n], t))
 
 
 def accuracy(

@@ -46,6 +46,7 @@ from jax.typing import ArrayLike
 from jaxbp import devices, models, run_state, saved_run, xla_options
 from jaxbp.config import DTYPES, Config
 from jaxbp.data import check_images, load_data, normalise, prepare_data
+from jaxbp.layers import correct
 
 load_params = saved_run.load_params  # the saved run, for --evaluate and users
 
@@ -179,9 +180,7 @@ def count_correct(
     ts = jnp.pad(t, (0, pad), constant_values=-1).reshape(-1, chunk)
 
     def one(xt):
-        logits = logits_fn(params, state, normalise(xt[0]))
-        right = (jnp.argmax(logits, -1) == xt[1]) & jnp.all(jnp.isfinite(logits), -1)
-        return jnp.sum(right)
+        return jnp.sum(correct(logits_fn(params, state, normalise(xt[0])), xt[1]))
 
     return jnp.sum(jax.lax.map(one, (xs, ts)))
 

@@ -24,7 +24,7 @@ import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp.gradient import check_step
-from jaxbp.layers import affine, check_batch, check_labels, relu, softmax_with_loss
+from jaxbp.layers import affine, check_batch, check_labels, correct, relu, softmax_with_loss
 
 __all__ = [
     "init_params",
@@ -166,12 +166,7 @@ def loss(
 
 @jax.jit
 def _accuracy(params, x, t):
-    logits = predict(params, x)
-    y = jnp.argmax(logits, axis=-1)
-    if t.ndim == y.ndim + 1:
-        t = jnp.argmax(t, axis=-1)
-    right = (y == t) & jnp.all(jnp.isfinite(logits), axis=-1)
-    return jnp.mean(right)
+    return jnp.mean(correct(predict(params, x), t))
 
 
 def accuracy(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike) -> jax.Array:
