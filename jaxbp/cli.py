@@ -21,12 +21,20 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
     from jaxbp.config import Config
 
-__all__ = ["main", "parser", "EXIT_CODES", "StopSignals", "enable_compile_cache"]
+__all__ = [
+    "main",
+    "entry",
+    "exit_fast",
+    "parser",
+    "EXIT_CODES",
+    "StopSignals",
+    "enable_compile_cache",
+]
 
 EXIT_CODES = {
     "usage": 2,
@@ -245,6 +253,34 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(e), EXIT_CODES[kind])
 
 
+def entry() -> NoReturn:
+    """The console script and ``python -m jaxbp.train``: :func:`main`, then :func:`exit_fast`."""
+    exit_fast(main())
+
+
+def exit_fast(code: int) -> NoReturn:
+    """End the process with ``code`` without the interpreter's teardown.
+
+    Non-daemon threads are joined, ``atexit`` handlers run (JAX's among them) and
+    the output is flushed, as at a normal exit; what is skipped is freeing every
+    module and object one by one, which takes about 0.3 s once JAX and matplotlib
+    are loaded.  Every file the trainer writes is already closed and fsync'd.
+    """
+    import atexit
+    import threading
+
+    for t in threading.enumerate():
+        if t is not threading.main_thread() and not t.daemon:
+            t.join()
+    getattr(atexit, "_run_exitfuncs", lambda: None)()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            pass
+    os._exit(code)
+
+
 def _run(args, stop: StopSignals) -> int:
     from jaxbp import devices, run_state
 
@@ -318,4 +354,4 @@ def _summary(m: dict, wall: float, out_dir: str | None, print: Callable = print)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -61,7 +61,7 @@ def plot_training(metrics: dict, path: str | os.PathLike) -> None:
     fig.suptitle(
         f"{config.get('model', 'two_layer_net')} on {config['dataset']} ({metrics['device']})"
     )
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.22)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)

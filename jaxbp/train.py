@@ -58,6 +58,7 @@ __all__ = [
     "evaluate",
     "chunk_schedule",
     "make_train_chunk",
+    "initial_state",
     "normalise",
     "Diverged",
     "load_params",
@@ -268,6 +269,22 @@ def fit(
     return run.result()
 
 
+def initial_state(model: models.Model, optimizer, seed: int) -> tuple:
+    """``(params, state, opt_state, data_key)`` of a run from its seed.
+
+    The seed's key splits into one key for the weights and one for the minibatches;
+    everything after the key is one compiled program (eagerly it is about ten small
+    dispatches, each traced and looked up on every start).
+    """
+    init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
+
+    def init(key):
+        params, state = model.init(key)
+        return params, state, optimizer.init(params)
+
+    return (*jax.jit(init)(init_key), data_key)
+
+
 @dataclasses.dataclass
 class _Run:
     """A run in progress: its programs, its device arrays, and what it has done."""
@@ -303,9 +320,7 @@ class _Run:
             run_state.prepare_out_dir(out_dir)
         arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
         ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
-        init_key, data_key = jax.random.split(jax.random.PRNGKey(config.seed))
-        params, state = model.init(init_key)
-        opt_state = optimizer.init(params)
+        params, state, opt_state, data_key = initial_state(model, optimizer, config.seed)
         step, metrics = 0, _new_metrics(config, ipe, mesh)
         if resume:
             params, state, opt_state, step, metrics = saved_run.resume(
@@ -496,6 +511,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
+    from jaxbp.cli import entry
 
-    sys.exit(main())
+    entry()

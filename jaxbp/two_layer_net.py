@@ -66,10 +66,13 @@ def init_params(
     if isinstance(key, int):
         key = jax.random.PRNGKey(key)
     k1, k2 = jax.random.split(key)
+    # The barrier keeps XLA from fusing the scale into the sampler under jit, where it
+    # rounds differently: the weights are the same bits eagerly and compiled.
+    randn = lambda k, shape: jax.lax.optimization_barrier(jax.random.normal(k, shape, dtype))
     return {
-        "W1": weight_init_std * jax.random.normal(k1, (input_size, hidden_size), dtype),
+        "W1": weight_init_std * randn(k1, (input_size, hidden_size)),
         "b1": jnp.zeros(hidden_size, dtype),
-        "W2": weight_init_std * jax.random.normal(k2, (hidden_size, output_size), dtype),
+        "W2": weight_init_std * randn(k2, (hidden_size, output_size)),
         "b2": jnp.zeros(output_size, dtype),
     }
 

@@ -207,3 +207,16 @@ def test_ctrl_c_at_any_moment_exits_130_never_a_segfault(mnist_raw, tmp_path, de
     text, _ = p.communicate(timeout=300)
     assert p.returncode in (130, 0), text  # 0: it finished before the signal
     assert "Traceback" not in text
+
+
+def test_exit_fast_flushes_runs_atexit_and_keeps_the_code(tmp_path):
+    code = (
+        "import atexit, threading, time\n"
+        "from jaxbp.cli import exit_fast\n"
+        "atexit.register(lambda: print('atexit ran', end=''))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('thread ', end=''))).start()\n"
+        "print('buffered ', end='')\n"
+        "exit_fast(5)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    assert out.returncode == 5 and out.stdout == "buffered thread atexit ran", out

@@ -381,3 +381,29 @@ def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch
     assert xla_options.compiler_options("auto", make) == first and len(timed) == 2
     saved = json.loads((tmp_path / "jaxbp" / "cpu-matmul.json").read_text())
     assert saved == {xla_options.machine_key(): first[0]}
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {},
+        {"optimizer": "adam", "dtype": "bfloat16"},
+        {"model": "multi_layer_net"},
+        {"model": "simple_conv_net"},
+    ],
+)
+def test_initial_state_is_the_eager_init_bit_for_bit(flags):
+    import jax
+
+    from jaxbp import models
+
+    config = train.Config(**flags)
+    model, optimizer = models.get(config), models.optimizer(config)
+    init_key, data_key = jax.random.split(jax.random.PRNGKey(config.seed))
+    params, state = model.init(init_key)  # eagerly, op by op
+    eager = (params, state, optimizer.init(params), data_key)
+    leaves = jax.tree_util.tree_leaves
+    compiled = leaves(train.initial_state(model, optimizer, config.seed))
+    assert len(compiled) == len(leaves(eager))
+    for a, b in zip(leaves(eager), compiled):
+        assert a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
