@@ -1,7 +1,8 @@
 """The IDX file format of MNIST and Fashion-MNIST, read so that nothing unverified gets out.
 
 Pure functions of bytes and files: where the files come from (search order,
-downloads, the parsed cache) is :mod:`jaxbp.mnist`'s concern.  An IDX file is
+downloads, the parsed cache) is :mod:`jaxbp.mnist`'s concern (with
+:mod:`jaxbp.download` and :mod:`jaxbp.mnist_cache`).  An IDX file is
 a big-endian header (magic number, then one ``uint32`` per dimension) followed
 by the ``uint8`` payload; images are ``(N, 28, 28)`` (magic 2051), labels
 ``(N,)`` (magic 2049) with values 0..9.  Files are gzip-compressed (``.gz``)
@@ -21,7 +22,8 @@ or raw.
   labels in 0..9.
 
 Any failure raises :class:`DatasetError` (one line, naming the file); partial
-data is never returned.
+data is never returned.  :func:`check_splits` then checks that the four arrays
+of a dataset fit together (the loader's and the parsed cache's last check).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "parse",
     "file_sha256",
     "idx_sha256",
+    "check_splits",
     "one_line",
     "IMAGE_MAGIC",
     "LABEL_MAGIC",
@@ -248,3 +251,21 @@ def idx_sha256(arr: np.ndarray, kind: str) -> str:
     h = hashlib.sha256(np.array((magic,) + arr.shape, dtype=">u4").tobytes())
     h.update(np.ascontiguousarray(arr, dtype=np.uint8))
     return h.hexdigest()
+
+
+def check_splits(arrays: dict[str, np.ndarray], where: str) -> None:
+    """Check that ``x_train``, ``t_train``, ``x_test`` and ``t_test`` are uint8
+    28x28 images and labels in 0..9, as many labels as images per split;
+    :class:`DatasetError` naming ``where`` otherwise."""
+    for split in ("train", "test"):
+        x, t = arrays[f"x_{split}"], arrays[f"t_{split}"]
+        if x.dtype != np.uint8 or t.dtype != np.uint8:
+            raise DatasetError(f"{where}: {split} arrays are not uint8")
+        if x.ndim != 3 or x.shape[1:] != (ROWS, COLS) or t.ndim != 1:
+            raise DatasetError(f"{where}: bad {split} shapes {x.shape}, {t.shape}")
+        if x.shape[0] != t.shape[0]:
+            raise DatasetError(
+                f"{where}: {x.shape[0]} {split} images but {t.shape[0]} {split} labels"
+            )
+        if t.size and int(t.max()) >= NUM_CLASSES:
+            raise DatasetError(f"{where}: {split} label out of range 0..{NUM_CLASSES - 1}")

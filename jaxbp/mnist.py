@@ -41,28 +41,22 @@ gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
 Integrity
 ---------
 Every file is read by :func:`jaxbp.idx.read`: its decompressed bytes must have
-the published SHA-256 (hashed while decompressing, which stops past the
-expected size, so a gzip bomb costs a few megabytes) and parse strictly as IDX
-(magic number, 28x28 images, exact payload size, labels in 0..9); then the
-train and test splits must have as many labels as images.  Any failure raises
+the published SHA-256 (decompression stops past the expected size, so a gzip
+bomb costs a few megabytes) and parse strictly as IDX; then the train and test
+splits must fit together (:func:`jaxbp.idx.check_splits`).  Any failure raises
 :class:`DatasetError` naming the file; partial data is never returned.  A
-download is verified in memory before anything is written, then written
-atomically (:func:`jaxbp.run_state.atomic_write`); a failed one leaves nothing
-behind.
+download (:mod:`jaxbp.download`) is verified in memory before it is written
+atomically; a failed one leaves nothing behind.
 
 Parsed cache
 ------------
 After a verified load the four arrays are saved as an ``.npz`` in the per-user
-cache folder, keyed by the dataset and the expected SHA-256s, together with the
-SHA-256 of each array's IDX payload and of the on-disk source files it was
-built from.  On every read the arrays are re-hashed and must reproduce the
-expected SHA-256 of the IDX files, so a damaged or tampered cache is ignored
-(and rebuilt from verified files), never returned.  With an explicit folder
-(1 or 2) the cache is used only when that folder's files are byte-identical to
-files already verified (a fast hash of the ``.gz`` bytes instead of a full
-decompression); otherwise the folder's files are verified in full.  The cache
-is written atomically (:func:`jaxbp.run_state.atomic_write`); it is an
-optimisation only, and ``JAXBP_NO_CACHE=1`` disables it.
+cache folder (:mod:`jaxbp.mnist_cache`); a cache whose arrays do not reproduce
+the expected SHA-256s is ignored and rebuilt, never returned.  With an explicit
+folder (1 or 2) the cache is used only when that folder's files are
+byte-identical to files already verified (a fast hash of the ``.gz`` bytes
+instead of a full decompression); otherwise they are verified in full.
+``JAXBP_NO_CACHE=1`` disables the cache.
 
 Errors
 ------
@@ -77,20 +71,28 @@ Environment variables: ``JAXBP_DATA_DIR``, ``JAXBP_FASHION_DATA_DIR``,
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
-import sys
-import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from jaxbp import idx
+from jaxbp import idx, mnist_cache
+from jaxbp.download import DownloadError
+from jaxbp.download import fetch as _fetch
+from jaxbp.download import from_mirrors as _from_mirrors
 from jaxbp.idx import DatasetError
-from jaxbp.run_state import atomic_write, user_cache_dir
+from jaxbp.mnist_files import DATASETS, FILES
+from jaxbp.mnist_files import ENV_VARS as _ENV_VARS
+from jaxbp.mnist_files import GZ_MD5 as _ACCEPTED_GZ_MD5
+from jaxbp.mnist_files import MIRRORS as _MIRRORS
+from jaxbp.mnist_files import SHA256 as _EXPECTED_SHA256
+from jaxbp.mnist_files import SIZES as _EXPECTED_BYTES
+from jaxbp.mnist_files import SYSTEM_DIRS as _SYSTEM_DIRS
+from jaxbp.run_state import user_cache_dir
+
+# The tables of jaxbp.mnist_files and download.fetch are read through the names
+# above, at each call, so that a test can replace them here (no network in tests).
 
 __all__ = [
     "DatasetError",
@@ -101,87 +103,6 @@ __all__ = [
     "default_cache_dir",
     "find_data_dir",
 ]
-
-
-# Array key -> IDX base file name (without ``.gz``).
-FILES: dict[str, str] = {
-    "x_train": "train-images-idx3-ubyte",
-    "t_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "t_test": "t10k-labels-idx1-ubyte",
-}
-
-DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist")
-
-# SHA-256 of the DECOMPRESSED IDX files.
-_EXPECTED_SHA256: dict[str, dict[str, str]] = {
-    "mnist": {
-        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-    },
-    # Computed from the decompressed files of Debian's dataset-fashion-mnist
-    # 0.0~git20200523.55506a9-1 (upstream git snapshot; Debian recompressed the
-    # .gz wrappers, so their MD5s differ from the published ones below).
-    "fashion-mnist": {
-        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-    },
-}
-
-# Size in bytes of each DECOMPRESSED IDX file (header + payload); the same for
-# both datasets.  Decompression stops once a file's output exceeds it.
-_MNIST_BYTES: dict[str, int] = {
-    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
-    "train-labels-idx1-ubyte": 8 + 60000,
-    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
-    "t10k-labels-idx1-ubyte": 8 + 10000,
-}
-_EXPECTED_BYTES: dict[str, dict[str, int]] = {
-    "mnist": dict(_MNIST_BYTES),
-    "fashion-mnist": dict(_MNIST_BYTES),
-}
-
-# Also accepted: the published MD5 of the original upstream .gz wrapper (a hedge
-# in case the Debian payload ever differed from the upstream download).
-_ACCEPTED_GZ_MD5: dict[str, dict[str, str]] = {
-    "mnist": {},
-    "fashion-mnist": {
-        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
-        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
-        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
-    },
-}
-
-_MIRRORS: dict[str, tuple[str, ...]] = {
-    "mnist": (
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-    "fashion-mnist": (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
-    ),
-}
-
-_ENV_VARS: dict[str, str] = {
-    "mnist": "JAXBP_DATA_DIR",
-    "fashion-mnist": "JAXBP_FASHION_DATA_DIR",
-}
-
-_SYSTEM_DIRS: dict[str, tuple[str, ...]] = {
-    "mnist": (),
-    "fashion-mnist": ("/usr/share/datasets/fashion-mnist",),
-}
-
-_DOWNLOAD_TIMEOUT_S = 30.0
-_CACHE_FORMAT = 2
-_NPY_HEADER_SLACK = 4096  # an .npy header is far smaller than this
 
 
 # --------------------------------------------------------------------------
@@ -297,21 +218,6 @@ def _load_file(
     return idx.read(path, _kind(base), _expected(dataset, base), f)
 
 
-def _check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
-    for split in ("train", "test"):
-        x, t = arrays[f"x_{split}"], arrays[f"t_{split}"]
-        if x.dtype != np.uint8 or t.dtype != np.uint8:
-            raise DatasetError(f"{where}: {split} arrays are not uint8")
-        if x.ndim != 3 or x.shape[1:] != (idx.ROWS, idx.COLS) or t.ndim != 1:
-            raise DatasetError(f"{where}: bad {split} shapes {x.shape}, {t.shape}")
-        if x.shape[0] != t.shape[0]:
-            raise DatasetError(
-                f"{where}: {x.shape[0]} {split} images but {t.shape[0]} {split} labels"
-            )
-        if t.size and int(t.max()) >= idx.NUM_CLASSES:
-            raise DatasetError(f"{where}: {split} label out of range 0..{idx.NUM_CLASSES - 1}")
-
-
 def _load_files(
     dataset: str, files: dict[str, Path]
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -320,7 +226,7 @@ def _load_files(
     sources: dict[str, str] = {}
     for key, base in FILES.items():
         arrays[key], sources[base] = _load_file(files[base], dataset, base)
-    _check_arrays(arrays, str(files[FILES["x_train"]].parent))
+    idx.check_splits(arrays, str(files[FILES["x_train"]].parent))
     return arrays, sources
 
 
@@ -329,65 +235,12 @@ def _load_files(
 # --------------------------------------------------------------------------
 
 
-def _fmt_bytes(n: float) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
-
-
-def _show_progress(name: str, done: int, total: int | None) -> None:
-    if total:
-        msg = f"\r  {name}: {_fmt_bytes(done)} / {_fmt_bytes(total)} ({100 * done // total}%)"
-    else:
-        msg = f"\r  {name}: {_fmt_bytes(done)}"
-    sys.stderr.write(msg)
-    sys.stderr.flush()
-
-
-def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
-    """Download ``url`` into the open binary file ``out``.
-
-    Uses urllib with a timeout; shows bytes/percent on stderr when ``progress``.
-    Raises on any error (tests monkeypatch this function; no network in tests).
-    """
-    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as resp:
-        total = resp.headers.get("Content-Length")
-        total = int(total) if total and total.isdigit() else None
-        done = 0
-        name = url.rsplit("/", 1)[-1]
-        while True:
-            chunk = resp.read(1 << 16)
-            if not chunk:
-                break
-            out.write(chunk)
-            done += len(chunk)
-            if progress:
-                _show_progress(name, done, total)
-        if progress:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-        if total is not None and done != total:
-            raise OSError(f"incomplete download: got {done} of {total} bytes")
-
-
-def _download_one(url: str, dataset: str, base: str, final: Path, progress: bool) -> Path:
-    """Fetch ``url`` into memory, verify it, then write it atomically to ``final``."""
-    if progress:
-        sys.stderr.write(f"Downloading {url}\n")
-        sys.stderr.flush()
-    data = io.BytesIO()
-    _fetch(url, data, progress)
-    data.seek(0)
-    _load_file(final, dataset, base, f=data)  # verified before anything is written
-    atomic_write(final, lambda f: f.write(data.getbuffer()))
-    return final
-
-
 def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
-    """Fetch ``<base>.gz`` into ``target`` from the first mirror that works.
+    """Fetch ``<base>.gz`` into ``target`` from the first mirror that works
+    (:func:`jaxbp.download.from_mirrors`: verified before it is written).
 
-    Each attempt is verified (checksum and IDX structure) before it appears
-    under its final name; nothing is left on failure.  When every mirror fails
-    (e.g. offline), raises one-line :class:`DatasetError` saying how to get
-    the files by hand.
+    When every mirror fails (e.g. offline), raises one-line
+    :class:`DatasetError` saying how to get the files by hand.
     """
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -397,17 +250,15 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
             + _manual_hint(dataset, target)
         ) from e
     fname = base + ".gz"
-    errors = []
-    for mirror in _MIRRORS[dataset]:
-        url = mirror + fname
-        try:
-            return _download_one(url, dataset, base, target / fname, progress)
-        except Exception as e:  # noqa: BLE001 - any failure: try the next mirror
-            errors.append(f"{url}: {idx.one_line(e)}")
-    raise DatasetError(
-        f"could not download {fname} for {dataset} ({'; '.join(errors)}). "
-        + _manual_hint(dataset, target)
-    )
+    final = target / fname
+    urls = [mirror + fname for mirror in _MIRRORS[dataset]]
+    verify = lambda f: _load_file(final, dataset, base, f)
+    try:
+        return _from_mirrors(urls, final, verify, progress, fetch=_fetch)
+    except DownloadError as e:
+        raise DatasetError(
+            f"could not download {fname} for {dataset} ({e}). " + _manual_hint(dataset, target)
+        ) from None
 
 
 # --------------------------------------------------------------------------
@@ -415,74 +266,23 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
 # --------------------------------------------------------------------------
 
 
-def _cache_enabled() -> bool:
-    return os.environ.get("JAXBP_NO_CACHE", "").strip().lower() in ("", "0", "false", "no")
+def _cache_spec(dataset: str) -> mnist_cache.Spec:
+    """The parsed cache of ``dataset``, keyed by the checksums expected now."""
+    files = {
+        key: mnist_cache.Source(base, _kind(base), _expected(dataset, base))
+        for key, base in FILES.items()
+    }
+    return mnist_cache.Spec(default_cache_dir(dataset), dataset, files)
 
 
 def _cache_path(dataset: str) -> Path:
-    h = hashlib.sha256(f"v{_CACHE_FORMAT}:{dataset}".encode())
-    for base in sorted(FILES.values()):
-        h.update(f"|{base}={_EXPECTED_SHA256.get(dataset, {}).get(base)}".encode())
-    return default_cache_dir(dataset) / f"parsed-{h.hexdigest()[:16]}.npz"
-
-
-def _verified_digests(dataset: str, arrays: dict[str, np.ndarray]) -> dict[str, str] | None:
-    """Array key -> SHA-256 of its IDX file, when all four are the expected
-    ones for ``dataset``; else None (such arrays are never cached or returned
-    from the cache)."""
-    expected = _EXPECTED_SHA256.get(dataset, {})
-    digests = {key: idx.idx_sha256(arrays[key], _kind(base)) for key, base in FILES.items()}
-    ok = all(expected.get(base) == digests[key] for key, base in FILES.items())
-    return digests if ok else None
-
-
-def _check_cache_sizes(z, dataset: str) -> None:
-    """Refuse an ``.npz`` member larger than its array can be, before reading it."""
-    for key, base in FILES.items():
-        limit = _EXPECTED_BYTES.get(dataset, {}).get(base, idx.MAX_BYTES)
-        if z.zip.getinfo(key + ".npy").file_size > limit + _NPY_HEADER_SLACK:
-            raise ValueError(f"{key} is larger than {limit} bytes")
-    if z.zip.getinfo("meta.npy").file_size > 1 << 20:
-        raise ValueError("meta is larger than 1 MiB")
+    """Where the parsed cache of ``dataset`` is (or would be)."""
+    return mnist_cache.cache_path(_cache_spec(dataset))
 
 
 def _read_cache(dataset: str) -> tuple[dict[str, np.ndarray], dict[str, set]] | None:
-    """The cached arrays and, per IDX base name, the on-disk SHA-256s of the
-    source files they were built from; None when the cache is absent, damaged,
-    or its arrays do not reproduce the expected checksums."""
-    path = _cache_path(dataset)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            _check_cache_sizes(z, dataset)
-            arrays = {key: np.asarray(z[key]) for key in FILES}
-            meta = json.loads(str(z["meta"][()]))
-        _check_arrays(arrays, str(path))
-        digests = _verified_digests(dataset, arrays)
-        if digests is None or meta["dataset"] != dataset or meta["sha256"] != digests:
-            return None
-        sources = {base: {str(s) for s in meta["sources"].get(base, [])} for base in FILES.values()}
-    except Exception:  # noqa: BLE001 - absent, unreadable or damaged: ignore, rebuild
-        return None
-    return arrays, sources
-
-
-def _write_cache(dataset: str, arrays: dict[str, np.ndarray], sources: dict[str, set]) -> None:
-    """Save verified ``arrays`` atomically; never raises (the cache is an optimisation)."""
-    digests = _verified_digests(dataset, arrays)
-    if digests is None:
-        return  # e.g. accepted through the .gz MD5 only: not cached
-    meta = {
-        "format": _CACHE_FORMAT,
-        "dataset": dataset,
-        "sha256": digests,
-        "sources": {base: sorted(s)[-8:] for base, s in sources.items()},
-    }
-    path = _cache_path(dataset)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
-    except (OSError, ValueError):
-        pass  # e.g. read-only home
+    """:func:`jaxbp.mnist_cache.read`, or None when the cache is disabled."""
+    return mnist_cache.read(_cache_spec(dataset)) if mnist_cache.enabled() else None
 
 
 # --------------------------------------------------------------------------
@@ -547,9 +347,10 @@ def _load_verified(dataset: str, files: dict[str, Path], cached) -> dict[str, np
         if all(idx.file_sha256(p) in sources[base] for base, p in files.items()):
             return arrays
     arrays, digests = _load_files(dataset, files)
-    if _cache_enabled():
+    if mnist_cache.enabled():
         old = cached[1] if cached is not None else {}
-        _write_cache(dataset, arrays, {b: old.get(b, set()) | {d} for b, d in digests.items()})
+        sources = {b: old.get(b, set()) | {d} for b, d in digests.items()}
+        mnist_cache.write(_cache_spec(dataset), arrays, sources)
     return arrays
 
 
@@ -587,9 +388,8 @@ def load_raw(
     explicit = _explicit_dir(dataset, data_dir)
     if explicit is not None:
         files = _explicit_files(dataset, *explicit, download=download, progress=progress)
-        cached = _read_cache(dataset) if _cache_enabled() else None
-        return _load_verified(dataset, files, cached)
-    cached = _read_cache(dataset) if _cache_enabled() else None
+        return _load_verified(dataset, files, _read_cache(dataset))
+    cached = _read_cache(dataset)
     if cached is not None:
         return cached[0]
     return _load_verified(dataset, _default_files(dataset, download, progress), None)

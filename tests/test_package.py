@@ -44,7 +44,20 @@ def test_py_typed_is_shipped():
 
 @pytest.mark.parametrize(
     "name",
-    ["graph", "layers", "two_layer_net", "gradient", "mnist", "train", "reference", "drawing"],
+    [
+        "graph",
+        "layers",
+        "two_layer_net",
+        "gradient",
+        "mnist",
+        "mnist_cache",
+        "mnist_files",
+        "download",
+        "idx",
+        "train",
+        "reference",
+        "drawing",
+    ],
 )
 def test_every_all_name_exists(name):
     mod = importlib.import_module(f"jaxbp.{name}")
