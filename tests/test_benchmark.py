@@ -31,7 +31,7 @@ def _positive(x):
 
 
 def test_flops_per_step_is_the_minimal_count():
-    from rows import flops_per_step
+    from report import flops_per_step
 
     # forward 2B(784*50 + 50*10), dW1 2B*784*50, dW2 and dh 2*2B*50*10
     assert (
@@ -99,6 +99,19 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
     assert text.startswith("# Benchmarks") and text.rstrip().endswith("kept by hand")
     for name in TRAINING:
         assert f"| {name} |" in text
+    generated = text.split("<!-- Written by hand")[0]
+    for title in (
+        "TwoLayerNet training",
+        "Measured ratios",
+        "Custom rules, matmul path and sampling",
+        "Pairwise ratios",
+        "Scaling of jaxbp",
+        "Data parallel",
+        "Numerical gradient",
+        "SimpleConvNet steps",
+    ):
+        assert f"## {title}" in generated, title
+    assert "target" not in generated.lower()  # the targets are stated by hand, not by the code
     assert all(
         line.endswith(f"({cpu})")
         for line in text.splitlines()

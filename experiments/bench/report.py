@@ -1,0 +1,119 @@
+"""The benchmark's report: a run's results as Markdown tables, written into BENCHMARKS.md.
+
+It states no targets and judges nothing: BENCHMARKS.md's hand-written notes state the targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median
+
+TRAINING = "book-numpy jax-grad-step jax-grad-scan jax-grad-scan-eigen jaxbp-step jaxbp-scan jaxbp"
+TRAINING = tuple(TRAINING.split())
+MARK = "<!-- Written by hand below this line; kept when the file is regenerated. -->"
+HEADER = """\
+* CPU: {m[cpu]}, {m[cores]} cores, {m[mem_gib]} GiB; {m[os]}; JAX device {m[device]}
+* versions: {m[versions]}; environment: {m[env]}
+* date {r[date]}, wall {r[wall_s]:.0f} s, load average {r[load][0]} at the start and
+  {r[load][1]} at the end
+* data: {data}; {s[iters]} steps of batch {s[batch_size]}, hidden {s[hidden_size]}, lr {s[lr]},
+  evaluations every {s[eval_every]} steps; JAX rows: median of {s[repeats]} runs
+* {mflop:.2f} MFLOP per step; float32 matmul peak {p[peak_gflops]:.0f} GFLOP/s
+  (jax {p[jax_gflops]:.0f}, numpy {p[numpy_gflops]:.0f}, {p[n]}x{p[n]})"""
+
+
+def flops_per_step(batch_size: int, hidden_size: int = 50, n_in: int = 784, n_out: int = 10):
+    """Minimal FLOPs of a TwoLayerNet step: forward ``2B(n_in H + H C)``, ``dW1``
+    ``2B n_in H``, ``dW2`` and ``dh`` ``2 * 2B H C`` (no input gradient)."""
+    return 2 * batch_size * (2 * n_in * hidden_size + 3 * hidden_size * n_out)
+
+
+def table(title: str, columns: str, rows: list) -> str:
+    """A Markdown section; ``columns`` is ``"header:format | ..."``; ``None`` reads ``-``."""
+    heads, specs = zip(*(c.partition(":")[::2] for c in columns.split(" | ")))
+    lines = [f"## {title}", "", "| " + " | ".join(heads) + " |"]
+    lines.append("|---" + "|---:" * (len(heads) - 1) + "|")
+    for row in rows:
+        cells = ("-" if v is None else format(v, spec) for v, spec in zip(row, specs))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def tables(rep):
+    """``(title, columns, rows)`` of every table, in order."""
+    s, runs, rc, ng = rep["settings"], rep["rows"], rep.get("rule-cost"), rep.get("numgrad")
+    B, H, n, peak = s["batch_size"], s["hidden_size"], s["iters"], rep["peak"]["peak_gflops"]
+
+    def gflops(batch, hidden, iters, seconds):  # and the percentage of the matmul peak
+        g = flops_per_step(batch, hidden) * iters / seconds / 1e9
+        return g, 100 * g / peak
+
+    rows = []
+    for name, r in [(name, runs[name]) for name in TRAINING if name in runs]:
+        speed = (r["steps_s"], n / r["steps_s"], *gflops(B, H, n, r["steps_s"]), r["compile_s"])
+        results = (r.get("eval_s"), r["train_acc"], r["test_acc"], r["peak_rss_bytes"] / 2**20)
+        rows.append((name, r["cpu_matmul"], *speed, *results))
+    columns = "row | cpu matmul | steps-only s:.3f | steps/s:.0f | GFLOP/s:.1f | % peak:.1f"
+    columns += " | compile s:.2f | evals s:.2f | train acc:.4f | test acc:.4f | peak RSS MiB:.0f"
+    yield "TwoLayerNet training", columns, rows
+
+    steps, j = {name: r["steps_s"] for name, r in runs.items()}, runs.get("jaxbp")
+    evals = j and j["eval_s"] / j["eval_run_steps_s"]  # in one fit run
+
+    def div(a, b):  # steps-only seconds of row a / row b
+        return f"{a} / {b}, steps only", steps[a] / steps[b] if {a, b} <= steps.keys() else None
+
+    rows = [div("jax-grad-scan", "jaxbp"), div("book-numpy", "jaxbp")]
+    rows.append(("jaxbp evaluations / its steps (one fit run)", evals))
+    rows.append(("rule cost: jaxbp / jax-grad, one scan program, interleaved", rc and rc["ratio"]))
+    rows += [div("jax-grad-scan", "jax-grad-scan-eigen"), div("jaxbp-scan", "jax-grad-scan-eigen")]
+    yield "Measured ratios", "ratio | measured:.3f", rows
+
+    if rc:
+        title = f"Custom rules, matmul path and sampling, interleaved (jaxbp chose {rc['chosen']})"
+        times = [(k, ", ".join(f"{t:.3f}" for t in v), median(v)) for k, v in rc["times"].items()]
+        yield title, "program | runs s | median s:.3f", times
+        pairs = list(rc["ratios"].items())
+        yield "Pairwise ratios of those runs (medians)", "ratio | value:.3f", pairs
+
+    rows = []
+    for r in rep.get("scaling", {}).get("rows", []):
+        size = (r["batch_size"], r["hidden_size"], r["iters"])
+        samples = r["batch_size"] * r["iters"] / r["steps_s"]
+        rows.append((*size, r["steps_s"], samples, *gflops(*size, r["steps_s"]), r["compile_s"]))
+    columns = "batch | hidden | steps | steps-only s:.3f | samples/s:.3g | GFLOP/s:.1f | % peak:.1f"
+    yield "Scaling of jaxbp, steps only", columns + " | compile s:.2f", rows
+
+    keys = ("devices", "iters", "samples_per_s", "steps_s", "compile_s")
+    title = "Data parallel (jaxbp.train --devices N), forced host devices sharing the cores, "
+    columns = "devices | steps | samples/s:.0f | steps-only s:.3f | compile s:.2f"
+    yield title + "batch 96", columns, [[r[k] for k in keys] for r in rep.get("devices", [])]
+
+    keys = ("n_params", "steady_s", "first_call_s", "max_abs_diff_vs_backprop", "book_numpy_s")
+    columns = "parameters | steady s:.3f | first call s:.3f | max abs diff vs backprop:.1e"
+    columns += " | the book's loop s:.2f"
+    rows = [[ng.get(k) for k in keys]] if ng else []
+    yield "Numerical gradient, float64, all parameters, 3 images", columns, rows
+
+    ms = rep.get("conv", {}).get("ms_per_step", {})
+    title = "SimpleConvNet steps, batch 100, Adam (experiments/bench_conv.py)"
+    rows = [(k, v, ms["book-numpy"] / v) for k, v in ms.items()]
+    yield title, "row | ms/step:.2f | book-numpy / row:.1f", rows
+
+
+def markdown(rep) -> str:
+    """The generated part of BENCHMARKS.md: the machine and the settings, then every table."""
+    m, s = rep["machine"], rep["settings"]
+    mflop = flops_per_step(s["batch_size"], s["hidden_size"]) / 1e6
+    data = f"jaxbp.testing.synthetic_mnist{tuple(s['synthetic'])}" if s["synthetic"] else "MNIST"
+    head = HEADER.format(r=rep, m=m, s=s, p=rep["peak"], mflop=mflop, data=data)
+    command = "python experiments/benchmark.py " + " ".join(rep["argv"])
+    parts = ["# Benchmarks", f"Generated by `{command}` down to the hand-written notes.", head]
+    parts += [table(f"{t} ({m['cpu']})", c, rows) for t, c, rows in tables(rep) if rows]
+    return "\n\n".join(parts)
+
+
+def write(path: str, rep) -> None:
+    """Write ``path``: the generated part, then the hand-written notes it already had."""
+    old = Path(path).read_text() if Path(path).exists() else ""
+    Path(path).write_text(markdown(rep) + "\n\n" + MARK + old.partition(MARK)[2].rstrip() + "\n")
