@@ -164,6 +164,27 @@ def test_max_pooling_matches_the_books_layer_and_central_differences(stride, pad
                 assert max_abs(grad, numeric) <= 1e-9
 
 
+@pytest.mark.parametrize("size,pad", [(2, 0), (2, 1), (3, 0), (3, 1)])
+def test_max_pooling_of_tiling_windows_is_the_books(size, pad):
+    """stride == pool_h == pool_w (the network's 2x2/2) takes a reshape path, no im2col:
+    the same values, arg-max ties and gradients as the twin and the book, odd sizes
+    (the dropped last row/column gets 0), batch 1 and 2."""
+    rng = np.random.default_rng(size * 10 + pad)
+    static = (size, size, size, pad)
+    with enable_x64():
+        for N, H, W in ((1, 7, 5), (2, 6, 9)):
+            x = np.floor(rng.normal(size=(N, 3, H, W)) * 2)  # many ties, and ties with the 0 pad
+            g = cotangent(rng, max_pooling, static, (jnp.asarray(x),))
+            out, grad = value_and_vjp(max_pooling, static, (jnp.asarray(x),), g)
+            out_ref, grad_ref = value_and_vjp(reference.max_pooling, static, (jnp.asarray(x),), g)
+            np.testing.assert_array_equal(out, out_ref)
+            np.testing.assert_array_equal(grad[0], grad_ref[0])
+            if pad == 0:
+                layer = book.Pooling(*static)
+                np.testing.assert_array_equal(out, layer.forward(x))
+                np.testing.assert_array_equal(grad[0], layer.backward(np.asarray(g)))
+
+
 def test_max_pooling_tie_goes_to_the_first_in_row_major_order():
     x = jnp.array([[[[0.0, 2.0, 2.0], [2.0, 2.0, 1.0]]]])
     dx = jax.grad(lambda x: jnp.sum(max_pooling(x, 2, 2)))(x)  # two windows, stride 1
