@@ -175,15 +175,30 @@ def forward(
     return logits, ({} if state is None else state)
 
 
+# Images per forward pass in `predict`: each pass's im2col `col` (50 MNIST images:
+# 2.9 MB float32) and conv output stay in cache.  A full-set evaluation (70000
+# images, the trainer's chunks of 2000) took 0.70x the time of one pass per 2000
+# (0.74x with 100, 0.84x with 200) on a 2-core AMD EPYC.
+PREDICT_CHUNK = 50
+
+
 @functools.partial(jax.jit, static_argnames="hyper")
 def _predict(params, x, state, hyper):
-    return forward(params, x, state, train=False, hyper=hyper)[0]
+    n = x.shape[0]
+    if n <= PREDICT_CHUNK:
+        return forward(params, x, state, train=False, hyper=hyper)[0]
+    pad = -n % PREDICT_CHUNK  # the last chunk padded with zero images, then dropped
+    chunks = jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1))
+    chunks = chunks.reshape(-1, PREDICT_CHUNK, *x.shape[1:])
+    logits = jax.lax.map(lambda xc: forward(params, xc, state, train=False, hyper=hyper)[0], chunks)
+    return logits.reshape(-1, logits.shape[-1])[:n]
 
 
 def predict(
     params: dict, x: ArrayLike, state: dict | None = None, hyper: Hyper = Hyper()
 ) -> jax.Array:
-    """Logits ``(N, output_size)`` (inference mode; jitted, :func:`forward` inside)."""
+    """Logits ``(N, output_size)`` (inference mode; jitted, :func:`forward` inside,
+    ``PREDICT_CHUNK`` images at a time, as the book's ``accuracy`` loops over batches)."""
     _check_params(params)
     return _predict(params, _as_images(x, hyper), state, hyper)
 
@@ -198,7 +213,12 @@ def _check_inputs(params: dict, x: ArrayLike, t: ArrayLike, hyper: Hyper) -> Non
 
 @functools.partial(jax.jit, static_argnames="hyper")
 def _loss(params, x, t, state, hyper):
-    return softmax_with_loss(predict(params, x, state, hyper), t)
+    return softmax_with_loss(_logits(params, x, state, hyper), t)
+
+
+def _logits(params, x, state, hyper):
+    """One forward pass over the whole batch (for the loss and its derivatives)."""
+    return forward(params, x, state, train=False, hyper=hyper)[0]
 
 
 def loss(
@@ -264,7 +284,7 @@ def gradient(
 @functools.partial(jax.jit, static_argnames=("hyper", "h"))
 def _numerical_gradient(params, x, t, state, hyper, h):
     return _gradient.numerical_gradient(
-        lambda p: softmax_with_loss(predict(p, x, state, hyper), t), params, h=h
+        lambda p: softmax_with_loss(_logits(p, x, state, hyper), t), params, h=h
     )
 
 
