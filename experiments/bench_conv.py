@@ -1,6 +1,7 @@
 """Time per training step of SimpleConvNet (7.5): the book's NumPy, plain jax.grad, jaxbp.
 
     python experiments/bench_conv.py [--rounds 5] [--book-steps 20] [--steps 100]
+                                     [--cpu-matmul eigen|xla-default]
 Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
 ($JAXBP_DATA_DIR; random pixels if absent: times do not depend on values).
   book-numpy     tests/book_numpy_ch7.py: the book's SimpleConvNet and Adam, float64
@@ -8,6 +9,8 @@ Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
                  twin pooling is far slower on CPU), steps in one jitted fori_loop
   jaxbp          the same program with our rules (simple_conv_net.train_loss)
   jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals, backward: col, col_W)
+The JAX rows are compiled with the trainer's CPU matmul path (--cpu-matmul, default
+the trainer's: eigen; see jaxbp/xla_options.py).
 Rows run interleaved (A B C D A B C D ...); medians per step and ratios.  On a
 busy machine run with OPENBLAS_NUM_THREADS=1 (2-thread BLAS was 4x slower there).
 """
@@ -28,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 import book_numpy_ch7 as book  # noqa: E402
 
 import jaxbp.simple_conv_net as net  # noqa: E402
-from jaxbp import conv, reference  # noqa: E402
+from jaxbp import conv, reference, xla_options  # noqa: E402
 from jaxbp.layers import affine, relu, softmax_with_loss  # noqa: E402
 
 HYPER, BATCH = net.Hyper(), 100
@@ -95,7 +98,8 @@ def load():
     return rng.integers(0, 256, (60000, 28, 28), np.uint8), rng.integers(0, 10, 60000), "random"
 
 
-def compiled_loops(steps, x_dev, t_dev):
+def compiled_loops(steps, x_dev, t_dev, cpu_matmul):
+    options = xla_options.PATHS[cpu_matmul] if jax.default_backend() == "cpu" else {}
     loops = {}
     for name, fn in (
         ("jax-grad", plain_loss),
@@ -105,6 +109,9 @@ def compiled_loops(steps, x_dev, t_dev):
         run, opt = make_loop(fn, steps)
         params = net.init_params(0)
         state, t0 = (params, opt.init(params)), time.perf_counter()
+        run = run.lower(*state, jax.random.PRNGKey(0), x_dev, t_dev).compile(
+            compiler_options=options or None
+        )
         state = jax.block_until_ready(run(*state, jax.random.PRNGKey(0), x_dev, t_dev))
         print(f"compile + first {steps} steps of {name}: {time.perf_counter() - t0:.1f} s")
         loops[name] = [run, state]
@@ -119,7 +126,8 @@ def report(times, args, source):
     cpus = [s.split(":", 1)[1].strip() for s in open("/proc/cpuinfo") if s.startswith("model name")]
     print(
         f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} "
-        f"x{len(cpus)}; jax {jax.__version__} on {jax.devices()[0].platform}"
+        f"x{len(cpus)}; jax {jax.__version__} on {jax.devices()[0].platform}, "
+        f"cpu matmul {args.cpu_matmul}"
     )
     print(
         f"book-numpy: {args.book_steps} steps per round (12000 steps would take "
@@ -145,13 +153,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for flag, default in (("--rounds", 5), ("--book-steps", 20), ("--steps", 100)):
         ap.add_argument(flag, type=int, default=default)
+    ap.add_argument("--cpu-matmul", choices=list(xla_options.PATHS), default=xla_options.DEFAULT)
     args = ap.parse_args(argv)
     x_np, t_np, source = load()
     x_dev, t_dev = jnp.asarray(x_np), jnp.asarray(t_np)
     x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255  # load_mnist(flatten=False)
     np.random.seed(0)
     network, optimizer = book.SimpleConvNet(), book.Adam(lr=0.001)
-    loops = compiled_loops(args.steps, x_dev, t_dev)
+    loops = compiled_loops(args.steps, x_dev, t_dev, args.cpu_matmul)
     times = {"book-numpy": [], **{name: [] for name in loops}}
     book_steps(network, optimizer, x_book, t_np, 2)  # warm-up
     for r in range(args.rounds):  # interleaved: A B C D A B C D ...
