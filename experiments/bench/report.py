@@ -95,10 +95,11 @@ def tables(rep):
     rows = [[ng.get(k) for k in keys]] if ng else []
     yield "Numerical gradient, float64, all parameters, 3 images", columns, rows
 
-    ms = rep.get("conv", {}).get("ms_per_step", {})
-    title = "SimpleConvNet steps, batch 100, Adam (experiments/bench_conv.py)"
-    rows = [(k, v, ms["book-numpy"] / v) for k, v in ms.items()]
-    yield title, "row | ms/step:.2f | book-numpy / row:.1f", rows
+    conv = rep.get("conv", {})
+    ms, path = conv.get("ms_per_step", {}), conv.get("cpu_matmul", "-")
+    title = f"SimpleConvNet steps, batch 100, Adam, cpu matmul {path} (experiments/bench_conv.py)"
+    rows = [(k, v, ms["book-numpy"] / v, v / ms["jax-grad"]) for k, v in ms.items()]
+    yield title, "row | ms/step:.2f | book-numpy / row:.1f | row / jax-grad:.3f", rows
 
 
 def markdown(rep) -> str:
