@@ -5,6 +5,7 @@ It states no targets and judges nothing: BENCHMARKS.md's hand-written notes stat
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from statistics import median
 
@@ -41,13 +42,20 @@ def table(title: str, columns: str, rows: list) -> str:
 
 def tables(rep):
     """``(title, columns, rows)`` of every table, in order."""
-    s, runs, rc, ng = rep["settings"], rep["rows"], rep.get("rule-cost"), rep.get("numgrad")
-    B, H, n, peak = s["batch_size"], s["hidden_size"], s["iters"], rep["peak"]["peak_gflops"]
+    yield from _training_tables(rep)
+    yield from _other_tables(rep)
 
-    def gflops(batch, hidden, iters, seconds):  # and the percentage of the matmul peak
-        g = flops_per_step(batch, hidden) * iters / seconds / 1e9
-        return g, 100 * g / peak
 
+def _gflops(rep, batch, hidden, iters, seconds):
+    """GFLOP/s of TwoLayerNet steps, and the percentage of the machine's matmul peak."""
+    g = flops_per_step(batch, hidden) * iters / seconds / 1e9
+    return g, 100 * g / rep["peak"]["peak_gflops"]
+
+
+def _training_tables(rep):
+    s, runs, rc = rep["settings"], rep["rows"], rep.get("rule-cost")
+    B, H, n = s["batch_size"], s["hidden_size"], s["iters"]
+    gflops = partial(_gflops, rep)
     rows = []
     for name, r in [(name, runs[name]) for name in TRAINING if name in runs]:
         speed = (r["steps_s"], n / r["steps_s"], *gflops(B, H, n, r["steps_s"]), r["compile_s"])
@@ -76,6 +84,9 @@ def tables(rep):
         pairs = list(rc["ratios"].items())
         yield "Pairwise ratios of those runs (medians)", "ratio | value:.3f", pairs
 
+
+def _other_tables(rep):
+    gflops, ng = partial(_gflops, rep), rep.get("numgrad")
     rows = []
     for r in rep.get("scaling", {}).get("rows", []):
         size = (r["batch_size"], r["hidden_size"], r["iters"])
