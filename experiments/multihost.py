@@ -93,6 +93,31 @@ def _env(local_devices, **extra):
     return env
 
 
+def _spawn(cmd: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _wait_all(procs: list[subprocess.Popen], timeout: float) -> list[str]:
+    """Each process's output; ``RuntimeError`` if one fails or all are not done in ``timeout``."""
+    outs, failed = [], False
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            out, _ = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            out = (p.communicate()[0] or "") + f"\n[timed out after {timeout}s]"
+            failed = True
+        outs.append(out)
+        failed |= p.returncode != 0
+    if failed:
+        raise RuntimeError("multi-process run failed:\n" + "\n----\n".join(o[-3000:] for o in outs))
+    return outs
+
+
 def run(processes=2, local_devices=2, iters=50, batch_size=96, timeout=120):
     """Multi-process run and single-process reference; returns a report dict.
 
@@ -113,45 +138,23 @@ def run(processes=2, local_devices=2, iters=50, batch_size=96, timeout=120):
         str(batch_size),
     ]
     t0 = time.perf_counter()
-    procs = []
-    for i in range(processes):
-        env = _env(
-            local_devices,
-            JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
-            JAX_COORDINATOR_BIND_ADDRESS=f"127.0.0.1:{port}",  # loopback only
-            JAX_NUM_PROCESSES=str(processes),
-            JAX_PROCESS_ID=str(i),
+    procs = [
+        _spawn(
+            me + ["--out", os.path.join(tmp, f"p{i}.npz")],
+            _env(
+                local_devices,
+                JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+                JAX_COORDINATOR_BIND_ADDRESS=f"127.0.0.1:{port}",  # loopback only
+                JAX_NUM_PROCESSES=str(processes),
+                JAX_PROCESS_ID=str(i),
+            ),
         )
-        procs.append(
-            subprocess.Popen(
-                me + ["--out", os.path.join(tmp, f"p{i}.npz")],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    ref = subprocess.Popen(
-        me + ["--out", os.path.join(tmp, "ref.npz")],
-        env=_env(processes * local_devices),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        for i in range(processes)
+    ]
+    procs.append(
+        _spawn(me + ["--out", os.path.join(tmp, "ref.npz")], _env(processes * local_devices))
     )
-    outs, failed = [], False
-    deadline = time.monotonic() + timeout
-    for p in procs + [ref]:
-        try:
-            out, _ = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            for q in procs + [ref]:
-                q.kill()
-            out = (p.communicate()[0] or "") + f"\n[timed out after {timeout}s]"
-            failed = True
-        outs.append(out)
-        failed |= p.returncode != 0
-    if failed:
-        raise RuntimeError("multi-process run failed:\n" + "\n----\n".join(o[-3000:] for o in outs))
+    outs = _wait_all(procs, timeout)
     reports = [json.loads(o.strip().splitlines()[-1]) for o in outs]
     params = [dict(np.load(os.path.join(tmp, f"p{i}.npz"))) for i in range(processes)]
     refp = dict(np.load(os.path.join(tmp, "ref.npz")))
