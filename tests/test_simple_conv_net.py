@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from rule_checks import scaled_rule
 
 from jaxbp import conv, reference
 from jaxbp import simple_conv_net as net
@@ -135,13 +136,9 @@ def test_rules_run_train_loss_jits_and_accuracy_chunks():
     jaxpr = str(jax.make_jaxpr(lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0])(p))
     assert jaxpr.count("custom_vjp_call") == 7  # conv, relu, pool, affine, relu, affine, loss
     good = net.gradient(p, x, t, hyper=SMALL)
-    rule, fwd, bwd = conv._convolution, conv._convolution_fwd, conv._convolution_bwd
-    rule.defvjp(fwd, lambda *a: jax.tree_util.tree_map(lambda c: 3 * c, bwd(*a)))
-    try:  # a wrong conv rule changes only W1, b1
+    with scaled_rule(conv._convolution):  # a wrong conv rule changes only W1, b1
         fresh = lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0]  # traced afresh
         bad = jax.jit(jax.grad(fresh))(p)
-    finally:
-        rule.defvjp(fwd, bwd)
     assert float(jnp.max(jnp.abs(good["W1"]))) > 0
     np.testing.assert_allclose(bad["W1"], 3 * good["W1"], rtol=1e-5, atol=1e-12)
     np.testing.assert_allclose(bad["W3"], good["W3"], rtol=1e-5, atol=1e-9)
