@@ -16,7 +16,7 @@ from jax.typing import ArrayLike
 
 from jaxbp import models
 from jaxbp.config import Config
-from jaxbp.data import check_images, normalise
+from jaxbp.data import check_images, map_in_chunks, normalise
 from jaxbp.layers import correct
 
 __all__ = ["EVAL_CHUNK", "count_correct", "make_evaluation", "evaluate"]
@@ -38,15 +38,8 @@ def count_correct(
     faster than the whole 60000 at once on a 2-core CPU (cache).  A row whose logits
     are not finite counts as wrong.
     """
-    chunk = min(chunk, x.shape[0])
-    pad = (-x.shape[0]) % chunk
-    xs = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, chunk, x.shape[1])
-    ts = jnp.pad(t, (0, pad), constant_values=-1).reshape(-1, chunk)
-
-    def one(xt):
-        return jnp.sum(correct(logits_fn(params, state, normalise(xt[0])), xt[1]))
-
-    return jnp.sum(jax.lax.map(one, (xs, ts)))
+    logits = map_in_chunks(lambda xc: logits_fn(params, state, normalise(xc)), x, chunk)
+    return jnp.sum(correct(logits, t))
 
 
 def make_evaluation(model: models.Model) -> Callable[..., jax.Array]:

@@ -37,6 +37,7 @@ from jax.typing import ArrayLike
 
 from jaxbp import gradient as _gradient
 from jaxbp.conv import convolution, max_pooling, output_size
+from jaxbp.data import map_in_chunks
 from jaxbp.layers import affine, check_batch, check_labels, correct, relu, softmax_with_loss
 
 __all__ = [
@@ -184,14 +185,7 @@ PREDICT_CHUNK = 50
 
 @functools.partial(jax.jit, static_argnames="hyper")
 def _predict(params, x, state, hyper):
-    n = x.shape[0]
-    if n <= PREDICT_CHUNK:
-        return forward(params, x, state, train=False, hyper=hyper)[0]
-    pad = -n % PREDICT_CHUNK  # the last chunk padded with zero images, then dropped
-    chunks = jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1))
-    chunks = chunks.reshape(-1, PREDICT_CHUNK, *x.shape[1:])
-    logits = jax.lax.map(lambda xc: forward(params, xc, state, train=False, hyper=hyper)[0], chunks)
-    return logits.reshape(-1, logits.shape[-1])[:n]
+    return map_in_chunks(lambda xc: _logits(params, xc, state, hyper), x, PREDICT_CHUNK)
 
 
 def predict(
@@ -243,12 +237,8 @@ def train_loss(
 
 @functools.partial(jax.jit, static_argnames=("hyper", "batch_size"))
 def _accuracy(params, x, t, state, hyper, batch_size):
-    n = x.shape[0]
-    pad = -n % batch_size  # last chunk padded, then ignored
-    x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
-    chunks = x.reshape(-1, batch_size, *x.shape[1:])
-    logits = jax.lax.map(lambda xc: predict(params, xc, state, hyper), chunks)
-    return jnp.mean(correct(logits.reshape(-1, logits.shape[-1])[:n], t))
+    logits = map_in_chunks(lambda xc: _predict(params, xc, state, hyper), x, batch_size)
+    return jnp.mean(correct(logits, t))
 
 
 def accuracy(
