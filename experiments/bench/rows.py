@@ -43,8 +43,8 @@ def fit(spec, data, **kw) -> dict:
 
 def start(spec, path=xla_options.DEFAULT):
     """The data, the trainer's initial parameters and data key, and ``path``'s compiler options."""
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(spec["seed"]))
-    params = models.get(config(spec)).init(init_key)[0]
+    cfg = config(spec)
+    params, _, _, data_key = train.initial_state(models.get(cfg), models.optimizer(cfg), cfg.seed)
     return load(spec), params, data_key, *xla_options.compiler_options(path)
 
 
