@@ -368,16 +368,13 @@ def _pool_forward(x, geometry):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def _max_pooling(x, geometry):
-    if _tiles(geometry):
-        return jnp.max(_tile_windows(x, geometry), axis=0)
-    return _as_images(jnp.max(_pool_windows(x, geometry), axis=1), geometry)
+    return _pool_forward(x, geometry)[0]  # the unused arg_max is dead code under jit
 
 
 def _max_pooling_fwd(x, geometry):
     # self.arg_max = np.argmax(col, axis=1), kept as (N, C, out_h, out_w) (the book's
     # is flat, in (N, out_h, out_w, C) order): the first maximum of each window.
-    out, arg_max = _pool_forward(x, geometry)
-    return out, arg_max
+    return _pool_forward(x, geometry)
 
 
 def _max_pooling_bwd(geometry, arg_max, dout):
