@@ -18,6 +18,7 @@ busy machine run with OPENBLAS_NUM_THREADS=1 (2-thread BLAS was 4x slower there)
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -28,7 +29,9 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "bench"))
 import book_numpy_ch7 as book  # noqa: E402
+from harness import interleaved  # noqa: E402
 
 import jaxbp.simple_conv_net as net  # noqa: E402
 from jaxbp import conv, reference, xla_options  # noqa: E402
@@ -114,8 +117,24 @@ def compiled_loops(steps, x_dev, t_dev, cpu_matmul):
         )
         state = jax.block_until_ready(run(*state, jax.random.PRNGKey(0), x_dev, t_dev))
         print(f"compile + first {steps} steps of {name}: {time.perf_counter() - t0:.1f} s")
-        loops[name] = [run, state]
+        loops[name] = (run, state)
     return loops
+
+
+def measure(steps: int, n_book: int, rounds: int, cpu_matmul: str) -> tuple[dict, str]:
+    """Seconds per step of each row in ``rounds`` interleaved rounds (after an untimed one):
+    ``n_book`` steps of the book's NumPy, ``steps`` of each JAX row; and the data's source."""
+    x_np, t_np, source = load()
+    x, t, key = jnp.asarray(x_np), jnp.asarray(t_np), jax.random.PRNGKey(1)
+    x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255  # load_mnist(flatten=False)
+    np.random.seed(0)
+    network, optimizer = book.SimpleConvNet(), book.Adam(lr=0.001)
+    calls = {"book-numpy": lambda: book_steps(network, optimizer, x_book, t_np, n_book)}
+    for name, (run, state) in compiled_loops(steps, x, t, cpu_matmul).items():
+        calls[name] = functools.partial(run, *state, key, x, t)
+    times = interleaved(calls, rounds)[0]
+    n = {k: n_book if k == "book-numpy" else steps for k in times}
+    return {k: [seconds / n[k] for seconds in v] for k, v in times.items()}, source
 
 
 def report(times, args, source):
@@ -155,23 +174,7 @@ def main(argv=None):
         ap.add_argument(flag, type=int, default=default)
     ap.add_argument("--cpu-matmul", choices=list(xla_options.PATHS), default=xla_options.DEFAULT)
     args = ap.parse_args(argv)
-    x_np, t_np, source = load()
-    x_dev, t_dev = jnp.asarray(x_np), jnp.asarray(t_np)
-    x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255  # load_mnist(flatten=False)
-    np.random.seed(0)
-    network, optimizer = book.SimpleConvNet(), book.Adam(lr=0.001)
-    loops = compiled_loops(args.steps, x_dev, t_dev, args.cpu_matmul)
-    times = {"book-numpy": [], **{name: [] for name in loops}}
-    book_steps(network, optimizer, x_book, t_np, 2)  # warm-up
-    for r in range(args.rounds):  # interleaved: A B C D A B C D ...
-        t0 = time.perf_counter()
-        book_steps(network, optimizer, x_book, t_np, args.book_steps)
-        times["book-numpy"].append((time.perf_counter() - t0) / args.book_steps)
-        for name, loop in loops.items():
-            t0 = time.perf_counter()
-            run, state = loop
-            loop[1] = jax.block_until_ready(run(*state, jax.random.PRNGKey(r + 1), x_dev, t_dev))
-            times[name].append((time.perf_counter() - t0) / args.steps)
+    times, source = measure(args.steps, args.book_steps, args.rounds, args.cpu_matmul)
     report(times, args, source)
 
 

@@ -210,20 +210,11 @@ def numgrad(spec):
 
 def conv(spec):
     """SimpleConvNet (7.5) ms per step: experiments/bench_conv.py's rows, rounds interleaved."""
-    import bench_conv as bc
+    import bench_conv
 
-    steps, book_steps = spec["conv_steps"]
-    x_np, t_np, source = bc.load()
-    x, t, key = jnp.asarray(x_np), jnp.asarray(t_np), jax.random.PRNGKey(1)
-    x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255
-    np.random.seed(0)
-    network, optimizer = bc.book.SimpleConvNet(), bc.book.Adam(lr=0.001)
-    calls = {"book-numpy": lambda: bc.book_steps(network, optimizer, x_book, t_np, book_steps)}
-    for name, (run, state) in bc.compiled_loops(steps, x, t, xla_options.DEFAULT).items():
-        calls[name] = partial(run, *state, key, x, t)
-    times = interleaved(calls, spec["rounds"])[0]
-    n = {k: book_steps if k == "book-numpy" else steps for k in times}
-    ms = {k: 1e3 * median(v) / n[k] for k, v in times.items()}
+    steps, n_book = spec["conv_steps"]
+    times, source = bench_conv.measure(steps, n_book, spec["rounds"], xla_options.DEFAULT)
+    ms = {k: 1e3 * median(v) for k, v in times.items()}
     return {"ms_per_step": ms, "data": source, "cpu_matmul": xla_options.DEFAULT}
 
 
