@@ -15,6 +15,7 @@ from pathlib import Path
 DOCTESTED = {
     "graph.py",
     "layers.py",
+    "labels.py",
     "two_layer_net.py",
     "gradient.py",
     "reference.py",

@@ -3,6 +3,7 @@
 Modules follow the chapter:
   graph          5.1-5.4  add and multiply nodes, the shopping examples
   layers         5.5-5.6  relu, sigmoid, affine, softmax_with_loss
+  labels         5.6.3    the one label check, one-hot rows, the accuracy test
   two_layer_net  5.7.2    TwoLayerNet as pure functions of a params dict
   gradient       5.7.3    numerical gradient and the three-way gradient check
   mnist          5.7.4    the MNIST loader (book 3.6.1)
@@ -32,6 +33,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import drawing as drawing
     from jaxbp import gradient as gradient
     from jaxbp import graph as graph
+    from jaxbp import labels as labels
     from jaxbp import layers as layers
     from jaxbp import mnist as mnist
     from jaxbp import reference as reference

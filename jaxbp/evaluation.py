@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 from jaxbp import models
 from jaxbp.config import Config
 from jaxbp.data import check_images, map_in_chunks, normalise
-from jaxbp.layers import correct
+from jaxbp.labels import correct
 
 __all__ = ["EVAL_CHUNK", "count_correct", "make_evaluation", "evaluate"]
 

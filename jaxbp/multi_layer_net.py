@@ -48,16 +48,8 @@ import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp import gradient as _gradient
-from jaxbp.layers import (
-    affine,
-    check_batch,
-    check_label_range,
-    check_labels,
-    correct,
-    relu,
-    sigmoid,
-    softmax_with_loss,
-)
+from jaxbp.labels import check_batch, check_label_range, check_labels, correct
+from jaxbp.layers import affine, relu, sigmoid, softmax_with_loss
 from jaxbp.techniques import batch_norm, batch_norm_state, dropout, weight_decay_loss
 from jaxbp.weight_init import init_std
 

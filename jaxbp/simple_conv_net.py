@@ -38,7 +38,8 @@ from jax.typing import ArrayLike
 from jaxbp import gradient as _gradient
 from jaxbp.conv import convolution, max_pooling, output_size
 from jaxbp.data import map_in_chunks
-from jaxbp.layers import affine, check_batch, check_labels, correct, relu, softmax_with_loss
+from jaxbp.labels import check_batch, check_labels, correct
+from jaxbp.layers import affine, relu, softmax_with_loss
 
 __all__ = [
     "Hyper",

@@ -24,7 +24,8 @@ import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp.gradient import check_step
-from jaxbp.layers import affine, check_batch, check_labels, correct, relu, softmax_with_loss
+from jaxbp.labels import check_batch, check_labels, correct
+from jaxbp.layers import affine, relu, softmax_with_loss
 
 __all__ = [
     "init_params",
@@ -91,7 +92,7 @@ def check_inputs(
     ``x`` must be floating ``(N, n_in)`` (or ``(n_in,)``) with ``N > 0``;
     ``t`` integer indices ``(N,)`` in ``[0, C)`` or float rows ``(N, C)``
     where ``C`` is the number of classes of ``params``.  Concrete values only:
-    tracers pass the range check (see :func:`jaxbp.layers.target_rows`).
+    tracers pass the range check (see :func:`jaxbp.labels.target_rows`).
 
     >>> params = init_params(0, 4, 3, 2)
     >>> check_inputs("loss", params, jnp.zeros((5, 4)), jnp.zeros(5, jnp.int32))

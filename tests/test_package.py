@@ -47,6 +47,7 @@ def test_py_typed_is_shipped():
     [
         "graph",
         "layers",
+        "labels",
         "two_layer_net",
         "gradient",
         "mnist",
