@@ -4,7 +4,7 @@
                                      [--cpu-matmul eigen|xla-default]
 Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
 ($JAXBP_DATA_DIR; random pixels if absent: times do not depend on values).
-  book-numpy     tests/book_numpy_ch7.py: the book's SimpleConvNet and Adam, float64
+  book-numpy     experiments/book_numpy/ch7.py: the book's SimpleConvNet and Adam, float64
   jax-grad       jax.grad of plain JAX (lax.conv, lax.reduce_window; our tie-rule
                  twin pooling is far slower on CPU), steps in one jitted fori_loop
   jaxbp          the same program with our rules (simple_conv_net.train_loss)
@@ -20,22 +20,19 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "bench"))
-import book_numpy_ch7 as book  # noqa: E402
-from harness import interleaved  # noqa: E402
+from bench.harness import interleaved
+from book_numpy import ch7 as book
 
 import jaxbp.simple_conv_net as net  # noqa: E402
-from jaxbp import conv, reference, xla_options  # noqa: E402
+from jaxbp import conv, reference  # noqa: E402
 from jaxbp.layers import affine, relu, softmax_with_loss  # noqa: E402
+from jaxbp.train import xla_options  # noqa: E402
 
 HYPER, BATCH = net.Hyper(), 100
 

@@ -17,12 +17,12 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "bench"))
-import report  # noqa: E402
-from harness import run_row  # noqa: E402
+from bench import report
+from bench.harness import run_row
 
-from jaxbp.mnist import find_data_dir  # noqa: E402
+from jaxbp.mnist import find_data_dir
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # jaxbp first: its fit makes (or reads) the matmul-path decision that the other rows use
 ORDER = ("jaxbp", *report.TRAINING[:-1], "rule-cost", "scaling", "numgrad", "devices", "conv")
@@ -42,7 +42,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny settings on synthetic data")
-    p.add_argument("--synthetic", action="store_true", help="jaxbp.testing data, not MNIST")
+    p.add_argument("--synthetic", action="store_true", help="jaxbp.mnist.synthetic data, not MNIST")
     p.add_argument("--only", help="comma-separated rows and sections: " + ",".join(ORDER))
     p.add_argument("--out", default=os.path.join(HERE, "results", "bench.json"))
     p.add_argument("--markdown", help="write this Markdown file (BENCHMARKS.md)")

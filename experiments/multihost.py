@@ -4,7 +4,7 @@ Starts ``--processes`` Python processes on localhost (loopback only), each with
 ``--local-devices`` forced CPU devices.  Each process finds the usual
 variables ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` /
 ``JAX_PROCESS_ID`` and joins the run through
-:func:`jaxbp.devices.initialize_distributed` (``jax.distributed.initialize``;
+:func:`jaxbp.train.devices.initialize_distributed` (``jax.distributed.initialize``;
 CPU collectives over gloo), then trains with ``devices="all"``: one global
 mesh over every process's devices, the minibatch sharded across all of them.
 The parameters every process ends with are compared with a single-process
@@ -34,8 +34,9 @@ def worker(args):
     """One process: join (if the variables say so), train, save the params."""
     import numpy as np
 
-    from jaxbp import devices, train
-    from jaxbp.testing import synthetic_mnist
+    from jaxbp import train
+    from jaxbp.mnist.synthetic import synthetic_mnist
+    from jaxbp.train import devices
 
     joined = devices.initialize_distributed(log=lambda *a: None)
     import jax

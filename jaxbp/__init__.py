@@ -1,15 +1,24 @@
 """jaxbp: chapter 5 of *Deep Learning from Scratch* (backpropagation) in JAX.
 
-Modules follow the chapter:
-  graph          5.1-5.4  add and multiply nodes, the shopping examples
-  layers         5.5-5.6  relu, sigmoid, affine, softmax_with_loss
-  labels         5.6.3    the one label check, one-hot rows, the accuracy test
-  two_layer_net  5.7.2    TwoLayerNet as pure functions of a params dict
-  gradient       5.7.3    numerical gradient and the three-way gradient check
-  mnist          5.7.4    the MNIST loader (book 3.6.1)
-  train          5.7.4    the training script
-  drawing                 the chapter's graph figures (needs Graphviz to render)
-  reference               plain-jnp twins used by the tests
+The table of contents, in the book's order (the book's ``common/`` is this folder):
+
+  numerical        4.4      numerical_gradient: the witness every rule is checked against
+  graph            5.1-5.4  add and multiply nodes, the shopping examples, draw
+  drawing          5.1-5.6  the chapter's graph figures (Graphviz renders them)
+  layers           5.5-5.6  relu, sigmoid, affine, softmax_with_loss
+  labels           5.6.3    the one label check, one-hot rows, the accuracy test
+  two_layer_net    5.7.2    TwoLayerNet as pure functions of a params dict
+  gradient         5.7.3    the three-way gradient check
+  reference                 plain-jnp twins of every layer, for the tests
+  optimizer        6.1      SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam
+  weight_init      6.2      Xavier and He initial weights
+  techniques       6.3-6.4  Batch Normalization, weight decay, Dropout
+  multi_layer_net  6        MultiLayerNetExtend
+  im2col           7.4.3    im2col and col2im (the book's common/util.py)
+  conv             7.4      Convolution and Pooling
+  simple_conv_net  7.5      SimpleConvNet
+  mnist            3.6.1    the data: load_mnist, verified
+  train            5.7.4    the training loop, compiled, and everything around a run
 
 ``import jaxbp`` is cheap: it imports no submodule (so neither JAX nor
 matplotlib nor graphviz).  Each submodule is imported on first use of
@@ -30,15 +39,23 @@ except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, not installe
 __all__ = ["__version__"]
 
 if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
+    from jaxbp import conv as conv
     from jaxbp import drawing as drawing
     from jaxbp import gradient as gradient
     from jaxbp import graph as graph
+    from jaxbp import im2col as im2col
     from jaxbp import labels as labels
     from jaxbp import layers as layers
     from jaxbp import mnist as mnist
+    from jaxbp import multi_layer_net as multi_layer_net
+    from jaxbp import numerical as numerical
+    from jaxbp import optimizer as optimizer
     from jaxbp import reference as reference
+    from jaxbp import simple_conv_net as simple_conv_net
+    from jaxbp import techniques as techniques
     from jaxbp import train as train
     from jaxbp import two_layer_net as two_layer_net
+    from jaxbp import weight_init as weight_init
 
 
 def _submodules() -> list[str]:

@@ -47,9 +47,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxbp import gradient as _gradient
 from jaxbp.labels import check_batch, check_label_range, check_labels, correct
 from jaxbp.layers import affine, relu, sigmoid, softmax_with_loss
+from jaxbp.numerical import numerical_gradient as _numerical_gradient
 from jaxbp.techniques import batch_norm, batch_norm_state, dropout, weight_decay_loss
 from jaxbp.weight_init import init_std
 
@@ -367,7 +367,7 @@ def gradient(
 
 @functools.partial(jax.jit, static_argnames=("hyper", "train", "h"))
 def _numerical(params, x, t, state, key, h, hyper, train):
-    return _gradient.numerical_gradient(
+    return _numerical_gradient(
         lambda p: loss(p, x, t, state, hyper, train=train, key=key), params, h
     )
 

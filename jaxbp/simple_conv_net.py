@@ -35,9 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxbp import gradient as _gradient
+from jaxbp import numerical
+from jaxbp._chunks import map_in_chunks
 from jaxbp.conv import convolution, max_pooling, output_size
-from jaxbp.data import map_in_chunks
 from jaxbp.labels import check_batch, check_labels, correct
 from jaxbp.layers import affine, relu, softmax_with_loss
 
@@ -274,7 +274,7 @@ def gradient(
 
 @functools.partial(jax.jit, static_argnames=("hyper", "h"))
 def _numerical_gradient(params, x, t, state, hyper, h):
-    return _gradient.numerical_gradient(
+    return numerical.numerical_gradient(
         lambda p: softmax_with_loss(_logits(p, x, state, hyper), t), params, h=h
     )
 

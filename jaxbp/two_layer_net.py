@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxbp.gradient import check_step
 from jaxbp.labels import check_batch, check_labels, correct
 from jaxbp.layers import affine, relu, softmax_with_loss
+from jaxbp.numerical import check_step
 
 __all__ = [
     "init_params",

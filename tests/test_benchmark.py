@@ -2,7 +2,7 @@
 
 No timing assertions: the numbers are the benchmark's (BENCHMARKS.md).  This checks
 that every row and section runs and reports positive finite numbers, so the benchmark
-cannot rot.  ``--quick`` uses ``jaxbp.testing.synthetic_mnist``, so this runs anywhere.
+cannot rot.  ``--quick`` uses ``jaxbp.mnist.synthetic.synthetic_mnist``, so this runs anywhere.
 """
 
 import json
@@ -13,7 +13,6 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "benchmark.py")
-sys.path.insert(0, os.path.join(ROOT, "experiments", "bench"))
 
 TRAINING = (
     "book-numpy",
@@ -31,7 +30,7 @@ def _positive(x):
 
 
 def test_flops_per_step_is_the_minimal_count():
-    from report import flops_per_step
+    from bench.report import flops_per_step
 
     # forward 2B(784*50 + 50*10), dW1 2B*784*50, dW2 and dh 2*2B*50*10
     assert (
@@ -44,7 +43,7 @@ def test_flops_per_step_is_the_minimal_count():
 def test_synthetic_mnist_is_learnable_and_reproducible():
     import numpy as np
 
-    from jaxbp.testing import synthetic_mnist
+    from jaxbp.mnist.synthetic import synthetic_mnist
 
     a, b = synthetic_mnist(500, 100, seed=3), synthetic_mnist(500, 100, seed=3)
     assert {k: v.shape for k, v in a.items()} == {

@@ -152,7 +152,7 @@ def test_missing_dot_gives_install_hint(tmp_path, monkeypatch):
 
 @pytest.mark.needs_dot
 def test_experiment_script_writes_all_figures(tmp_path):
-    path = Path(__file__).parents[1] / "experiments" / "draw_figures.py"
+    path = Path(__file__).parents[1] / "examples" / "ch05" / "draw_figures.py"
     spec = importlib.util.spec_from_file_location("draw_figures", path)
     draw_figures = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(draw_figures)

@@ -28,7 +28,7 @@ def test_apple_orange_example_book_numbers():
 
 
 def test_apple_script_prints_book_numbers(capsys):
-    path = pathlib.Path(__file__).parents[1] / "experiments" / "apple.py"
+    path = pathlib.Path(__file__).parents[1] / "examples" / "ch05" / "buy_apple.py"
     spec = importlib.util.spec_from_file_location("apple", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -3,12 +3,12 @@
 import dataclasses
 import functools
 
-import book_numpy_ch6 as book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from book_numpy import ch6 as book
 
 from jaxbp import multi_layer_net as m
 from jaxbp import optimizer, reference

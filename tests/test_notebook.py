@@ -1,6 +1,6 @@
 """The Colab notebook runs headless on CPU (short settings), so it cannot rot.
 
-``experiments/colab.ipynb`` is executed with ``nbclient`` in a fresh kernel
+``examples/colab.ipynb`` is executed with ``nbclient`` in a fresh kernel
 with ``JAXBP_NOTEBOOK_QUICK=1`` (300 training steps instead of 10000).  The
 install cell skips ``pip`` because ``jaxbp`` is importable from this checkout.
 Needs the MNIST files (``$JAXBP_DATA_DIR`` or the cache), as the notebook does.
@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NOTEBOOK = os.path.join(ROOT, "experiments", "colab.ipynb")
+NOTEBOOK = os.path.join(ROOT, "examples", "colab.ipynb")
 
 
 def _text(cell):

@@ -1,11 +1,11 @@
 """6.1: each update rule against the book's optimizer class, 100 steps in float64."""
 
-import book_numpy_ch6 as book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from book_numpy import ch6 as book
 
 from jaxbp import optimizer
 from jaxbp.gradient import enable_x64

@@ -24,7 +24,7 @@ ITERS = 200
 
 
 def _data(n_train=2000, n_test=500, seed=0):
-    from jaxbp.testing import synthetic_mnist
+    from jaxbp.mnist.synthetic import synthetic_mnist
 
     return synthetic_mnist(n_train, n_test, seed)
 
@@ -229,7 +229,8 @@ def test_bfloat16_under_sharding(sharded):
 def test_one_device_is_the_single_device_path():
     import jax
 
-    from jaxbp import devices, train
+    from jaxbp import train
+    from jaxbp.train import devices
 
     lines = []
     r = train.fit(
@@ -267,7 +268,7 @@ def test_one_device_is_the_single_device_path():
     ],
 )
 def test_distributed_env_detection(monkeypatch, env, expected):
-    from jaxbp import devices
+    from jaxbp.train import devices
 
     for k in list(os.environ):
         if k.startswith(
@@ -290,11 +291,8 @@ def test_distributed_env_detection(monkeypatch, env, expected):
 
 def test_two_processes_on_localhost():
     """Two processes x 2 CPU devices (gloo over loopback) = one 4-device mesh."""
-    sys.path.insert(0, os.path.join(ROOT, "experiments"))
-    try:
-        import multihost
-    finally:
-        sys.path.pop(0)
+    import multihost  # experiments/, on pytest's pythonpath
+
     rep = multihost.run(processes=2, local_devices=2, iters=20, batch_size=96, timeout=120)
     assert [p["process"] for p in rep["processes"]] == [0, 1]
     assert all(

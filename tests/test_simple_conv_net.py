@@ -3,12 +3,12 @@
 import dataclasses
 import functools
 
-import book_numpy_ch7 as book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from book_numpy import ch7 as book
 from rule_checks import scaled_rule
 
 from jaxbp import conv, reference

@@ -2,16 +2,16 @@
 
 (a) our rule vs ``jax.grad`` of the plain-jnp twin (:mod:`jaxbp.reference`),
 (b) vs central differences, (c) vs the book's own NumPy layer
-(``book_numpy_ch6``), all in float64 with random incoming cotangents.
+(``book_numpy.ch6``), all in float64 with random incoming cotangents.
 """
 
 import functools
 
-import book_numpy_ch6 as book
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from book_numpy import ch6 as book
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rule_checks import assert_grad_uses_rule

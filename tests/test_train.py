@@ -12,8 +12,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from jaxbp import run_state, train
-from jaxbp.testing import synthetic_mnist
+from jaxbp import train
+from jaxbp.mnist.synthetic import synthetic_mnist
+from jaxbp.train import run_state
 
 
 def synthetic(n=600, seed=0):
@@ -305,7 +306,7 @@ def test_out_dir_is_checked_and_locked(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from jaxbp import run_state; "
+            "import sys, time; from jaxbp.train import run_state; "
             "run_state.prepare_out_dir(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
             str(out),
         ],
@@ -355,7 +356,7 @@ def test_multi_layer_net_with_batchnorm_and_dropout_resumes_bit_for_bit(tmp_path
 def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch):
     """--cpu-matmul changes how XLA computes the dots, not what is computed; auto
     decides once per machine and then always gives the same answer."""
-    from jaxbp import xla_options
+    from jaxbp.train import xla_options
 
     runs = {
         p: train.fit(train.Config(**{**vars(SMALL), "cpu_matmul": p}), data=synthetic(), **QUIET)
@@ -395,7 +396,7 @@ def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch
 def test_initial_state_is_the_eager_init_bit_for_bit(flags):
     import jax
 
-    from jaxbp import models
+    from jaxbp.train import models
 
     config = train.Config(**flags)
     model, optimizer = models.get(config), models.optimizer(config)

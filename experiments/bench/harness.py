@@ -8,16 +8,16 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+EXPERIMENTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_row(name: str, spec: dict, env: dict | None = None) -> dict:
     """Row ``name``'s result, run in a fresh Python process (its own JAX, its own peak RSS)."""
     env = dict(os.environ, **(env or {}))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    # experiments/ (book_numpy, bench, bench_conv), as when a script there is run
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [EXPERIMENTS, env.get("PYTHONPATH")]))
     t0 = time.perf_counter()
-    cmd = [sys.executable, os.path.join(HERE, "rows.py"), name, json.dumps(spec)]
+    cmd = [sys.executable, "-m", "bench.rows", name, json.dumps(spec)]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
     print(f"  {name}: {time.perf_counter() - t0:.1f} s", flush=True)
     for line in p.stdout.splitlines():

@@ -15,17 +15,17 @@ from statistics import median
 import jax
 import jax.numpy as jnp
 import numpy as np
-from harness import HERE, interleaved, timed
 
-from jaxbp import models, reference, train, two_layer_net, xla_options
-from jaxbp.testing import synthetic_mnist
+from bench.harness import interleaved, timed
+from jaxbp import reference, train, two_layer_net
+from jaxbp.mnist.synthetic import synthetic_mnist
+from jaxbp.train import models, xla_options
 
-sys.path.append(os.path.dirname(HERE))  # experiments/: book_numpy, bench_conv
 ENV = ("XLA_", "JAX_", "OMP_", "OPENBLAS_", "MKL_")  # the environment variables recorded
 
 
 def load(spec) -> dict:
-    """uint8 ``(N, 784)`` images and int32 labels: MNIST, or ``jaxbp.testing``'s."""
+    """uint8 ``(N, 784)`` images and int32 labels: MNIST, or ``jaxbp.mnist.synthetic``'s."""
     if spec["synthetic"]:
         return synthetic_mnist(*spec["synthetic"], seed=0)
     return train.load_data(progress=False)
@@ -86,7 +86,7 @@ def finish(data, params, times, compile_s, path, **extra) -> dict:
 
 
 def book_numpy_row(spec):
-    """The book's NumPy code (experiments/book_numpy.py), float64 weights, one run."""
+    """The book's NumPy code (experiments/book_numpy), float64 weights, one run."""
     import book_numpy
 
     data, eye = load(spec), np.eye(10, dtype=np.float32)

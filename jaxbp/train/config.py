@@ -1,6 +1,6 @@
 """The training run's hyperparameters, declared once: :class:`Config`.
 
-Each field carries its help text (and choices), so :mod:`jaxbp.cli` builds its flags
+Each field carries its help text (and choices), so :mod:`jaxbp.train.cli` builds its flags
 from this class; the defaults are the book's (5.7.4).
 """
 
@@ -9,13 +9,9 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import jax.numpy as jnp
+from jaxbp.train import models, xla_options
 
-from jaxbp import models, xla_options
-
-__all__ = ["Config", "DTYPES"]
-
-DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
+__all__ = ["Config"]
 
 
 def _field(default, help: str, **extra):
@@ -51,7 +47,7 @@ class Config:
     dtype: str = _field(
         "float32",
         "compute dtype of the matmuls; parameters and loss stay float32",
-        choices=tuple(DTYPES),
+        choices=tuple(models.DTYPES),
     )
     devices: str = _field(
         "1",
@@ -82,10 +78,7 @@ class Config:
                 f"dropout must be in [0, 1) and weight_decay >= 0, got "
                 f"{self.dropout!r} and {self.weight_decay!r}"
             )
-        if self.model != "multi_layer_net" and (
-            self.batchnorm or self.dropout or self.weight_decay
-        ):
-            raise ValueError("batchnorm, dropout and weight_decay are options of multi_layer_net")
+        self._check_options()
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
         for f in dataclasses.fields(self):
@@ -98,5 +91,15 @@ class Config:
             raise ValueError(f"devices must be a positive integer or 'all', got {self.devices!r}")
         return self
 
+    def _check_options(self) -> None:
+        """A network's own options (the registry's ``options``) keep their defaults elsewhere."""
+        for name, network in models.NETWORKS.items():
+            if name == self.model:
+                continue
+            used = [o for o in network.options if getattr(self, o) != _DEFAULTS[o]]
+            if used:
+                names = ", ".join(network.options[:-1]) + " and " + network.options[-1]
+                raise ValueError(f"{names} are options of {name}")
 
-# ---- data ---------------------------------------------------------------------------
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}

@@ -2,7 +2,7 @@
 
 Pure functions of bytes and files: where the files come from (search order,
 downloads, the parsed cache) is :mod:`jaxbp.mnist`'s concern (with
-:mod:`jaxbp.download` and :mod:`jaxbp.mnist_cache`).  An IDX file is
+:mod:`jaxbp.mnist.download` and :mod:`jaxbp.mnist.cache`).  An IDX file is
 a big-endian header (magic number, then one ``uint32`` per dimension) followed
 by the ``uint8`` payload; images are ``(N, 28, 28)`` (magic 2051), labels
 ``(N,)`` (magic 2049) with values 0..9.  Files are gzip-compressed (``.gz``)

@@ -7,13 +7,12 @@ and normalised per minibatch inside the compiled steps (:func:`normalise`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["load_data", "check_images", "prepare_data", "normalise", "map_in_chunks"]
+__all__ = ["load_data", "check_images", "prepare_data", "normalise"]
 
 
 def load_data(dataset: str = "mnist", data_dir: str | None = None, progress: bool = True) -> dict:
@@ -59,21 +58,3 @@ def prepare_data(raw: dict) -> dict:
 def normalise(x_uint8: jax.Array) -> jax.Array:
     """uint8 pixels to float32 in [0, 1] (the book's ``normalize=True``)."""
     return x_uint8.astype(jnp.float32) * (1.0 / 255.0)
-
-
-# ---- the compiled programs -------------------------------------------------------------
-
-
-def map_in_chunks(fn: Callable[[jax.Array], jax.Array], x: jax.Array, chunk: int) -> jax.Array:
-    """``fn`` over the rows of ``x``, ``chunk`` rows at a time, in one ``lax.map`` (traceable).
-
-    The rows of each ``fn`` call stay in cache (and a big ``im2col`` never exists
-    whole).  The last chunk is padded with zero rows, whose outputs are dropped.
-    """
-    n = x.shape[0]
-    if n <= chunk:
-        return fn(x)
-    pad = -n % chunk
-    chunks = jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape(-1, chunk, *x.shape[1:])
-    out = jax.lax.map(fn, chunks)
-    return out.reshape(-1, *out.shape[2:])[:n]

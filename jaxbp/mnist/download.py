@@ -1,11 +1,11 @@
 """Downloading a file from the first of its mirrors that works, verified before it is written.
 
 :mod:`jaxbp.mnist` calls :func:`from_mirrors` for each missing file, with the
-URLs of :data:`jaxbp.mnist_files.MIRRORS`.  Each attempt is fetched into memory
+URLs of :data:`jaxbp.mnist.files.MIRRORS`.  Each attempt is fetched into memory
 (:func:`fetch`: urllib with a timeout, bytes and percent on stderr when
 ``progress``), handed to the caller's ``verify`` (which raises to refuse it:
 checksum and IDX structure) and only then written atomically under its final
-name (:func:`jaxbp.run_state.atomic_write`), so a failed attempt leaves nothing
+name (:func:`jaxbp._files.atomic_write`), so a failed attempt leaves nothing
 behind and the next mirror is tried.  When every mirror fails (e.g. offline),
 :class:`DownloadError` lists each URL's error on one line.  The tests never use
 the network: they replace ``jaxbp.mnist._fetch``, which the loader passes as
@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from jaxbp.idx import one_line
-from jaxbp.run_state import atomic_write
+from jaxbp._files import atomic_write
+from jaxbp.mnist.idx import one_line
 
 __all__ = ["DownloadError", "TIMEOUT_S", "fetch", "from_mirrors"]
 

@@ -1,7 +1,7 @@
 """A saved run: writing it, reading it back for ``--evaluate``, and ``--resume``.
 
-The files are :mod:`jaxbp.run_state`'s (atomic, size-checked); this module knows
-what a run is: the config that made it, the network behind :mod:`jaxbp.models`,
+The files are :mod:`jaxbp.train.run_state`'s (atomic, size-checked); this module knows
+what a run is: the config that made it, the network behind :mod:`jaxbp.train.models`,
 its parameters, batch-norm state, optimizer state, step and metrics.
 """
 
@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from jaxbp import models, run_state
+from jaxbp._files import write_json
+from jaxbp.train import models, run_state
 
 if TYPE_CHECKING:
-    from jaxbp.config import Config
+    from jaxbp.train.config import Config
 
 __all__ = ["save", "load_params", "resume", "RESUME_MUST_MATCH"]
 
@@ -42,9 +43,9 @@ def save(
         jax.tree_util.tree_leaves(host[2]),
         meta,
     )
-    run_state.write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    write_json(os.path.join(out_dir, "metrics.json"), metrics)
     if with_plot:
-        from jaxbp.plot import plot_training
+        from jaxbp.train.plot import plot_training
 
         plot_training(metrics, os.path.join(out_dir, "training.png"))
 
@@ -54,7 +55,7 @@ def load_params(path: str | os.PathLike) -> tuple[dict, dict, Config, dict]:
 
     The network and its sizes come from the checkpoint's saved config (a bare
     params file is read as the book's TwoLayerNet, its hidden size from ``W1``).
-    Raises :class:`jaxbp.run_state.CheckpointError`, one line.
+    Raises :class:`jaxbp.train.run_state.CheckpointError`, one line.
     """
     meta = run_state.read_checkpoint_meta(path)
     config = _config_from_meta(meta, path)
@@ -65,7 +66,7 @@ def load_params(path: str | os.PathLike) -> tuple[dict, dict, Config, dict]:
 
 
 def _config_from_meta(meta: dict, path: str | os.PathLike) -> Config:
-    from jaxbp.config import Config
+    from jaxbp.train.config import Config
 
     saved = meta.get("config")
     if saved is None:  # a bare params file: TwoLayerNet, H from W1
@@ -109,7 +110,7 @@ def resume(
     ``opt_state`` is a fresh optimizer state: its structure and shapes say what the
     checkpoint must hold.  Flags that differ from the saved run's
     (:data:`RESUME_MUST_MATCH`), or an ``iters`` below the saved step, raise
-    :class:`jaxbp.run_state.CheckpointError`.
+    :class:`jaxbp.train.run_state.CheckpointError`.
     """
     if not out_dir:
         raise run_state.CheckpointError("--resume needs --out-dir, the folder of the run")

@@ -10,15 +10,12 @@ the same random numbers to both sides: ``Dropout.rand`` (default
 given weights instead of ``np.random.randn``.
 """
 
-import os
-import sys
 from collections import OrderedDict
 
 import numpy as np
 
-# The chapter-5 layers are ported once, in the benchmark's book_numpy (experiments/).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
-from book_numpy import Affine, Relu, SoftmaxWithLoss, softmax  # noqa: E402, F401
+# The chapter-5 layers are ported once, in this package's __init__ (chapter 5).
+from book_numpy import Affine, Relu, SoftmaxWithLoss, softmax  # noqa: F401
 
 
 # ---- common/optimizer.py ------------------------------------------------------
@@ -109,7 +106,7 @@ OPTIMIZERS = {
 }
 
 
-# ---- common/layers.py (Relu, Affine, SoftmaxWithLoss: experiments/book_numpy.py) ----
+# ---- common/layers.py (Relu, Affine, SoftmaxWithLoss: book_numpy/__init__.py) ----
 class Sigmoid:
     def forward(self, x):
         self.out = 1 / (1 + np.exp(-x))

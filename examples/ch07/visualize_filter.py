@@ -1,6 +1,6 @@
 """The first layer's 30 filters before and after training (book 7.6.1, figure 7-24).
 
-    python experiments/conv_filters.py [--steps 600] [--out docs/figures/conv_filters.png]
+    python examples/ch07/visualize_filter.py [--steps 600] [--out docs/figures/conv_filters.png]
 
 Trains SimpleConvNet (7.5) for one epoch (600 Adam steps of batch 100, lr
 0.001, one jitted ``lax.fori_loop``) on MNIST from $JAXBP_DATA_DIR and draws

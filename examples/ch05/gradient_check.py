@@ -1,6 +1,6 @@
 """Book 5.7.3 (gradient_check.py), three ways, in float64.
 
-    python experiments/gradient_check.py [--n 3] [--data-dir DIR]
+    python examples/ch05/gradient_check.py [--n 3] [--data-dir DIR]
 
 Compares, per parameter of a 784-50-10 TwoLayerNet on the first ``n`` MNIST
 training images: (a) our hand-written custom_vjp backprop, (b) ``jax.grad`` of

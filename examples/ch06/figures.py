@@ -1,6 +1,6 @@
 """Chapter 6 figures, from jaxbp's optimizers, weight inits, batch norm and MNIST.
 
-    JAXBP_DATA_DIR=DIR PYTHONPATH=. python experiments/ch6_figures.py [--out docs/figures]
+    JAXBP_DATA_DIR=DIR python examples/ch06/figures.py [--out docs/figures]
 
 writes
   * ``optimizers.png``            figure 6-9 (``ch06/optimizer_compare_mnist.py``):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
-    from jaxbp.config import Config
+    from jaxbp.train.config import Config
 
 __all__ = [
     "main",
@@ -101,7 +101,7 @@ def enable_compile_cache(folder: str | None = None) -> str:
     import jax
 
     if folder is None:
-        from jaxbp.run_state import user_cache_dir
+        from jaxbp._files import user_cache_dir
 
         folder = str(user_cache_dir("xla"))
     jax.config.update("jax_compilation_cache_dir", folder)
@@ -119,8 +119,8 @@ def enable_compile_cache(folder: str | None = None) -> str:
 # ---- flags ------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     """The flags: one per :class:`jaxbp.train.Config` field, plus the run's own."""
-    from jaxbp.config import Config
-    from jaxbp.models import DEFAULTS
+    from jaxbp.train.config import Config
+    from jaxbp.train.models import DEFAULTS
 
     p = argparse.ArgumentParser(
         prog="python -m jaxbp.train",
@@ -198,8 +198,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> Config:
     """The :class:`Config`: flags given, else the saved run's (``--resume``), else the
     model's defaults, else the book's.  Raises ``ValueError``."""
-    from jaxbp.config import Config
-    from jaxbp.models import DEFAULTS
+    from jaxbp.train.config import Config
+    from jaxbp.train.models import DEFAULTS
 
     given = {
         f.name: getattr(args, f.name)
@@ -219,10 +219,11 @@ def _error(message: str, code: int) -> int:
 
 
 def _classify(e: BaseException) -> str | None:
-    from jaxbp.devices import DeviceError
+    from jaxbp._files import OutputError
     from jaxbp.mnist import DatasetError
-    from jaxbp.run_state import CheckpointError, OutputError
     from jaxbp.train import Diverged
+    from jaxbp.train.devices import DeviceError
+    from jaxbp.train.run_state import CheckpointError
 
     for kind, types in (
         ("usage", UsageError),
@@ -282,7 +283,7 @@ def exit_fast(code: int) -> NoReturn:
 
 
 def _run(args, stop: StopSignals) -> int:
-    from jaxbp import devices, run_state
+    from jaxbp.train import devices, run_state
 
     if args.out_dir and not args.evaluate:
         run_state.prepare_out_dir(args.out_dir)  # before anything slow
@@ -351,7 +352,3 @@ def _summary(m: dict, wall: float, out_dir: str | None, print: Callable = print)
     )
     if out_dir:
         print(f"wrote {out_dir}/metrics.json, training.png, params.npz")
-
-
-if __name__ == "__main__":
-    entry()

@@ -52,7 +52,7 @@ def machine_key() -> str:
 
 
 def _cache_file() -> str:
-    from jaxbp.run_state import user_cache_dir
+    from jaxbp._files import user_cache_dir
 
     return str(user_cache_dir("cpu-matmul.json"))
 
@@ -95,7 +95,7 @@ def _decide(make_program) -> str:
     choice = min(timings, key=timings.get)
     known[key] = choice
     try:
-        from jaxbp.run_state import write_json
+        from jaxbp._files import write_json
 
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, known)

@@ -14,10 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxbp import models
-from jaxbp.config import Config
-from jaxbp.data import check_images, map_in_chunks, normalise
+from jaxbp._chunks import map_in_chunks
 from jaxbp.labels import correct
+from jaxbp.train import models
+from jaxbp.train.config import Config
+from jaxbp.train.data import check_images, normalise
 
 __all__ = ["EVAL_CHUNK", "count_correct", "make_evaluation", "evaluate"]
 

@@ -13,7 +13,7 @@ steps.
 
 Run it as the book does::
 
-    python experiments/book_numpy.py --seed 0
+    cd experiments && python -m book_numpy --seed 0
 
 :func:`train` returns the timings used by ``experiments/benchmark.py``
 (steps-only time excludes the accuracy evaluations).
@@ -22,8 +22,6 @@ Run it as the book does::
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from collections import OrderedDict
 
@@ -230,9 +228,8 @@ def load_data(synthetic: bool = False, n_train: int = 60000, n_test: int = 10000
     ``synthetic=True`` returns random data of that layout (for smoke tests
     on machines without the MNIST files).
     """
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
     if synthetic:
-        from jaxbp.testing import synthetic_mnist
+        from jaxbp.mnist.synthetic import synthetic_mnist
 
         d = synthetic_mnist(n_train, n_test, seed=12345)
         return tuple(
@@ -341,7 +338,3 @@ def main(argv=None):
         f"total {r['total_s']:.2f} s; final train acc {r['train_acc'][-1]:.4f}, "
         f"test acc {r['test_acc'][-1]:.4f}"
     )
-
-
-if __name__ == "__main__":
-    main()

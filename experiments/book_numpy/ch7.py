@@ -8,17 +8,14 @@ cross_entropy_error with its ``+ 1e-7``), ``common/optimizer.py`` (Adam) and
 Line for line, nothing optimised; ``experiments/bench_conv.py`` times it.
 """
 
-import os
-import sys
 from collections import OrderedDict
 
 import numpy as np
 
-# The chapter-5 layers and functions, and chapter 6's Adam, are ported once: in the
-# benchmark's book_numpy (experiments/) and in book_numpy_ch6 (tests/).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
-from book_numpy import Affine, Relu, SoftmaxWithLoss, cross_entropy_error, softmax  # noqa: E402
-from book_numpy_ch6 import Adam  # noqa: E402
+# The chapter-5 layers and functions, and chapter 6's Adam, are ported once: in this
+# package's __init__ (chapter 5) and ch6.
+from book_numpy import Affine, Relu, SoftmaxWithLoss, cross_entropy_error, softmax
+from book_numpy.ch6 import Adam
 
 __all__ = [
     "softmax",

@@ -1,6 +1,6 @@
 """Regenerate the chapter-5 computational-graph figures with ``jaxbp.graph.draw``.
 
-    PYTHONPATH=. python experiments/draw_figures.py [--out docs/figures]
+    python examples/ch05/draw_figures.py [--out docs/figures]
 
 writes ``.svg`` and ``.png`` of
   * ``apple``         figure 5-16: 2 apples at 100 each, 10% tax -> 220;

@@ -40,18 +40,18 @@ gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
 
 Integrity
 ---------
-Every file is read by :func:`jaxbp.idx.read`: its decompressed bytes must have
+Every file is read by :func:`jaxbp.mnist.idx.read`: its decompressed bytes must have
 the published SHA-256 (decompression stops past the expected size, so a gzip
 bomb costs a few megabytes) and parse strictly as IDX; then the train and test
-splits must fit together (:func:`jaxbp.idx.check_splits`).  Any failure raises
+splits must fit together (:func:`jaxbp.mnist.idx.check_splits`).  Any failure raises
 :class:`DatasetError` naming the file; partial data is never returned.  A
-download (:mod:`jaxbp.download`) is verified in memory before it is written
+download (:mod:`jaxbp.mnist.download`) is verified in memory before it is written
 atomically; a failed one leaves nothing behind.
 
 Parsed cache
 ------------
 After a verified load the four arrays are saved as an ``.npz`` in the per-user
-cache folder (:mod:`jaxbp.mnist_cache`); a cache whose arrays do not reproduce
+cache folder (:mod:`jaxbp.mnist.cache`); a cache whose arrays do not reproduce
 the expected SHA-256s is ignored and rebuilt, never returned.  With an explicit
 folder (1 or 2) the cache is used only when that folder's files are
 byte-identical to files already verified (a fast hash of the ``.gz`` bytes
@@ -77,21 +77,22 @@ from typing import BinaryIO
 
 import numpy as np
 
-from jaxbp import idx, mnist_cache
-from jaxbp.download import DownloadError
-from jaxbp.download import fetch as _fetch
-from jaxbp.download import from_mirrors as _from_mirrors
-from jaxbp.idx import DatasetError
-from jaxbp.mnist_files import DATASETS, FILES
-from jaxbp.mnist_files import ENV_VARS as _ENV_VARS
-from jaxbp.mnist_files import GZ_MD5 as _ACCEPTED_GZ_MD5
-from jaxbp.mnist_files import MIRRORS as _MIRRORS
-from jaxbp.mnist_files import SHA256 as _EXPECTED_SHA256
-from jaxbp.mnist_files import SIZES as _EXPECTED_BYTES
-from jaxbp.mnist_files import SYSTEM_DIRS as _SYSTEM_DIRS
-from jaxbp.run_state import user_cache_dir
+from jaxbp._files import user_cache_dir
+from jaxbp.mnist import cache as mnist_cache
+from jaxbp.mnist import idx
+from jaxbp.mnist.download import DownloadError
+from jaxbp.mnist.download import fetch as _fetch
+from jaxbp.mnist.download import from_mirrors as _from_mirrors
+from jaxbp.mnist.files import DATASETS, FILES
+from jaxbp.mnist.files import ENV_VARS as _ENV_VARS
+from jaxbp.mnist.files import GZ_MD5 as _ACCEPTED_GZ_MD5
+from jaxbp.mnist.files import MIRRORS as _MIRRORS
+from jaxbp.mnist.files import SHA256 as _EXPECTED_SHA256
+from jaxbp.mnist.files import SIZES as _EXPECTED_BYTES
+from jaxbp.mnist.files import SYSTEM_DIRS as _SYSTEM_DIRS
+from jaxbp.mnist.idx import DatasetError
 
-# The tables of jaxbp.mnist_files and download.fetch are read through the names
+# The tables of jaxbp.mnist.files and download.fetch are read through the names
 # above, at each call, so that a test can replace them here (no network in tests).
 
 __all__ = [
@@ -193,7 +194,7 @@ def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = N
 
 
 # --------------------------------------------------------------------------
-# verifying and parsing the four files (the IDX format: jaxbp.idx)
+# verifying and parsing the four files (the IDX format: jaxbp.mnist.idx)
 # --------------------------------------------------------------------------
 
 
@@ -214,7 +215,7 @@ def _kind(base: str) -> str:
 def _load_file(
     path: Path, dataset: str, base: str, f: BinaryIO | None = None
 ) -> tuple[np.ndarray, str]:
-    """:func:`jaxbp.idx.read` of the file ``base`` of ``dataset``."""
+    """:func:`jaxbp.mnist.idx.read` of the file ``base`` of ``dataset``."""
     return idx.read(path, _kind(base), _expected(dataset, base), f)
 
 
@@ -237,7 +238,7 @@ def _load_files(
 
 def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
     """Fetch ``<base>.gz`` into ``target`` from the first mirror that works
-    (:func:`jaxbp.download.from_mirrors`: verified before it is written).
+    (:func:`jaxbp.mnist.download.from_mirrors`: verified before it is written).
 
     When every mirror fails (e.g. offline), raises one-line
     :class:`DatasetError` saying how to get the files by hand.
@@ -281,7 +282,7 @@ def _cache_path(dataset: str) -> Path:
 
 
 def _read_cache(dataset: str) -> tuple[dict[str, np.ndarray], dict[str, set]] | None:
-    """:func:`jaxbp.mnist_cache.read`, or None when the cache is disabled."""
+    """:func:`jaxbp.mnist.cache.read`, or None when the cache is disabled."""
     return mnist_cache.read(_cache_spec(dataset)) if mnist_cache.enabled() else None
 
 

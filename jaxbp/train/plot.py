@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from jaxbp.run_state import atomic_write
+from jaxbp._files import atomic_write
 
 __all__ = ["plot_training", "preload"]
 

@@ -5,7 +5,7 @@ backward by hand; here the price is :func:`jaxbp.graph.buy_apple` /
 :func:`jaxbp.graph.buy_apple_orange`, composed from the custom_vjp nodes
 ``mul`` and ``add``, and ``jax.grad`` runs their rules.
 
-    python experiments/apple.py
+    python examples/ch05/buy_apple.py
 """
 
 import jax

@@ -12,11 +12,11 @@ files are byte-identical to files already verified.
 
 Reading trusts nothing: each member's size is bounded before it is read (a
 tampered file cannot make it allocate much), the arrays must fit together
-(:func:`jaxbp.idx.check_splits`) and, re-hashed as IDX files
-(:func:`jaxbp.idx.idx_sha256`), reproduce the expected SHA-256s.  A cache that
+(:func:`jaxbp.mnist.idx.check_splits`) and, re-hashed as IDX files
+(:func:`jaxbp.mnist.idx.idx_sha256`), reproduce the expected SHA-256s.  A cache that
 is absent, damaged, tampered with or built for other files reads as None (the
 loader then rebuilds it from verified files), never as arrays.  Writing is
-atomic (:func:`jaxbp.run_state.atomic_write`) and never raises: the cache is an
+atomic (:func:`jaxbp._files.atomic_write`) and never raises: the cache is an
 optimisation only, which ``JAXBP_NO_CACHE=1`` disables (:func:`enabled`, checked
 by the loader before it reads or writes).
 """
@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxbp import idx
-from jaxbp.run_state import atomic_write
+from jaxbp.mnist import idx
+from jaxbp._files import atomic_write
 
 __all__ = ["Source", "Spec", "FORMAT", "enabled", "cache_path", "read", "write"]
 

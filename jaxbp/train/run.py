@@ -1,0 +1,252 @@
+"""A run in progress: its compiled programs, its arrays on the device, what it has done.
+
+:func:`start` builds a :class:`Run` (the network, the mesh, the initial or resumed
+state, the programs compiled ahead of time); :func:`train_chunk` runs a chunk of the
+book's steps (:mod:`jaxbp.train.step`) and adopts it only if every loss is finite;
+:func:`record_eval` takes the book's accuracies and saves the run; :func:`save`
+writes it (:mod:`jaxbp.train.saved_run`).  :func:`jaxbp.train.fit` is the loop over
+these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from collections.abc import Callable
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxbp.train import devices, models, run_state, saved_run, xla_options
+from jaxbp.train.config import Config
+from jaxbp.train.evaluation import make_evaluation
+from jaxbp.train.step import initial_state, make_train_chunk
+
+__all__ = ["Run", "Diverged", "start", "train_chunk", "record_eval", "save"]
+
+
+class Diverged(RuntimeError):
+    """The loss became non-finite; ``.result`` holds the last finite run (saved)."""
+
+    def __init__(self, message: str, result: dict) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclasses.dataclass
+class Run:
+    """A run in progress (see the module docstring)."""
+
+    config: Config
+    model: models.Model
+    arrays: tuple  # x_train, t_train, x_test, t_test on the device(s)
+    put: Callable
+    params: dict
+    state: dict
+    opt_state: object
+    key: jax.Array
+    step: int
+    metrics: dict
+    chunk: Callable
+    correct: Callable
+    out_dir: str | None
+    log: Callable
+    ipe: int
+    session_steps: int = 0
+    session_s: float = 0.0
+
+    @property
+    def max_n(self) -> int:
+        """The longest chunk: one compiled program serves them all (same bits on resume)."""
+        return min(self.ipe, self.model.chunk_steps or self.ipe)
+
+    def chunk_args(self, n: int) -> tuple:
+        scalar = self.put(np.int32(self.step)), self.put(np.int32(n))
+        x, t = self.arrays[0], self.arrays[1]
+        return (self.params, self.state, self.opt_state, self.key, x, t, *scalar)
+
+    def rate(self) -> float:
+        """Steps per second of this session's chunks."""
+        return self.session_steps / self.session_s if self.session_s else 0.0
+
+    def result(self) -> dict:
+        return {"params": self.params, "state": self.state, "metrics": self.metrics}
+
+
+def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> Run:
+    """The run's programs and state: new from ``config.seed``, or resumed from ``out_dir``."""
+    t_start = time.perf_counter()
+    model, optimizer = models.get(config), models.optimizer(config)
+    mesh = devices.data_parallel_mesh(config.devices, config.batch_size)
+    replicated, batch_sharding = devices.shardings(mesh) if mesh else (None, None)
+    put = devices.replicate(replicated) if mesh else jnp.asarray
+    if mesh is not None and jax.process_index() != 0:
+        out_dir = None  # process 0 writes the outputs
+    if out_dir:
+        run_state.prepare_out_dir(out_dir)
+    arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
+    ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
+    params, state, opt_state, data_key = initial_state(model, optimizer, config.seed)
+    step, metrics = 0, _new_metrics(config, ipe, mesh)
+    if resume:
+        params, state, opt_state, step, metrics = saved_run.resume(
+            out_dir, config, model, opt_state
+        )
+    tree_put = partial(jax.tree_util.tree_map, put)
+    run = Run(
+        config,
+        model,
+        arrays,
+        put,
+        *map(tree_put, (params, state, opt_state)),
+        put(data_key),
+        step,
+        metrics,
+        make_train_chunk(config, optimizer, model, batch_sharding),
+        make_evaluation(model),
+        out_dir,
+        log,
+        ipe,
+    )
+    _compile(run, t_start)
+    if out_dir:
+        from jaxbp.train.plot import preload
+
+        preload()  # matplotlib's import overlaps the compiled steps
+    return run
+
+
+def _compile(run: Run, t_start: float) -> None:
+    """Compile ahead of time (on CPU with the chosen matmul path), timed on its own."""
+    t0 = time.perf_counter()
+    c = run.config
+    lowered = run.chunk.lower(*run.chunk_args(0), max_n=run.max_n)
+    path, options = xla_options.compiler_options(c.cpu_matmul, _timing(run, lowered))
+    run.chunk = lowered.compile(compiler_options=options or None)
+    if c.evaluate:
+        run.correct = run.correct.lower(run.params, run.state, *run.arrays).compile(
+            compiler_options=options or None
+        )
+    run.metrics.update(
+        compile_s=time.perf_counter() - t0, cpu_matmul=path, setup_s=time.perf_counter() - t_start
+    )
+    where = f"from step {run.step}" if run.step else "from the start"
+    mesh = f"mesh of {run.metrics['mesh']}" if run.metrics["mesh"] else "single device"
+    run.log(
+        f"jaxbp.train: {c.model}, {c.iters} steps of batch {c.batch_size}, "
+        f"{c.optimizer} lr {c.lr}, on {run.metrics['device']} ({mesh}), dtype "
+        f"{c.dtype}, seed {c.seed}, cpu matmul {path}, {where}"
+    )
+
+
+def _timing(run: Run, lowered):
+    """For ``--cpu-matmul auto``: ``options -> run`` of a few hundred of these steps."""
+    n = min(300, run.max_n)
+
+    def make(options):
+        compiled = lowered.compile(compiler_options=options or None)
+        return lambda: np.asarray(compiled(*run.chunk_args(n))[-1])
+
+    return make
+
+
+def train_chunk(run: Run, n: int) -> None:
+    """Run ``n`` steps; adopt the result only if every loss is finite."""
+    t0 = time.perf_counter()
+    params, state, opt_state, losses = run.chunk(*run.chunk_args(n))
+    losses = np.asarray(losses[:n])  # waits for the chunk
+    dt = time.perf_counter() - t0
+    run.metrics["steps_s"] += dt
+    run.session_s += dt
+    run.session_steps += n
+    finite = np.isfinite(losses)
+    run.metrics["loss"].extend(
+        float(v) for v in losses[: n if finite.all() else int(np.argmin(finite)) + 1]
+    )
+    if not finite.all():
+        _diverged(run, run.step + int(np.argmin(finite)))
+    run.params, run.state, run.opt_state = params, state, opt_state
+    run.step += n
+    run.metrics["epoch_wall_s"].append(dt)
+
+
+def _diverged(run: Run, bad_step: int):
+    run.metrics["diverged_at"] = bad_step
+    del run.metrics["loss"][run.step :]  # keep the saved state's losses
+    save(run, final=True)
+    raise Diverged(
+        f"the loss became non-finite at step {bad_step} with lr "
+        f"{run.config.lr}; try a smaller --lr. The last finite state "
+        f"(step {run.step}) is saved",
+        run.result(),
+    )
+
+
+def record_eval(run: Run, at: int, progress: bool = True) -> None:
+    """The book's train and test accuracies after step ``at``, logged and saved."""
+    t0 = time.perf_counter()
+    correct = np.asarray(run.correct(run.params, run.state, *run.arrays))
+    tr, te = (float(c) / a.shape[0] for c, a in zip(correct, run.arrays[::2]))
+    m = run.metrics
+    m["eval_s"] += time.perf_counter() - t0
+    m["eval_steps"].append(at)
+    m["train_acc"].append(tr)
+    m["test_acc"].append(te)
+    if progress:
+        run.log(
+            f"train acc, test acc | {tr:.4f}, {te:.4f}   step {at:5d}/{run.config.iters}"
+            f"  {run.rate():8.0f} steps/s  [{m['device']}]"
+        )
+    if at >= 3 * run.ipe and tr < 2.0 / 10 and not m.get("warned_chance"):
+        m["warned_chance"] = True
+        run.log(
+            f"warning: train accuracy {tr:.4f} is still at chance after 3 epochs "
+            f"with lr {run.config.lr}; the learning rate may be too large or too small"
+        )
+    save(run, final=False)
+
+
+def save(run: Run, final: bool) -> None:
+    """Write the run to its out-dir (and, when ``final``, the figure)."""
+    run.metrics["steps_done"] = run.step
+    if run.out_dir:
+        saved_run.save(
+            run.out_dir,
+            run.config,
+            run.step,
+            run.params,
+            run.state,
+            run.opt_state,
+            run.metrics,
+            with_plot=final,
+        )
+
+
+def _new_metrics(config: Config, ipe: int, mesh) -> dict:
+    return {
+        "config": dataclasses.asdict(config),
+        "device": devices.device_name(),
+        "mesh": mesh.size if mesh is not None else None,
+        "versions": {
+            "jax": jax.__version__,
+            "optax": optax.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "iter_per_epoch": ipe,
+        "start_step": 0,
+        "eval_steps": [],
+        "train_acc": [],
+        "test_acc": [],
+        "loss": [],
+        "epoch_wall_s": [],
+        "steps_s": 0.0,
+        "eval_s": 0.0,
+        "compile_s": 0.0,
+        "interrupted": False,
+        "steps_done": 0,
+    }
