@@ -3,9 +3,11 @@ signals (SIGINT, SIGTERM) at any moment, --resume bit for bit, divergence."""
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -220,3 +222,41 @@ def test_exit_fast_flushes_runs_atexit_and_keeps_the_code(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
     assert out.returncode == 5 and out.stdout == "buffered thread atexit ran", out
+
+
+# ---- output that streams --------------------------------------------------------------
+STREAMING = """
+import sys, time
+import jaxbp.train.data as data
+from jaxbp.mnist.synthetic import synthetic_mnist
+data.load_data = lambda *a, **k: data.prepare_data(synthetic_mnist(600, 100))
+from jaxbp.train.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_progress_lines_reach_a_pipe_as_they_are_printed(tmp_path):
+    """With stdout a pipe and PYTHONUNBUFFERED unset, each line arrives while the run goes on."""
+    env = {k: v for k, v in ENV.items() if k != "PYTHONUNBUFFERED"}
+    args = ["--iters", "4000000", "--eval-every", "400000", "--no-gradient-check"]
+    p = subprocess.Popen(
+        [sys.executable, "-c", STREAMING, *args, "--out-dir", str(tmp_path / "run")],
+        text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in p.stdout], daemon=True).start()
+    try:
+        seen = []
+        while not any("train acc" in x for x in seen):  # a buffered line would come at exit
+            try:
+                seen.append(lines.get(timeout=90))
+            except queue.Empty:
+                raise AssertionError(f"no progress line within 90 s; got {seen}") from None
+        assert p.poll() is None, "the line came only when the run ended"
+        assert seen[0].startswith("jaxbp.train: two_layer_net")
+    finally:
+        p.kill()
+        p.wait()

@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_CODES",
     "StopSignals",
     "enable_compile_cache",
+    "stream_lines",
 ]
 
 EXIT_CODES = {
@@ -238,8 +239,21 @@ def _classify(e: BaseException) -> str | None:
     return None
 
 
+def stream_lines() -> None:
+    """Every line printed reaches a pipe or a file when it is printed, in order.
+
+    Python block-buffers stdout when it is not a terminal (``| tee``, ``nohup``, a
+    SLURM or CI log), so progress would arrive only at exit and after stderr's lines.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # absent on replaced streams
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    stream_lines()
     stop = StopSignals.install()
     args = parser().parse_args(argv)
     try:
