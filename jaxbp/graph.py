@@ -29,10 +29,11 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-if TYPE_CHECKING:  # drawing imports graphviz; only draw() needs it
+if TYPE_CHECKING:  # drawing imports graphviz; only draw() and explore() need it
     from jaxbp.drawing import Drawing
+    from jaxbp.explore import Explorer
 
-__all__ = ["add", "mul", "buy_apple", "buy_apple_orange", "draw"]
+__all__ = ["add", "mul", "buy_apple", "buy_apple_orange", "draw", "explore"]
 
 
 def _check_pair(name: str, x, y):
@@ -170,3 +171,17 @@ def draw(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Drawing:
     from jaxbp.drawing import draw as _draw
 
     return _draw(f, *args, **kwargs)
+
+
+def explore(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Explorer:
+    """A page that steps through ``f``'s backprop; see :func:`jaxbp.explore.explore`.
+
+    Needs no Graphviz: the page draws its own SVG.
+
+    >>> page = explore(buy_apple)           # figure 5-16, forward then backward
+    >>> page.html.startswith("<!DOCTYPE html>")
+    True
+    """
+    from jaxbp.explore import explore as _explore
+
+    return _explore(f, *args, **kwargs)

@@ -161,3 +161,52 @@ def test_experiment_script_writes_all_figures(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {
         f"{n}.{e}" for n in names for e in ("svg", "png")
     }
+
+
+# ---- the backward pass as a graph of its own (figure 5-20) --------------------
+def test_backward_graph_of_buy_apple_has_the_books_four_multiplications():
+    """Figure 5-16's backward: dout*tax, dout*apple_price, then *apple_num and *apple."""
+    nodes, edges = parse(draw(buy_apple, 100.0, 2.0, 1.1, backward=True).source)
+    src = draw(buy_apple, 100.0, 2.0, 1.1, backward=True).source
+    red = set(re.findall(r'^\s*(\w+) \[label="×" color=red', src, re.M))
+    assert len(red) == 4
+    outs = sorted({t: float(f) for t, h, f, b in edges if t in red}.values())
+    assert outs == pytest.approx(sorted([1.1, 200.0, 2.2, 110.0]))
+    grads = jax.grad(buy_apple, argnums=(0, 1, 2))(100.0, 2.0, 1.1)
+    got = {nodes[h]: float(f) for t, h, f, b in edges if nodes[h].startswith("d")}
+    assert got == pytest.approx(dict(zip(["dapple", "dapple_num", "dtax"], map(float, grads))))
+    assert "dout" in nodes.values()
+    forward = [n for n, label in nodes.items() if label == "×" and n not in red]
+    assert len(forward) == 1  # apple * apple_num: the residual apple_price; 220 itself is unused
+
+
+def test_backward_graph_of_the_sigmoid_figure_5_20():
+    g = drawing.trace(drawing.book_sigmoid, 1.0, backward=True)
+    back = {n.label for n in g.nodes if n.backward}  # the ops that run on dout
+    assert {"×", "−"} <= back  # -dout * (1/x^2), * exp(-x), * (-1)
+    assert {"exp", "^-2"} <= {n.label for n in g.nodes}  # exp(-x) and 1/x^2 from the forward
+    (dx,) = [e for e in g.edges if g.node(e.head).kind == "output"]
+    y = 1 / (1 + np.exp(-1.0))
+    assert float(dx.fwd) == pytest.approx(y * (1 - y), rel=1e-5)
+
+
+def test_second_order_equals_grad_of_grad():
+    """The derivative of the derivative: drawn two ways, both jax.grad(jax.grad(sigmoid))."""
+    want = float(jax.grad(jax.grad(drawing.book_sigmoid))(1.0))
+    for d in (
+        draw(jax.grad(drawing.book_sigmoid), 1.0),
+        draw(drawing.book_sigmoid, 1.0, backward=True),
+    ):
+        nodes, edges = parse(d.source)
+        (into_x,) = [b for t, h, f, b in edges if nodes[t] == "x"]
+        assert float(into_x) == pytest.approx(want, rel=1e-5)
+
+
+def test_book_sigmoid_figure_5_19_constants_carry_no_gradient():
+    g = drawing.trace(drawing.book_sigmoid, 1.0)
+    assert [n.label for n in g.nodes if n.kind == "op"] == ["×", "exp", "+", "/"]
+    consts = [e for e in g.edges if g.node(e.tail).kind == "const"]
+    assert [g.node(e.tail).label for e in consts] == ["-1", "1", "1"]
+    assert all(e.bwd is None for e in consts)
+    assert all(e.bwd is not None for e in g.edges if g.node(e.tail).kind != "const")
+    assert g.upstream("in0") == pytest.approx(float(jax.grad(drawing.book_sigmoid)(1.0)))
