@@ -68,23 +68,38 @@ def pytest_runtest_setup(item):
         missing(DOT_HINT, "JAXBP_REQUIRE_GRAPHVIZ")
 
 
-def _have_mnist():
-    return bool(DATA_DIR) and os.path.isfile(os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz"))
+def _mnist_dir():
+    """Where MNIST is by the loader's own rule (the trainer and the notebook use it too):
+    ``$JAXBP_DATA_DIR``, else the per-user cache folder; None when neither holds it."""
+    from jaxbp.mnist import DatasetError, find_data_dir
+
+    try:
+        return find_data_dir("mnist")
+    except DatasetError:
+        return None
 
 
 @pytest.fixture(scope="session")
 def mnist_raw():
-    """The real MNIST (uint8), from JAXBP_DATA_DIR.
+    """The real MNIST (uint8), found as the trainer finds it (never downloaded here).
 
     Skips (with the reason) on a machine without the data; in CI (CI=true)
     the data must be there, so a missing copy fails instead of skipping.
     """
-    if not _have_mnist():
+    found = _mnist_dir()
+    if found is None:
+        from jaxbp.mnist import default_cache_dir
+
         missing(
-            f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}; set it to a folder "
-            "with the four *-ubyte.gz files)",
+            f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}, and none in "
+            f"{default_cache_dir('mnist')}; set JAXBP_DATA_DIR to a folder with the four "
+            "*-ubyte.gz files)",
             "CI",
         )
     from jaxbp.mnist import load_raw
 
-    return load_raw(data_dir=DATA_DIR, progress=False)
+    return load_raw(data_dir=found, download=False, progress=False)
+
+
+def _have_mnist() -> bool:
+    return _mnist_dir() is not None

@@ -27,10 +27,7 @@ from jaxbp.mnist import DatasetError, idx, load_mnist, load_raw
 from jaxbp.mnist import load as mnist_load
 
 # Captured at import, before the autouse fixture clears the environment.
-_REPO = Path(__file__).resolve().parents[1]
-_REAL_MNIST_DIR = os.environ.get("JAXBP_DATA_DIR") or str(
-    _REPO.parent / "shared" / "data" / "mnist"
-)
+_REAL_MNIST_DIR = str(mnist.find_data_dir("mnist") or "")  # the loader's own rule
 
 _REAL_FETCH = mnist_load._fetch  # saved before the autouse fixture stubs it out
 BASES = dict(mnist.FILES)  # key -> base name
@@ -127,10 +124,9 @@ def cache_files(tmp_path, dataset="mnist"):
 
 
 def test_real_mnist(tmp_path, monkeypatch):
-    if not Path(_REAL_MNIST_DIR, "train-images-idx3-ubyte.gz").is_file():
+    if not _REAL_MNIST_DIR:
         pytest.skip(
-            f"real MNIST not found at {_REAL_MNIST_DIR} "
-            "(set JAXBP_DATA_DIR to the folder holding the four .gz files)"
+            "real MNIST not found (set JAXBP_DATA_DIR to the folder holding the four .gz files)"
         )
     (x, t), (xt, tt) = load_mnist(data_dir=_REAL_MNIST_DIR, progress=False)
     assert x.shape == (60000, 784) and xt.shape == (10000, 784)
@@ -321,7 +317,10 @@ def test_missing_files_no_download_data_dir(tmp_path):
     with pytest.raises(DatasetError) as ei:
         load_raw(data_dir=d, download=False)
     msg = str(ei.value)
-    assert str(d) in msg and "JAXBP_DATA_DIR" in msg and "train-images-idx3-ubyte.gz" in msg
+    assert (
+        str(d) in msg and "give data_dir the folder" in msg and "train-images-idx3-ubyte.gz" in msg
+    )
+    assert "JAXBP_DATA_DIR" not in msg  # data_dir overrides the variable: no point naming it
 
 
 def test_missing_files_no_download_default(tmp_path):
@@ -516,16 +515,38 @@ def test_cache_round_trip(synth, tmp_path):
     (npz,) = cache_files(tmp_path)
     assert npz.parent == mnist.default_cache_dir("mnist")
     assert [p.name for p in npz.parent.iterdir()] == [npz.name]  # no temp files
-    # remove the sources: the default search comes from the npz...
-    for p in d.iterdir():
-        p.unlink()
-    second = load_raw(download=False)
+    second = load_raw(data_dir=d, download=False)  # the same files: read from the cache
     for k in first:
         np.testing.assert_array_equal(first[k], second[k])
         assert second[k].dtype == np.uint8
-    # ...but a named folder must hold its files: the cache does not stand in for them
+    # remove the sources: the cache never stands in for the files, named or not
+    for p in d.iterdir():
+        p.unlink()
     with pytest.raises(DatasetError, match=r"data.*lacks train-images-idx3-ubyte"):
         load_raw(data_dir=d, download=False)
+    with pytest.raises(DatasetError, match="files not found"):
+        load_raw(download=False)
+
+
+def test_a_copy_read_through_the_variable_is_not_found_without_it(synth, monkeypatch):
+    """A parsed copy made while JAXBP_DATA_DIR was set used to be found later without it:
+    the trainer found MNIST where the tests (and README) said there was none."""
+    monkeypatch.setenv("JAXBP_DATA_DIR", str(synth.write()))
+    load_raw(download=False)
+    monkeypatch.delenv("JAXBP_DATA_DIR")
+    with pytest.raises(DatasetError, match="files not found"):
+        load_raw(download=False)
+
+
+def test_messages_name_the_folder_as_the_user_gave_it(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DatasetError) as e:
+        load_raw(data_dir=missing, download=False, given_as="--data-dir")
+    line = str(e.value)
+    assert "(from --data-dir)" in line and "give --data-dir the folder" in line
+    assert "JAXBP_DATA_DIR" not in line and "data_dir=" not in line  # the flag overrides it
+    with pytest.raises(DatasetError, match=r"\(from data_dir\)"):
+        load_raw(data_dir=missing, download=False)
 
 
 @pytest.mark.parametrize("kind", ["garbage", "bad-shapes"])

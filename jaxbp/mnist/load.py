@@ -31,7 +31,7 @@ gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
    ``../shared/data/mnist``): that folder and nothing else, which must exist
    and hold all four valid files.  Nothing is ever downloaded into it (it may
    be a read-only shared copy).
-3. otherwise: the parsed cache (below), then the per-user cache folder
+3. otherwise: the per-user cache folder
    ``$XDG_CACHE_HOME/jaxbp/<dataset>`` (default ``~/.cache/jaxbp/<dataset>``),
    then for ``"fashion-mnist"`` ``/usr/share/datasets/fashion-mnist`` (Debian
    package ``dataset-fashion-mnist``); the first folder holding all four files
@@ -52,10 +52,11 @@ Parsed cache
 ------------
 After a verified load the four arrays are saved as an ``.npz`` in the per-user
 cache folder (:mod:`jaxbp.mnist.cache`); a cache whose arrays do not reproduce
-the expected SHA-256s is ignored and rebuilt, never returned.  With an explicit
-folder (1 or 2) the cache is used only when that folder's files are
-byte-identical to files already verified (a fast hash of the ``.gz`` bytes
-instead of a full decompression); otherwise they are verified in full.
+the expected SHA-256s is ignored and rebuilt, never returned.  The cache is used
+only when the folder found (1, 2 or 3) holds files byte-identical to files already
+verified (a fast hash of the ``.gz`` bytes instead of a full decompression);
+otherwise they are verified in full.  It is never a source of data by itself: the
+files are always looked for by the rule above.
 ``JAXBP_NO_CACHE=1`` disables the cache.
 
 Errors
@@ -127,20 +128,24 @@ def default_cache_dir(dataset: str = "mnist") -> Path:
     return user_cache_dir(dataset)
 
 
-def _manual_hint(dataset: str, target: Path) -> str:
+def _manual_hint(dataset: str, target: Path, origin: str = "", given_as: str = "data_dir") -> str:
+    """How to get the files, in the words of how the user named the folder."""
     names = ", ".join(b + ".gz" for b in FILES.values())
+    put = f"Put the files {names} (gzipped or not) into {target}"
+    if origin == given_as:  # the folder was named by the argument (or flag) itself
+        return f"{put}, or give {given_as} the folder that holds them."
     return (
-        f"Put the files {names} (gzipped or not) into {target}, "
-        f"or set the environment variable {_ENV_VARS[dataset]} to the folder that "
-        f"holds them (or pass data_dir=...)."
+        f"{put}, or set the environment variable {_ENV_VARS[dataset]} to the folder "
+        f"that holds them (or use {given_as})."
     )
 
 
-def _explicit_dir(dataset: str, data_dir) -> tuple[Path, str] | None:
+def _explicit_dir(dataset: str, data_dir, given_as: str) -> tuple[Path, str] | None:
     """The folder named by ``data_dir`` or else by the dataset's environment
-    variable, with where the name came from; None when neither is given."""
+    variable, with where the name came from (``given_as`` or ``$VAR``); None
+    when neither is given."""
     if data_dir is not None:
-        return Path(data_dir), "data_dir"
+        return Path(data_dir), given_as
     env = os.environ.get(_ENV_VARS[dataset], "")
     if env:
         return Path(env), "$" + _ENV_VARS[dataset]
@@ -186,7 +191,7 @@ def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = N
     be listed and ``ValueError`` for an unknown dataset.
     """
     _check_dataset(dataset)
-    explicit = _explicit_dir(dataset, data_dir)
+    explicit = _explicit_dir(dataset, data_dir, "data_dir")
     for d in [explicit[0]] if explicit else _search_dirs(dataset):
         if _complete(_find_files(d)):
             return d
@@ -292,7 +297,7 @@ def _read_cache(dataset: str) -> tuple[dict[str, np.ndarray], dict[str, set]] | 
 
 
 def _explicit_files(
-    dataset: str, directory: Path, origin: str, download: bool, progress: bool
+    dataset: str, directory: Path, origin: str, download: bool, progress: bool, given_as: str
 ) -> dict[str, Path]:
     """The four files in the folder named by ``data_dir`` or the variable.
 
@@ -303,21 +308,21 @@ def _explicit_files(
     if files is None:
         raise DatasetError(
             f"the {dataset} data folder {directory} (from {origin}) does not exist. "
-            + _manual_hint(dataset, directory)
+            + _manual_hint(dataset, directory, origin, given_as)
         )
     missing = [base for base, p in files.items() if p is None]
-    if missing and (origin != "data_dir" or not download):
-        why = "download=False" if origin == "data_dir" else f"nothing is downloaded into {origin}"
+    if missing and (origin != given_as or not download):
+        why = "download=False" if origin == given_as else f"nothing is downloaded into {origin}"
         raise DatasetError(
             f"{directory} (from {origin}) lacks {', '.join(missing)} (.gz or raw); "
-            f"{why}. " + _manual_hint(dataset, directory)
+            f"{why}. " + _manual_hint(dataset, directory, origin, given_as)
         )
     for base in missing:
         files[base] = _download(dataset, base, directory, progress)
     return files  # type: ignore[return-value]
 
 
-def _default_files(dataset: str, download: bool, progress: bool) -> dict[str, Path]:
+def _default_files(dataset: str, download: bool, progress: bool, given_as: str) -> dict[str, Path]:
     """The four files from the first complete folder of the default search,
     else downloaded (the missing ones) into the per-user cache folder."""
     dirs = _search_dirs(dataset)
@@ -332,7 +337,7 @@ def _default_files(dataset: str, download: bool, progress: bool) -> dict[str, Pa
         raise DatasetError(
             f"{dataset} files not found (looked in: {', '.join(str(d) for d in dirs)}); "
             f"missing in {target}: {', '.join(missing)}; download=False. "
-            + _manual_hint(dataset, target)
+            + _manual_hint(dataset, target, "the default search", given_as)
         )
     for base in missing:
         files[base] = _download(dataset, base, target, progress)
@@ -365,6 +370,8 @@ def load_raw(
     data_dir: str | os.PathLike | None = None,
     download: bool = True,
     progress: bool = True,
+    *,
+    given_as: str = "data_dir",
 ) -> dict[str, np.ndarray]:
     """Load the four arrays of ``dataset`` unmodified, as uint8.
 
@@ -383,17 +390,21 @@ def load_raw(
     Raises ``ValueError`` for an unknown dataset and :class:`DatasetError`
     (one line, naming the path) when a named folder does not exist or cannot
     be read, the files are missing (and ``download=False`` or every mirror
-    fails), corrupt, or fail their checksum.
+    fails), corrupt, or fail their checksum.  Messages name the folder's
+    argument as ``given_as`` (the trainer passes ``"--data-dir"``).
+
+    The parsed cache only saves re-verifying files it was built from: it is used
+    when the folder found holds byte-identical files, and is never a source of
+    data by itself (so a copy read once through ``JAXBP_DATA_DIR`` is not found
+    later without it).
     """
     _check_dataset(dataset)
-    explicit = _explicit_dir(dataset, data_dir)
+    explicit = _explicit_dir(dataset, data_dir, given_as)
     if explicit is not None:
-        files = _explicit_files(dataset, *explicit, download=download, progress=progress)
-        return _load_verified(dataset, files, _read_cache(dataset))
-    cached = _read_cache(dataset)
-    if cached is not None:
-        return cached[0]
-    return _load_verified(dataset, _default_files(dataset, download, progress), None)
+        files = _explicit_files(dataset, *explicit, download, progress, given_as)
+    else:
+        files = _default_files(dataset, download, progress, given_as)
+    return _load_verified(dataset, files, _read_cache(dataset))
 
 
 def load_mnist(

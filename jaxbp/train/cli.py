@@ -331,7 +331,7 @@ def _evaluate(args) -> int:
     from jaxbp import train
 
     params, state, config, meta = train.load_params(args.evaluate)
-    data = train.load_data(config.dataset, args.data_dir, not args.quiet)
+    data = train.load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
     tr = train.evaluate(params, data["x_train"], data["t_train"], config, state)
     te = train.evaluate(params, data["x_test"], data["t_test"], config, state)
     print(f"{args.evaluate} (step {meta.get('step')}): train acc, test acc | {tr:.4f}, {te:.4f}")
@@ -342,7 +342,7 @@ def _train(args, config, stop: StopSignals) -> int:
     from jaxbp import train
 
     t0 = time.perf_counter()
-    data = train.load_data(config.dataset, args.data_dir, not args.quiet)
+    data = train.load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
     stop.check()
     if args.gradient_check and config.model == "two_layer_net" and not args.resume:
         from jaxbp.gradient import print_gradient_check

@@ -15,11 +15,20 @@ import numpy as np
 __all__ = ["load_data", "check_images", "prepare_data", "normalise"]
 
 
-def load_data(dataset: str = "mnist", data_dir: str | None = None, progress: bool = True) -> dict:
-    """uint8 images ``(N, 784)`` and int32 labels ``(N,)``, validated once."""
+def load_data(
+    dataset: str = "mnist",
+    data_dir: str | None = None,
+    progress: bool = True,
+    given_as: str = "data_dir",
+) -> dict:
+    """uint8 images ``(N, 784)`` and int32 labels ``(N,)``, validated once.
+
+    ``given_as`` names ``data_dir`` in messages as the user gave it (``--data-dir``).
+    """
     from jaxbp import mnist
 
-    return prepare_data(mnist.load_raw(dataset=dataset, data_dir=data_dir, progress=progress))
+    raw = mnist.load_raw(dataset=dataset, data_dir=data_dir, progress=progress, given_as=given_as)
+    return prepare_data(raw)
 
 
 def check_images(name: str, x: np.ndarray, t: np.ndarray | None = None) -> None:
