@@ -9,6 +9,10 @@ The table of contents, in the book's order (the book's ``common/`` is this folde
   labels           5.6.3    the one label check, one-hot rows, the accuracy test
   two_layer_net    5.7.2    TwoLayerNet as pure functions of a params dict
   gradient         5.7.3    the three-way gradient check
+  rule_check       5.7.3    which hand-written rule is wrong: every node checked alone
+  explore          5.1-5.6  a page that steps through forward and backward, node by node
+  forward          5.1.3    the chapter's rules in forward mode (jax.custom_jvp), for jvp
+  exercises        5        the chapter's exercises, graded: python -m jaxbp.exercises
   reference                 plain-jnp twins of every layer, for the tests
   optimizer        6.1      SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam
   weight_init      6.2      Xavier and He initial weights
@@ -41,6 +45,9 @@ __all__ = ["__version__"]
 if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import conv as conv
     from jaxbp import drawing as drawing
+    from jaxbp import exercises as exercises
+    from jaxbp import explore as explore
+    from jaxbp import forward as forward
     from jaxbp import gradient as gradient
     from jaxbp import graph as graph
     from jaxbp import im2col as im2col
@@ -51,6 +58,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import numerical as numerical
     from jaxbp import optimizer as optimizer
     from jaxbp import reference as reference
+    from jaxbp import rule_check as rule_check
     from jaxbp import simple_conv_net as simple_conv_net
     from jaxbp import techniques as techniques
     from jaxbp import train as train

@@ -13,6 +13,9 @@ Run it in float64 (``with enable_x64():``); float32 differences are
 dominated by rounding in (c).  The central differences are 4.4's
 :func:`jaxbp.numerical.numerical_gradient`, re-exported here with
 :func:`~jaxbp.numerical.enable_x64` and :func:`~jaxbp.numerical.check_step`.
+
+When a check fails, :func:`check_rules` (:mod:`jaxbp.rule_check`) says *which* rule is
+wrong: every ``custom_vjp`` node of any function, checked at its own inputs.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from jax.typing import ArrayLike
 
 from jaxbp import reference, two_layer_net
 from jaxbp.numerical import check_step, enable_x64, numerical_gradient
+from jaxbp.rule_check import check_rules, print_rule_check
 
 __all__ = [
     "numerical_gradient",
@@ -35,6 +39,8 @@ __all__ = [
     "check_step",
     "gradient_check_inputs",
     "print_gradient_check",
+    "check_rules",
+    "print_rule_check",
 ]
 
 
