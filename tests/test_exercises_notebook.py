@@ -1,0 +1,91 @@
+"""The exercises notebook runs top to bottom once its exercise cells hold the answers.
+
+``examples/ch05/exercises.ipynb`` ships with empty bodies.  Each exercise cell
+starts with ``# EXERCISE: NAME``; the test replaces that cell by the answer's
+functions from ``tests/exercise_answers.py``, executes the notebook with
+``nbclient`` in a fresh ``python3`` kernel on CPU, and requires every check
+cell to report a pass.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+import exercise_answers
+import ipykernel  # noqa: F401  (the kernel nbclient starts; a dev dependency)
+import nbclient
+import nbformat
+import pytest
+
+from jaxbp.exercises.spec import EXERCISES, NAMES, NET_NAME
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOK = os.path.join(ROOT, "examples", "ch05", "exercises.ipynb")
+MARK = "# EXERCISE: "
+
+
+def exercise_of(cell) -> str | None:
+    first = cell.source.split("\n", 1)[0]
+    return (
+        first[len(MARK) :].strip() if cell.cell_type == "code" and first.startswith(MARK) else None
+    )
+
+
+def answer(name: str) -> str:
+    names = [NET_NAME] if name == NET_NAME else [EXERCISES[name].fwd, EXERCISES[name].bwd]
+    return (
+        MARK
+        + name
+        + "\n"
+        + "\n\n".join(inspect.getsource(getattr(exercise_answers, n)) for n in names)
+    )
+
+
+def test_notebook_structure():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert 'find_spec("jaxbp") is None' in code[0].source and "://" not in code[0].source
+    assert [exercise_of(c) for c in code if exercise_of(c)] == list(NAMES)
+    for c in code:
+        assert not c.get("outputs"), "commit the notebook without outputs"
+        if exercise_of(c):
+            assert "raise NotImplementedError" in c.source
+            bodies = [line.strip() for line in c.source.splitlines()]
+            assert not any(b.startswith("return") for b in bodies)  # no answer in the notebook
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for word in ("순전파", "역전파", "연쇄법칙", "국소적 미분", "chain rule", "local derivative"):
+        assert word in text
+
+
+def _outputs(cell) -> str:
+    return "".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.outputs
+    )
+
+
+def test_notebook_runs_with_the_answers(tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if exercise_of(cell):
+            cell.source = answer(exercise_of(cell))
+    env = {k: os.environ.get(k) for k in ("JAX_PLATFORMS", "PYTHONPATH", "LANG", "LC_ALL")}
+    os.environ.update(JAX_PLATFORMS="cpu", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    os.environ["PYTHONPATH"] = ROOT + os.pathsep + (env["PYTHONPATH"] or "")
+    try:
+        nbclient.NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+    except nbclient.exceptions.CellExecutionError as e:
+        pytest.fail(f"notebook cell failed:\n{e}")
+    finally:
+        for k, v in env.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    checks = [c for c in nb.cells if c.cell_type == "code" and "exercises.check(" in c.source]
+    assert len(checks) == len(NAMES) + 1
+    for cell in checks[:-1]:
+        out = _outputs(cell)
+        assert "1 passed, 0 failed, 0 skipped" in out, out
+    assert f"{len(NAMES)} passed, 0 failed, 0 skipped" in _outputs(checks[-1])
+    assert "price 220; dapple dapple_num dtax: 2.2 110 200" in _outputs(nb.cells[2])
