@@ -489,14 +489,14 @@ def test_download_fashion_mirrors(synth, monkeypatch, tmp_path):
 
 def test_real_fetch_with_file_url(tmp_path, capsys):
     """The real urllib-based _fetch, on file:// URLs (no network)."""
-    src = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    src = tmp_path / "t10k-images-idx3-ubyte.gz"
     payload = os.urandom(200_000)
     src.write_bytes(payload)
     out = io.BytesIO()
     _REAL_FETCH(src.as_uri(), out, True)
     assert out.getvalue() == payload
     err = capsys.readouterr().err
-    assert "t10k-labels-idx1-ubyte.gz" in err and "100%" in err
+    assert "t10k-images-idx3-ubyte.gz" in err and "100%" in err
     out2 = io.BytesIO()
     _REAL_FETCH(src.as_uri(), out2, False)
     assert out2.getvalue() == payload and capsys.readouterr().err == ""

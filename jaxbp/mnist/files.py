@@ -3,8 +3,9 @@
 Data only, for :mod:`jaxbp.mnist` (which re-exports :data:`FILES` and
 :data:`DATASETS`): the four IDX file names, the published SHA-256 and size of
 each decompressed file, the MD5s of upstream ``.gz`` wrappers also accepted,
-the download mirrors, the environment variable naming each dataset's folder
-and the system folders where a distribution installs it.  Every table is keyed
+the size of each ``.gz`` file (the download bound), the https download
+mirrors, the environment variable naming each dataset's folder and the system
+folders where a distribution installs it.  Every table is keyed
 by dataset name (``"mnist"``, ``"fashion-mnist"``), then by IDX base name.
 """
 
@@ -16,6 +17,7 @@ __all__ = [
     "SHA256",
     "SIZES",
     "GZ_MD5",
+    "GZ_SIZES",
     "MIRRORS",
     "ENV_VARS",
     "SYSTEM_DIRS",
@@ -74,15 +76,33 @@ GZ_MD5: dict[str, dict[str, str]] = {
     },
 }
 
-# URL prefixes the ``.gz`` files are downloaded from, tried in order.
+# Size in bytes of each published ``.gz`` file, as the mirrors below serve it: a
+# download is abandoned once it exceeds this (plus a small margin), so an endless
+# or oversized response cannot fill memory.
+GZ_SIZES: dict[str, dict[str, int]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": 9_912_422,
+        "train-labels-idx1-ubyte": 28_881,
+        "t10k-images-idx3-ubyte": 1_648_877,
+        "t10k-labels-idx1-ubyte": 4_542,
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": 26_421_880,
+        "train-labels-idx1-ubyte": 29_515,
+        "t10k-images-idx3-ubyte": 4_422_102,
+        "t10k-labels-idx1-ubyte": 5_148,
+    },
+}
+
+# URL prefixes the ``.gz`` files are downloaded from, tried in order; https only
+# (jaxbp.mnist.download refuses any other network scheme).
 MIRRORS: dict[str, tuple[str, ...]] = {
     "mnist": (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
     ),
     "fashion-mnist": (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
     ),
 }

@@ -33,7 +33,6 @@ __all__ = [
     "parser",
     "EXIT_CODES",
     "StopSignals",
-    "enable_compile_cache",
     "stream_lines",
 ]
 
@@ -95,26 +94,6 @@ class StopSignals:
         """Raise :class:`Stopped` if a signal arrived."""
         if self.received:
             raise Stopped(self.received)
-
-
-def enable_compile_cache(folder: str | None = None) -> str:
-    """Keep compiled programs in a per-user folder, so later runs skip the compiles."""
-    import jax
-
-    if folder is None:
-        from jaxbp._files import user_cache_dir
-
-        folder = str(user_cache_dir("xla"))
-    jax.config.update("jax_compilation_cache_dir", folder)
-    for option, value in (
-        ("jax_persistent_cache_min_compile_time_secs", 0.0),
-        ("jax_persistent_cache_min_entry_size_bytes", 0),
-    ):
-        try:
-            jax.config.update(option, value)
-        except (AttributeError, KeyError, ValueError):  # older JAX: keep its default
-            pass
-    return folder
 
 
 # ---- flags ------------------------------------------------------------------------------
@@ -184,7 +163,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         "--no-compile-cache",
         dest="compile_cache",
         action="store_false",
-        help="do not keep compiled programs in the per-user cache",
+        help="do not keep (signed) compiled programs in the per-user cache",
     )
     p.add_argument(
         "--distributed-timeout",
@@ -320,7 +299,9 @@ def _run(args, stop: StopSignals) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from None
     if args.compile_cache:
-        enable_compile_cache()
+        from jaxbp.train import compile_cache
+
+        compile_cache.enable()
     stop.check()
     if args.evaluate:
         return _evaluate(args)

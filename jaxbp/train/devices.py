@@ -27,6 +27,7 @@ __all__ = [
     "replicate",
     "device_name",
     "check_backend",
+    "check_address",
     "distributed_env",
     "initialize_distributed",
 ]
@@ -127,6 +128,36 @@ def _int_env(env, name: str) -> int:
         raise DeviceError(f"${name} must be an integer, got {env[name]!r}") from None
 
 
+def check_address(address: str, name: str = "$JAX_COORDINATOR_ADDRESS") -> tuple[str, int]:
+    """``(host, port)`` of a ``host:port`` address, or :class:`DeviceError` (one line).
+
+    The host is a name, an IPv4 address or a bracketed IPv6 address
+    (``[::1]:1234``); the port an integer 1..65535.  Checked before JAX sees the
+    address (JAX fails on a malformed one with an ``IndexError`` or an abort).
+
+    >>> check_address("127.0.0.1:1234"), check_address("[::1]:80")
+    (('127.0.0.1', 1234), ('::1', 80))
+    >>> check_address("garbage")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    jaxbp.train.devices.DeviceError: ... must be host:port with a port 1..65535, got 'garbage'
+    """
+    host, sep, port = address.strip().rpartition(":")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    ok = (
+        sep
+        and bare
+        and port.isascii()
+        and port.isdigit()
+        and 1 <= int(port) <= 65535
+        and not any(c.isspace() or c in "/@[]" for c in bare)
+        and (":" not in bare or host.startswith("["))
+    )
+    if not ok:
+        raise DeviceError(f"{name} must be host:port with a port 1..65535, got {address!r}")
+    return bare, int(port)
+
+
 def distributed_env(env: Mapping[str, str] | None = None) -> dict | None:
     """Keyword arguments for :func:`jax.distributed.initialize`, or ``None``.
 
@@ -141,11 +172,16 @@ def distributed_env(env: Mapping[str, str] | None = None) -> dict | None:
     * ``JAXBP_DISTRIBUTED=1``: call ``jax.distributed.initialize()`` anyway.
 
     A single process (one SLURM task, a single-host TPU) is left alone.
-    Malformed numbers raise :class:`DeviceError`.
+    A malformed address (:func:`check_address`) or number raises :class:`DeviceError`.
+
+    >>> distributed_env({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234", "JAX_NUM_PROCESSES": "2",
+    ...                  "JAX_PROCESS_ID": "1"})
+    {'coordinator_address': '10.0.0.1:1234', 'num_processes': 2, 'process_id': 1}
     """
     env = os.environ if env is None else env
     if env.get("JAX_COORDINATOR_ADDRESS"):
-        kw = {"coordinator_address": env["JAX_COORDINATOR_ADDRESS"]}
+        check_address(env["JAX_COORDINATOR_ADDRESS"])
+        kw = {"coordinator_address": env["JAX_COORDINATOR_ADDRESS"].strip()}
         if env.get("JAX_NUM_PROCESSES"):
             kw["num_processes"] = _int_env(env, "JAX_NUM_PROCESSES")
         if env.get("JAX_PROCESS_ID"):
@@ -171,13 +207,11 @@ def _wait_for_port(address: str, timeout_s: float) -> None:
     import socket
     import time
 
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise DeviceError(f"$JAX_COORDINATOR_ADDRESS must be host:port, got {address!r}")
+    host, port = check_address(address)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+            socket.create_connection((host, port), timeout=1.0).close()
             return
         except OSError as e:
             if time.monotonic() >= deadline:
@@ -189,16 +223,72 @@ def _wait_for_port(address: str, timeout_s: float) -> None:
             time.sleep(0.5)
 
 
+EXIT_DEVICE = 7  # the command line's exit code for a broken multi-process setup
+_GRACE_S = 30  # JAX's own timeout is this much later, so the watchdog always fires first
+
+
+def _watchdog(timeout_s: float, message: str):
+    """A started daemon timer that, after ``timeout_s``, prints one line and exits 7.
+
+    JAX's C++ runtime aborts the process (SIGABRT, a stack dump) when the other
+    processes do not arrive in time; this ends it first, cleanly.  ``.cancel()``
+    it once joined.
+    """
+    import threading
+
+    def fire():
+        line = f"jaxbp.train: error: {message}\n".encode(errors="replace")
+        try:
+            os.write(2, line)
+        finally:
+            os._exit(EXIT_DEVICE)
+
+    timer = threading.Timer(max(timeout_s, 0.1), fire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _join(kw: dict, timeout_s: float, where: str, who: str) -> None:
+    """``jax.distributed.initialize(**kw)`` under a watchdog of ``timeout_s`` seconds."""
+    late = (
+        f"the multi-process run at {where} did not start within {timeout_s:g} s "
+        f"({who}): not every process arrived"
+    )
+    timer = _watchdog(timeout_s, late)
+    try:
+        try:
+            jax.distributed.initialize(**kw, initialization_timeout=int(timeout_s) + _GRACE_S)
+        except TypeError:  # older JAX without initialization_timeout
+            jax.distributed.initialize(**kw)
+    except Exception as e:  # RuntimeError, ValueError, or an IndexError inside some versions
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DeviceError(
+            f"could not join the multi-process run at {where} within {timeout_s:g} s: {first}"
+        ) from None
+    finally:
+        timer.cancel()
+
+
 def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     """Join a multi-process run when :func:`distributed_env` finds one.
 
-    Prints ``waiting for the coordinator at ADDR (process i of n)`` first, and
-    gives up after ``timeout_s`` seconds with :class:`DeviceError`.  Must run
-    before anything touches the devices.  Returns whether it joined.
+    Prints ``waiting for the coordinator at ADDR (process i of n)`` first.  A
+    malformed address is :class:`DeviceError` before JAX is called; a coordinator
+    that never answers is :class:`DeviceError` after ``timeout_s`` seconds; peers
+    that never arrive end the process after ``timeout_s`` seconds with one line
+    ``jaxbp.train: error: ...`` on stderr and exit code 7 (JAX would abort it).
+    Must run before anything touches the devices.  Returns whether it joined.
+
+    >>> initialize_distributed(log=print)  # no multi-process variables set: nothing to do
+    False
     """
+    import time
+
     kw = distributed_env()
     if kw is None:
         return False
+    start = time.monotonic()
     where = kw.get("coordinator_address", "the auto-detected coordinator")
     who = (
         f"process {kw['process_id']} of {kw['num_processes']}"
@@ -207,16 +297,7 @@ def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     )
     log(f"waiting for the coordinator at {where} ({who}), up to {timeout_s} s")
     if kw.get("process_id") and "coordinator_address" in kw:
-        # JAX aborts the whole process (a C++ fatal error) when the coordinator never
-        # answers; a plain TCP probe first turns that into a clean error.
+        # A plain TCP probe first: a coordinator that never answers is a clean error.
         _wait_for_port(kw["coordinator_address"], timeout_s)
-    try:
-        jax.distributed.initialize(**kw, initialization_timeout=int(timeout_s))
-    except TypeError:  # older JAX without initialization_timeout
-        jax.distributed.initialize(**kw)
-    except (RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DeviceError(
-            f"could not join the multi-process run at {where} within {timeout_s} s: {first}"
-        ) from None
+    _join(kw, timeout_s - (time.monotonic() - start), where, who)
     return True

@@ -9,8 +9,10 @@ CPUs measured (BENCHMARKS.md).  The paths:
                   (the default: 0.62-0.64x the time of XLA's default on a 2-core Intel
                   Xeon with AVX-512, 0.8-0.87x on a 2-core AMD EPYC)
     auto          time both once on this machine (CPU model, core count, jaxlib
-                  version), keep the answer in the per-user cache, and use it
-                  from then on, so the same machine always runs the same program
+                  version), keep the answer in the per-user cache
+                  (``cpu-matmul.json``), and use it from then on, so the same
+                  machine always runs the same program; a malformed file is
+                  ignored, the machine timed again and the file rewritten
 
 GPUs and TPUs always get XLA's defaults.  An option the installed jaxlib does not
 know falls back to ``xla-default``.
@@ -25,7 +27,15 @@ from collections.abc import Callable
 
 import jax
 
-__all__ = ["PATHS", "CHOICES", "DEFAULT", "compiler_options", "machine_key", "measure"]
+__all__ = [
+    "PATHS",
+    "CHOICES",
+    "DEFAULT",
+    "compiler_options",
+    "machine_key",
+    "measure",
+    "read_decisions",
+]
 
 PATHS: dict[str, dict] = {
     "xla-default": {},
@@ -80,14 +90,35 @@ def measure(make_program: Callable[[dict], Callable[[], None]], repeats: int = 3
     return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
+def read_decisions(path: str) -> dict[str, str]:
+    """The valid decisions in the ``auto`` file ``path``: ``{machine key: path name}``.
+
+    Anything malformed (not JSON, not an object, a key or value that is not a
+    string, a name not in :data:`PATHS`) is left out, never an exception, so the
+    machine is timed again and the file rewritten.
+
+    >>> import json, tempfile
+    >>> f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    >>> _ = f.write(json.dumps({"cpu A": "eigen", "cpu B": "../x", "cpu C": None})); f.close()
+    >>> read_decisions(f.name)
+    {'cpu A': 'eigen'}
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            known = json.load(f)
+    except (OSError, ValueError, RecursionError):  # missing, unreadable, not JSON
+        return {}
+    if not isinstance(known, dict):
+        return {}
+    return {
+        k: v for k, v in known.items() if isinstance(k, str) and isinstance(v, str) and v in PATHS
+    }
+
+
 def _decide(make_program) -> str:
     key, path = machine_key(), _cache_file()
-    try:
-        with open(path) as f:
-            known = json.load(f)
-    except (OSError, ValueError):
-        known = {}
-    if isinstance(known.get(key), str) and known[key] in PATHS:
+    known = read_decisions(path)
+    if key in known:
         return known[key]
     if make_program is None:
         return "xla-default"
