@@ -160,7 +160,7 @@ def test_experiment_script_writes_all_figures(tmp_path):
     names = {"apple", "apple_orange", "sigmoid", "two_layer_net"}
     assert {p.name for p in tmp_path.iterdir()} == {
         f"{n}.{e}" for n in names for e in ("svg", "png")
-    }
+    } | {f"{n}.html" for n in ("apple", "apple_orange", "sigmoid")}
 
 
 # ---- the backward pass as a graph of its own (figure 5-20) --------------------

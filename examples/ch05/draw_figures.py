@@ -1,39 +1,58 @@
 """Regenerate the chapter-5 computational-graph figures with ``jaxbp.graph.draw``.
 
-    python examples/ch05/draw_figures.py [--out docs/figures]
+    python examples/ch05/draw_figures.py [--out DIR | --update-docs]
 
-writes ``.svg`` and ``.png`` of
+writes ``.svg`` and ``.png`` (and, for the first three, an ``.html`` page that steps
+through forward and backward) of
   * ``apple``         figure 5-16: 2 apples at 100 each, 10% tax -> 220;
                       backward 1.1, 2.2, 110, 200;
   * ``apple_orange``  figure 5-17: plus 3 oranges at 150 -> 715; backward 1.1,
                       2.2, 110, 3.3, 165, 650;
-  * ``sigmoid``       figures 5-19/5-20: ``1 / (1 + exp(-x))`` in plain
-                      ``jax.numpy`` at x = 1 (nodes -, exp, +, /);
+  * ``sigmoid``       figures 5-19/5-20: ``1 / (1 + exp(-x))`` from
+                      figure 5-19's nodes at x = 1 (x(-1), exp, +1, /);
   * ``two_layer_net`` section 5.7.2: Affine -> ReLU -> Affine ->
                       Softmax-with-Loss of a 784-50-10 net on a batch of 100.
+into ``./figures`` (or ``--out DIR``; ``--update-docs``: the repository's
+``docs/figures``, the files README shows), printing each path it writes.
 Rendering needs Graphviz's ``dot`` program (``apt-get install graphviz``).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 
 from jaxbp import two_layer_net
-from jaxbp.graph import buy_apple, buy_apple_orange, draw
+from jaxbp.drawing import book_sigmoid
+from jaxbp.graph import buy_apple, buy_apple_orange, draw, explore
 
 
 def sigmoid(x):
-    """Equation 5.9 with plain jnp ops, the graph of figures 5-19 and 5-20."""
-    return 1 / (1 + jnp.exp(-x))
+    """Equation 5.9 from figure 5-19's nodes: x(-1), exp, +1, / (figures 5-19, 5-20)."""
+    return book_sigmoid(x)
+
+
+DOCS_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "figures"
+
+
+def output_dir(argv=None) -> Path:
+    """The folder to write into: ``--out DIR`` (default ``./figures``) or ``--update-docs``."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--out", default="figures", help="output folder (default: ./figures)")
+    where.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="write into the repository's docs/figures (the files README shows)",
+    )
+    args = ap.parse_args(argv)
+    return DOCS_FIGURES if args.update_docs else Path(args.out)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="docs/figures", help="output folder")
-    out = ap.parse_args(argv).out
+    out = output_dir(argv)
     kx, kt = jax.random.split(jax.random.PRNGKey(0))
     params = two_layer_net.init_params(1, 784, 50, 10)
     x = jax.random.uniform(kx, (100, 784))
@@ -56,9 +75,13 @@ def main(argv=None):
     ]
     for name, f, args, title in figures:
         drawing = draw(
-            f, *args, title=title + "  (black: forward, red: backward)", filename=f"{out}/{name}"
+            f, *args, title=title + "  (black: forward, red: backward)", filename=out / name
         )
-        print(*drawing.files)
+        for path in drawing.files:
+            print(f"wrote {Path(path).resolve()}")
+    for name, f, args, title in figures[:3]:  # apple, apple_orange, sigmoid: step through them
+        page = explore(f, *args, title=title).save(out / f"{name}.html")
+        print(f"wrote {Path(page).resolve()}")
 
 
 if __name__ == "__main__":

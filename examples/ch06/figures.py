@@ -1,8 +1,10 @@
 """Chapter 6 figures, from jaxbp's optimizers, weight inits, batch norm and MNIST.
 
-    JAXBP_DATA_DIR=DIR python examples/ch06/figures.py [--out docs/figures]
+    JAXBP_DATA_DIR=DIR python examples/ch06/figures.py [--out DIR | --update-docs]
+        [--only histograms|optimizers|batch_norm] [--iters 2000] [--epochs 20] [--quick]
 
-writes
+writes into ``./figures`` (or ``--out DIR``; ``--update-docs``: the repository's
+``docs/figures``, the files README shows) and prints each path it writes:
   * ``optimizers.png``            figure 6-9 (``ch06/optimizer_compare_mnist.py``):
                                   SGD, Momentum, AdaGrad and Adam (book defaults) on
                                   MNIST, 4 hidden layers of 100 ReLU units, He init,
@@ -11,8 +13,10 @@ writes
   * ``activation_histograms.png`` figures 6-10, 6-11, 6-13 and 6-14
                                   (``weight_init_activation_histogram.py``): the
                                   activations of 5 layers of 100 units for 1000
-                                  Gaussian inputs, weights of std 1, std 0.01,
-                                  Xavier (sigmoid) and He (ReLU);
+                                  Gaussian inputs; sigmoid with weights of std 1,
+                                  std 0.01 and Xavier, then ReLU with std 0.01,
+                                  Xavier and He (figure 6-14's three rows); needs
+                                  no MNIST (``--only histograms``);
   * ``batch_norm.png``            figure 6-18 (``batch_norm_test.py``): training
                                   accuracy with and without batch norm, 5 hidden
                                   layers of 100 ReLU units, SGD lr 0.01, batch 100,
@@ -29,8 +33,8 @@ images resident as uint8; the 16 batch-norm runs of each kind are one
 from __future__ import annotations
 
 import argparse
-import os
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -110,17 +114,32 @@ def plot_optimizers(curves: dict, path: str) -> None:
 
 
 # ---- figures 6-10 .. 6-14: activation histograms ------------------------------------
+# (book figure, row label, weight_init_std, activation): 6-10, 6-11 and 6-13 for the
+# sigmoid, then figure 6-14's three rows for ReLU (std 0.01, Xavier, He).
 HISTOGRAM_CASES = [
-    ("std = 1, sigmoid", 1.0, sigmoid),
-    ("std = 0.01, sigmoid", 0.01, sigmoid),
-    ("Xavier, sigmoid", "xavier", sigmoid),
-    ("He, ReLU", "he", relu),
+    ("6-10", "std 1, sigmoid", 1.0, sigmoid),
+    ("6-11", "std 0.01, sigmoid", 0.01, sigmoid),
+    ("6-13", "Xavier, sigmoid", "xavier", sigmoid),
+    ("6-14", "std 0.01, ReLU", 0.01, relu),
+    ("6-14", "Xavier, ReLU", "xavier", relu),
+    ("6-14", "He, ReLU", "he", relu),
 ]
+RELU_YLIM = 7000  # the book's plt.ylim(0, 7000) for ReLU: half the outputs are exactly 0
 
 
 def layer_activations(
     weight_init_std, activation, seed: int = 0, layers: int = 5, nodes: int = 100
 ) -> list:
+    """Each layer's activations, flattened (the book's ``weight_init_activation_histogram.py``).
+
+    ``layers`` layers of ``nodes`` units, ``W = init_std(weight_init_std, nodes) * randn``,
+    applied to 1000 Gaussian samples of ``nodes`` features.  Returns ``layers`` arrays
+    of shape ``(1000 * nodes,)``.  The same ``seed`` gives every case the same inputs
+    and the same standard-normal draws, so the rows differ only by the scale.
+
+    >>> [a.shape for a in layer_activations("he", relu, layers=2, nodes=10)]
+    [(10000,), (10000,)]
+    """
     key_x, *keys = jax.random.split(jax.random.PRNGKey(seed), layers + 1)
     z = jax.random.normal(key_x, (1000, nodes))  # 1000 Gaussian inputs
     out = []
@@ -132,18 +151,19 @@ def layer_activations(
 
 
 def plot_histograms(path: str) -> None:
-    fig, axes = plt.subplots(len(HISTOGRAM_CASES), 5, figsize=(11, 8.5), sharey="row")
-    for row, (title, std, act) in zip(axes, HISTOGRAM_CASES):
+    """Figures 6-10, 6-11, 6-13 and 6-14: one row per case, one column per layer."""
+    fig, axes = plt.subplots(len(HISTOGRAM_CASES), 5, figsize=(11, 13), sharey="row")
+    for row, (figure, label, std, act) in zip(axes, HISTOGRAM_CASES):
         for i, (ax, a) in enumerate(zip(row, layer_activations(std, act))):
             ax.hist(a, 30, range=(0, 1))
             ax.set_title(f"{i + 1}-layer", fontsize=9)
             ax.tick_params(labelsize=7)
-        row[0].set_ylabel(title, fontsize=9)
-        if act is relu:  # the book's plt.ylim(0, 7000): half the ReLU outputs are 0
-            row[0].set_ylim(0, 7000)
+        row[0].set_ylabel(f"Figure {figure}\n{label}", fontsize=9)
+        if act is relu:
+            row[0].set_ylim(0, RELU_YLIM)
     fig.suptitle(
-        "Figures 6-10, 6-11, 6-13, 6-14: activations of 5 layers x 100 units, "
-        "1000 Gaussian inputs (ReLU row cut at 7000)"
+        "Activations of 5 layers x 100 units for 1000 Gaussian inputs, by initial weights\n"
+        f"(sigmoid: figures 6-10, 6-11, 6-13; ReLU: figure 6-14, cut at {RELU_YLIM} as the book)"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -211,26 +231,73 @@ def plot_batch_norm(scales, with_bn, without_bn, path: str) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> None:
+FIGURES = ("histograms", "optimizers", "batch_norm")
+DOCS_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "figures"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line: which figures, where, and how long to train."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/figures")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", default="figures", help="output folder (default: ./figures)")
+    where.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="write into the repository's docs/figures (the files README shows)",
+    )
+    parser.add_argument(
+        "--only", choices=FIGURES, action="append", help="draw only this figure (repeatable)"
+    )
     parser.add_argument("--iters", type=int, default=2000, help="figure 6-9 iterations")
+    parser.add_argument("--epochs", type=int, default=20, help="figure 6-18 epochs")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 iterations, 2 epochs")
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    (x_train, t_train), _ = load_mnist(normalize=False, progress=False)
-    x_u8, t = jnp.asarray(x_train), jnp.asarray(t_train, jnp.int32)
+    if args.quick:
+        args.iters, args.epochs = 20, 2
+    for name in ("iters", "epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    args.out = DOCS_FIGURES if args.update_docs else Path(args.out)
+    args.only = tuple(dict.fromkeys(args.only or FIGURES))
+    return args
+
+
+def main(argv=None) -> list:
+    """Draw the chosen figures; print and return the paths written."""
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def wrote(name):
+        path = args.out / name
+        written.append(path)
+        print(f"wrote {path.resolve()}", flush=True)
 
     start = time.perf_counter()
-    plot_histograms(os.path.join(args.out, "activation_histograms.png"))
-    curves = compare_optimizers(x_u8, t, args.iters)
-    print("final smoothed loss:", {k: round(float(smoothed(v)[-1]), 3) for k, v in curves.items()})
-    plot_optimizers(curves, os.path.join(args.out, "optimizers.png"))
-    scales = np.logspace(0, -4, num=16)
-    runs = [batch_norm_runs(x_u8[:1000], t[:1000], bn, scales) for bn in (True, False)]
-    for label, run in zip(("with BN", "without BN"), runs):
-        print(f"final train accuracy {label:10s}:", " ".join(f"{a:.2f}" for a in run[:, -1]))
-    plot_batch_norm(scales, *runs, os.path.join(args.out, "batch_norm.png"))
-    print(f"done in {time.perf_counter() - start:.0f} s -> {args.out}")
+    if "histograms" in args.only:
+        plot_histograms(args.out / "activation_histograms.png")
+        wrote("activation_histograms.png")
+    if "optimizers" in args.only or "batch_norm" in args.only:
+        (x_train, t_train), _ = load_mnist(normalize=False, progress=False)
+        x_u8, t = jnp.asarray(x_train), jnp.asarray(t_train, jnp.int32)
+    if "optimizers" in args.only:
+        curves = compare_optimizers(x_u8, t, args.iters)
+        final = {k: round(float(smoothed(v)[-1]), 3) for k, v in curves.items()}
+        print("final smoothed loss:", final)
+        plot_optimizers(curves, args.out / "optimizers.png")
+        wrote("optimizers.png")
+    if "batch_norm" in args.only:
+        scales = np.logspace(0, -4, num=16)
+        runs = [
+            batch_norm_runs(x_u8[:1000], t[:1000], bn, scales, epochs=args.epochs)
+            for bn in (True, False)
+        ]
+        for label, run in zip(("with BN", "without BN"), runs):
+            print(f"final train accuracy {label:10s}:", " ".join(f"{a:.2f}" for a in run[:, -1]))
+        plot_batch_norm(scales, *runs, args.out / "batch_norm.png")
+        wrote("batch_norm.png")
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    return written
 
 
 if __name__ == "__main__":
