@@ -116,9 +116,10 @@ def replicate(sharding: NamedSharding) -> Callable[[ArrayLike], jax.Array]:
 
 
 def device_name() -> str:
-    """``"cpu:cpu x1"``-style name of the default devices."""
+    """The default devices as a person names them: ``"CPU x1"``, ``"NVIDIA H200 x1"``."""
     d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)} x{jax.device_count()}"
+    kind = str(getattr(d, "device_kind", "") or d.platform)
+    return f"{d.platform.upper() if kind.lower() == d.platform else kind} x{jax.device_count()}"
 
 
 def _int_env(env, name: str) -> int:

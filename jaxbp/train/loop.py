@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from jaxbp.train import run_state
 from jaxbp.train.config import Config
 from jaxbp.train.data import load_data, prepare_data
 from jaxbp.train.run import record_eval, save, train_chunk
@@ -55,24 +56,34 @@ def fit(
     data = load_data(config.dataset, data_dir, progress) if data is None else prepare_data(data)
     run = start_run(config, data, out_dir, resume, log)
     try:
+        _loop(run, should_stop, log, progress)
+        save(run, final=True)
+    finally:
+        if run.out_dir:
+            run_state.release_out_dir(run.out_dir)  # a finished run no longer holds its folder
+    return run.result()
+
+
+def _loop(run, should_stop: Callable[[], str | None], log: Callable, progress: bool) -> None:
+    """The book's loop: chunks of steps, each followed by its evaluation, until a stop."""
+    config = run.config
+    try:
         for n, eval_at in chunk_schedule(
             config.iters, run.ipe, config.evaluate, run.step, run.model.chunk_steps
         ):
             stop = should_stop()
             if stop:
                 run.metrics.update(interrupted=True, stopped_by=stop)
-                log(f"{stop}: stopping at step {run.step}; saving the run")
-                break
+                log(f"{stop}: stopping after {run.step} steps; saving the run")
+                return
             train_chunk(run, n)
             if eval_at is not None:
                 record_eval(run, eval_at, progress)
             elif progress:
-                log(f"step {run.step:5d}/{config.iters}  {run.rate():8.0f} steps/s")
+                log(f"step {run.step:5d}/{config.iters}  {run.rate_text()}")
     except KeyboardInterrupt:  # library use: Ctrl-C in a notebook
         run.metrics.update(interrupted=True, stopped_by="SIGINT")
-        log(f"interrupted at step {run.step}: saving what was done")
-    save(run, final=True)
-    return run.result()
+        log(f"interrupted after {run.step} steps: saving what was done")
 
 
 def chunk_schedule(

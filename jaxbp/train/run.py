@@ -73,6 +73,11 @@ class Run:
         """Steps per second of this session's chunks."""
         return self.session_steps / self.session_s if self.session_s else 0.0
 
+    def rate_text(self) -> str:
+        """``"  7790 steps/s"``; blank until a chunk of more than one step has run (the
+        first chunk is the book's single step 0, all start-up, no rate to speak of)."""
+        return f"{self.rate():8.0f} steps/s" if self.session_steps > 1 else " " * 16
+
     def result(self) -> dict:
         return {"params": self.params, "state": self.state, "metrics": self.metrics}
 
@@ -199,7 +204,7 @@ def record_eval(run: Run, at: int, progress: bool = True) -> None:
     if progress:
         run.log(
             f"train acc, test acc | {tr:.4f}, {te:.4f}   step {at:5d}/{run.config.iters}"
-            f"  {run.rate():8.0f} steps/s  [{m['device']}]"
+            f"  {run.rate_text()}  [{m['device']}]"
         )
     if at >= 3 * run.ipe and tr < 2.0 / 10 and not m.get("warned_chance"):
         m["warned_chance"] = True

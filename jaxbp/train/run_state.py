@@ -80,6 +80,9 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> str:
         pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
         raise OutputError(f"{out_dir} is in use by process {pid}") from None
+    if not _still_the_lock_file(fd, os.path.join(out_dir, ".lock")):  # released meanwhile
+        os.close(fd)
+        return prepare_out_dir(out_dir)
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     _LOCKS[out_dir] = fd
@@ -88,10 +91,24 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> str:
     return out_dir
 
 
+def _still_the_lock_file(fd: int, path: str) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
+    except OSError:
+        return False
+
+
 def release_out_dir(out_dir: str | os.PathLike) -> None:
-    """Drop this process's lock on ``out_dir`` (it also goes when the process ends)."""
+    """Drop this process's lock on ``out_dir`` and remove its ``.lock`` file.
+
+    The file is removed while it is still locked; a process that opened it in the
+    meantime sees, once it gets the lock, that the file is gone and locks afresh.
+    (The lock also goes when the process ends, however it ends.)
+    """
     fd = _LOCKS.pop(os.fspath(out_dir), None)
     if fd is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(os.fspath(out_dir), ".lock"))
         os.close(fd)
 
 
