@@ -19,6 +19,7 @@ DOCTESTED = {
     "two_layer_net.py",
     "gradient.py",
     "rule_check.py",
+    "forward.py",
     "drawing.py",
     "explore.py",
     "exercises/__init__.py",
