@@ -36,6 +36,7 @@ DOCTESTED = {
     "simple_conv_net.py",
     "mnist/synthetic.py",
     "train/loop.py",
+    "train/runs.py",
 }
 _PACKAGE = Path(__file__).parent / "jaxbp"
 

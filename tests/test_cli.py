@@ -260,3 +260,45 @@ def test_progress_lines_reach_a_pipe_as_they_are_printed(tmp_path):
     finally:
         p.kill()
         p.wait()
+
+
+# ---- a folder per run -------------------------------------------------------------------
+def synthetic_cli(*args, cwd, env=None):
+    """The CLI on synthetic data (no MNIST needed), in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-c", STREAMING, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**ENV, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_each_run_gets_its_own_folder_and_latest_points_at_the_newest(tmp_path):
+    """Before, every command wrote runs/latest: the tour's second command erased the first."""
+    quick = ["--iters", "30", "--eval-every", "10", "--no-gradient-check"]
+    first = synthetic_cli(*quick, cwd=tmp_path)
+    second = synthetic_cli("--model", "multi_layer_net", *quick, cwd=tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.is_symlink())
+    assert [f.rsplit("-", 2)[0] for f in folders] == ["multi_layer_net", "two_layer_net"]
+    latest = tmp_path / "runs" / "latest"
+    assert latest.is_symlink() and os.readlink(latest).startswith("multi_layer_net-")
+    for f in folders:
+        assert (tmp_path / "runs" / f / "params.npz").is_file()
+        assert not (tmp_path / "runs" / f / ".lock").exists()  # released at the end
+    ev = synthetic_cli("--evaluate", "runs/latest", cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    assert (
+        "evaluating runs/multi_layer_net-" in ev.stdout and "multi_layer_net on mnist" in ev.stdout
+    )
+    res = synthetic_cli("--resume", "--iters", "40", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "resuming runs/multi_layer_net-" in res.stdout and "whole run:" in res.stdout
+
+
+def test_resume_without_a_run_says_what_to_give(tmp_path):
+    r = synthetic_cli("--resume", cwd=tmp_path)
+    assert r.returncode == EXIT_CODES["usage"]
+    assert r.stderr.count("\n") == 1 and "--resume needs --out-dir" in r.stderr

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from jaxbp.train import runs
+
 if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
     from jaxbp.train.config import Config
 
@@ -138,9 +140,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out-dir",
-        default="runs/latest",
-        help="where params.npz, metrics.json "
-        "and training.png go (default %(default)s; '' writes nothing)",
+        help="where params.npz, metrics.json and training.png go (default: a new folder "
+        "runs/MODEL-YYYYmmdd-HHMMSS, with runs/latest pointing at it; with --resume, "
+        "runs/latest; '' writes nothing)",
     )
     p.add_argument(
         "--resume",
@@ -150,8 +152,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--evaluate",
-        metavar="CHECKPOINT",
-        help="evaluate a saved params.npz on the train and test sets and exit",
+        metavar="RUN",
+        help="evaluate a saved run (its folder, e.g. runs/latest, or its params.npz) on the "
+        "train and test sets and exit",
     )
     p.add_argument(
         "--no-gradient-check",
@@ -278,10 +281,9 @@ def exit_fast(code: int) -> NoReturn:
 def _run(args, stop: StopSignals) -> int:
     from jaxbp.train import devices, run_state
 
-    if args.out_dir and not args.evaluate:
-        run_state.prepare_out_dir(args.out_dir)  # before anything slow
     saved = None
     if args.resume:
+        args.out_dir = runs.latest() if args.out_dir is None else args.out_dir
         if not args.out_dir:
             raise UsageError("--resume needs --out-dir, the folder of the run")
         saved = run_state.read_checkpoint_meta(os.path.join(args.out_dir, "params.npz")).get(
@@ -291,6 +293,10 @@ def _run(args, stop: StopSignals) -> int:
         config = None if args.evaluate else config_from_args(args, saved)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if config is not None and args.out_dir is None:
+        args.out_dir = runs.new_run_dir(config.model)
+    if args.out_dir and not args.evaluate:
+        run_state.prepare_out_dir(args.out_dir)  # before anything slow
     devices.initialize_distributed(args.distributed_timeout)
     devices.check_backend()
     if config is not None:
@@ -311,11 +317,13 @@ def _run(args, stop: StopSignals) -> int:
 def _evaluate(args) -> int:
     from jaxbp import train
 
-    params, state, config, meta = train.load_params(args.evaluate)
+    path = runs.checkpoint_path(args.evaluate)
+    params, state, config, meta = train.load_params(path)
+    print(f"evaluating {path}: {runs.describe(config, meta.get('step'))}")
     data = train.load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
     tr = train.evaluate(params, data["x_train"], data["t_train"], config, state)
     te = train.evaluate(params, data["x_test"], data["t_test"], config, state)
-    print(f"{args.evaluate} (step {meta.get('step')}): train acc, test acc | {tr:.4f}, {te:.4f}")
+    print(f"{path} (step {meta.get('step')}): train acc, test acc | {tr:.4f}, {te:.4f}")
     return 0
 
 
@@ -325,6 +333,8 @@ def _train(args, config, stop: StopSignals) -> int:
     t0 = time.perf_counter()
     data = train.load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
     stop.check()
+    if args.resume:
+        print(f"resuming {args.out_dir}: {runs.describe(config)}")
     if args.gradient_check and config.model == "two_layer_net" and not args.resume:
         from jaxbp.gradient import print_gradient_check
 
@@ -339,11 +349,15 @@ def _train(args, config, stop: StopSignals) -> int:
 
 
 def _summary(m: dict, wall: float, out_dir: str | None, print: Callable = print) -> None:
+    """The last lines: accuracies, where the time went, where the run is, how to go on."""
     last = lambda k: f"{m[k][-1]:.4f}" if m[k] else "n/a"
+    whole = "whole run: " if m.get("start_step") else ""
     print(
-        f"final: train acc {last('train_acc')}, test acc {last('test_acc')}; "
-        f"compile {m['compile_s']:.2f}s, steps {m['steps_s']:.2f}s, evaluations "
-        f"{m['eval_s']:.2f}s, this command {wall:.2f}s (step {m['steps_done']})"
+        f"final: train acc {last('train_acc')}, test acc {last('test_acc')} after "
+        f"{m['steps_done']} steps; {whole}steps {m['steps_s']:.2f}s, evaluations "
+        f"{m['eval_s']:.2f}s; this command {wall:.2f}s (compile {m['compile_s']:.2f}s)"
     )
     if out_dir:
         print(f"wrote {out_dir}/metrics.json, training.png, params.npz")
+        if m.get("interrupted"):
+            print(f"continue with: python -m jaxbp.train --out-dir {out_dir} --resume")
