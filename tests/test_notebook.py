@@ -9,6 +9,9 @@ Needs the MNIST files (``$JAXBP_DATA_DIR`` or the cache), as the notebook does.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import time
 
 import ipykernel  # noqa: F401  (the kernel nbclient starts; a dev dependency)
@@ -39,7 +42,7 @@ def test_notebook_structure():
     assert first.cell_type == "markdown"
     assert "Runtime > Change runtime type" in first.source
     assert "GPU" in first.source and "TPU" in first.source
-    assert any('REPO = "https://github.com/' in c.source for c in nb.cells if c.cell_type == "code")
+    assert not any("setup_tpu" in c.source for c in nb.cells)  # retired from JAX
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
         "commit the notebook without outputs"
     )
@@ -83,3 +86,37 @@ def test_notebook_executes_on_cpu(tmp_path, mnist_raw):
     pngs = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(pngs) >= 2  # the training plots
     assert (tmp_path / "runs" / "colab" / "training.png").exists()
+
+
+def _install_cell() -> str:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and "install_jaxbp" in c.source)
+
+
+def test_install_cell_uses_the_address_pyproject_publishes():
+    """The cell installed from github.com/OWNER/jaxbp, an address that exists nowhere."""
+    text = open(os.path.join(ROOT, "pyproject.toml")).read()
+    urls = re.search(r"^\[project\.urls\]\n((?:.+\n)*)", text, re.M)
+    published = re.search(r'^Repository = "([^"]+)"', urls[1], re.M)[1] if urls else ""
+    assert re.search(r'^REPO = "([^"]*)"', _install_cell(), re.M)[1] == published
+
+
+def test_install_cell_without_jaxbp_stops_with_one_sentence(tmp_path):
+    """Unedited, with nothing to install from: one sentence saying what to do, no pip call."""
+    no_jaxbp = (
+        "import importlib.util, subprocess\n"
+        "real = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'jaxbp' else real(name, *a)\n"
+        "subprocess.run = lambda *a, **k: (_ for _ in ()).throw(AssertionError('pip ran'))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", no_jaxbp + _install_cell()],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr and "pip ran" not in r.stderr
+    assert r.stderr.strip().startswith("jaxbp is not installed here: upload a wheel")
+    assert r.stderr.strip().count("\n") == 0
