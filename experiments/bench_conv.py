@@ -10,7 +10,7 @@ Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
   jaxbp          the same program with our rules (simple_conv_net.train_loss)
   jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals, backward: col, col_W)
 The JAX rows are compiled with the trainer's CPU matmul path (--cpu-matmul, default
-the trainer's: eigen; see jaxbp/xla_options.py).
+the trainer's: eigen; see jaxbp/train/xla_options.py).
 Rows run interleaved (A B C D A B C D ...); medians per step and ratios.  On a
 busy machine run with OPENBLAS_NUM_THREADS=1 (2-thread BLAS was 4x slower there).
 """

@@ -20,6 +20,7 @@ from bench.harness import interleaved, timed
 from jaxbp import reference, train, two_layer_net
 from jaxbp.mnist.synthetic import synthetic_mnist
 from jaxbp.train import models, xla_options
+from jaxbp.train.devices import device_name
 
 ENV = ("XLA_", "JAX_", "OMP_", "OPENBLAS_", "MKL_")  # the environment variables recorded
 
@@ -221,7 +222,7 @@ def conv(spec):
 def peak(spec):
     """The machine, and its float32 matmul peak: the best of 7 ``n x n`` products in JAX (jitted)
     and in NumPy, the larger on a CPU, JAX's on an accelerator (NumPy runs on the host)."""
-    n, d = spec["peak_n"], jax.devices()[0]
+    n = spec["peak_n"]
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     a_dev, mm = jax.device_put(a), jax.jit(lambda x: x @ x)
     times = interleaved({"jax": lambda: mm(a_dev), "numpy": lambda: a @ a}, 7)[0]
@@ -235,7 +236,7 @@ def peak(spec):
         "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "os": platform.platform(),
         "versions": f"python {platform.python_version()}, {versions}",
-        "device": f"{d.platform}:{getattr(d, 'device_kind', d.platform)} x{jax.device_count()}",
+        "device": device_name(),
         "env": env or "no XLA_/JAX_/BLAS variables",
     }
     return {"peak": {"n": n, **best, "peak_gflops": top}, "machine": machine}
