@@ -46,14 +46,41 @@ def have_dot() -> bool:
     return shutil.which("dot") is not None
 
 
+#: The test files that take long (whole training runs in subprocesses, real signals,
+#: notebooks, the browser, several processes): ``python -m pytest -q -m "not slow"``
+#: leaves them out, for a quick check while working; CI runs everything.
+SLOW = {
+    "test_cli.py",
+    "test_train.py",
+    "test_sharding.py",
+    "test_shard_map.py",
+    "test_benchmark.py",
+    "test_notebook.py",
+    "test_exercises_notebook.py",
+    "test_explore.py",
+    "test_compile_cache.py",
+    "test_distributed_start.py",
+    "test_figure_scripts.py",
+    "test_checkpoints.py",
+    "test_simple_conv_net.py",
+    "test_multi_layer_net.py",
+    "test_gradient_truth.py",
+    "test_rule_check.py",
+}
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "needs_dot: renders with Graphviz's dot; skips without it unless JAXBP_REQUIRE_GRAPHVIZ=1",
     )
+    config.addinivalue_line("markers", "slow: a long test file (see tests/conftest.py SLOW)")
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW:
+            item.add_marker(pytest.mark.slow)
     # A skip mark (rather than pytest.skip in a hook) so that -ra names each test.
     if have_dot() or _flag("JAXBP_REQUIRE_GRAPHVIZ"):
         return
