@@ -590,7 +590,7 @@ def test_no_cache_env(synth, monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------
-# the loader trusts nothing it did not verify (issue 10, item 6)
+# the loader trusts nothing it did not verify
 # --------------------------------------------------------------------------
 
 

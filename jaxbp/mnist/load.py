@@ -28,7 +28,7 @@ gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
 2. otherwise, when the dataset's environment variable is set
    (``JAXBP_DATA_DIR`` for ``"mnist"``, ``JAXBP_FASHION_DATA_DIR`` for
    ``"fashion-mnist"``; each names the dataset's folder itself, e.g.
-   ``../shared/data/mnist``): that folder and nothing else, which must exist
+   ``/data/mnist``): that folder and nothing else, which must exist
    and hold all four valid files.  Nothing is ever downloaded into it (it may
    be a read-only shared copy).
 3. otherwise: the per-user cache folder
