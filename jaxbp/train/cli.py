@@ -5,7 +5,8 @@ exits with its own code (``JAXBP_DEBUG=1`` shows the traceback instead):
 
     0 done   2 bad flags   3 the loss diverged   4 data missing or corrupt
     5 out-dir unusable or disk full   6 bad checkpoint or --resume conflict
-    7 no such platform or a broken multi-process setup   130 SIGINT   143 SIGTERM
+    7 no such platform, out of memory, or a broken multi-process setup
+    130 SIGINT   143 SIGTERM
 
 SIGINT and SIGTERM never interrupt compiled code: they are noted, and the run
 stops at the next chunk boundary (or between start-up phases), saving what it
@@ -51,9 +52,10 @@ EXIT_CODES = {
 
 EPILOG = """exit codes: 0 done; 2 bad flags; 3 the loss became non-finite (the last finite
 state is kept); 4 data missing or corrupt; 5 --out-dir unusable or disk full;
-6 bad checkpoint or --resume conflict; 7 no such platform or multi-process setup
-failed; 130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM. A stopped run is
-saved and continues with --resume. JAXBP_DEBUG=1 shows tracebacks."""
+6 bad checkpoint or --resume conflict; 7 no such platform, out of memory on the
+device, or multi-process setup failed; 130 stopped by SIGINT (Ctrl-C); 143 stopped
+by SIGTERM. A stopped run is saved and continues with --resume. JAXBP_DEBUG=1 shows
+tracebacks."""
 
 
 class UsageError(ValueError):
@@ -279,16 +281,14 @@ def exit_fast(code: int) -> NoReturn:
 
 
 def _run(args, stop: StopSignals) -> int:
-    from jaxbp.train import devices, run_state
+    from jaxbp.train import devices, run_state, saved_run
 
     saved = None
     if args.resume:
         args.out_dir = runs.latest() if args.out_dir is None else args.out_dir
         if not args.out_dir:
             raise UsageError("--resume needs --out-dir, the folder of the run")
-        saved = run_state.read_checkpoint_meta(os.path.join(args.out_dir, "params.npz")).get(
-            "config"
-        )
+        saved = saved_run.saved_config(args.out_dir)  # its meta checked: one line, exit 6
     try:
         config = None if args.evaluate else config_from_args(args, saved)
     except ValueError as e:
@@ -304,6 +304,8 @@ def _run(args, stop: StopSignals) -> int:
             devices.data_parallel_mesh(config.devices, config.batch_size)
         except ValueError as e:
             raise UsageError(str(e)) from None
+    if args.resume:  # every array checked, before any data is loaded (after the backend starts)
+        saved_run.check_resume(args.out_dir, config)
     if args.compile_cache:
         from jaxbp.train import compile_cache
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from jaxbp.train import models, xla_options
 
 __all__ = ["Config"]
@@ -62,44 +64,96 @@ class Config:
     )
 
     def validate(self) -> Config:
-        """Raise ``ValueError`` naming the first bad field; return ``self``."""
-        for name in ("iters", "batch_size", "hidden_size"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("lr", "weight_init_std"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
-        if not (0 <= self.dropout < 1 and 0 <= self.weight_decay < math.inf):
-            raise ValueError(
-                f"dropout must be in [0, 1) and weight_decay >= 0, got "
-                f"{self.dropout!r} and {self.weight_decay!r}"
-            )
-        self._check_options()
-        if not isinstance(self.eval_every, int) or self.eval_every < 0:
-            raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
-        for f in dataclasses.fields(self):
-            choices = f.metadata.get("choices")
-            if choices and getattr(self, f.name) not in choices:
-                raise ValueError(
-                    f"{f.name} must be one of {list(choices)}, got {getattr(self, f.name)!r}"
-                )
-        if self.devices != "all" and not (str(self.devices).isdigit() and int(self.devices) > 0):
-            raise ValueError(f"devices must be a positive integer or 'all', got {self.devices!r}")
+        """Raise ``ValueError`` naming the first bad field; return ``self``.
+
+        The learning rate, the initial std and the weight decay must be finite as the
+        float32 they become in the compiled step (``--lr 1e39`` is inf there).
+
+        >>> Config(lr=1e39).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: lr must be finite in float32 (at most 3.4028235e+38), got 1e+39
+        """
+        _check_numbers(self)
+        _check_choices(self)
+        _check_options(self)
         return self
 
-    def _check_options(self) -> None:
-        """A network's own options (the registry's ``options``) keep their defaults elsewhere."""
-        for name, network in models.NETWORKS.items():
-            if name == self.model:
-                continue
-            used = [o for o in network.options if getattr(self, o) != _DEFAULTS[o]]
-            if used:
-                names = ", ".join(network.options[:-1]) + " and " + network.options[-1]
-                raise ValueError(f"{names} are options of {name}")
+
+def _check_numbers(c: Config) -> None:
+    """Sizes, rates, the seed and the ratios: of their type and range, finite in float32."""
+    for name in ("iters", "batch_size", "hidden_size"):
+        v = getattr(c, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    for name in ("lr", "weight_init_std"):
+        v = getattr(c, name)
+        if not (_is_number(v) and v > 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
+        _check_float32(name, v, positive=True)
+    if not isinstance(c.seed, int) or not 0 <= c.seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {c.seed!r}")
+    if not (
+        _is_number(c.dropout)
+        and _is_number(c.weight_decay)
+        and 0 <= c.dropout < 1
+        and 0 <= c.weight_decay < math.inf
+    ):
+        raise ValueError(
+            f"dropout must be in [0, 1) and weight_decay >= 0, got "
+            f"{c.dropout!r} and {c.weight_decay!r}"
+        )
+    _check_float32("weight_decay", c.weight_decay, positive=False)
+    if not isinstance(c.eval_every, int) or c.eval_every < 0:
+        raise ValueError(f"eval_every must be an integer >= 0, got {c.eval_every!r}")
+    if c.devices != "all" and not (str(c.devices).isdigit() and int(c.devices) > 0):
+        raise ValueError(f"devices must be a positive integer or 'all', got {c.devices!r}")
+
+
+def _check_choices(c: Config) -> None:
+    """Fields with choices hold one of them; the network offers the dtype."""
+    for f in dataclasses.fields(c):
+        choices = f.metadata.get("choices")
+        if choices and getattr(c, f.name) not in choices:
+            raise ValueError(f"{f.name} must be one of {list(choices)}, got {getattr(c, f.name)!r}")
+    offered = models.NETWORKS[c.model].dtypes
+    if c.dtype not in offered:
+        raise ValueError(
+            f"dtype {c.dtype} is not offered for {c.model} (it has {', '.join(offered)})"
+        )
+
+
+def _check_options(c: Config) -> None:
+    """A network's own options (the registry's ``options``) keep their defaults elsewhere."""
+    for name, network in models.NETWORKS.items():
+        if name == c.model:
+            continue
+        used = [o for o in network.options if getattr(c, o) != _DEFAULTS[o]]
+        if used:
+            *rest, last = network.options
+            listed = f"{', '.join(rest)} and {last}" if rest else last
+            verb = "are options" if rest else "is an option"
+            given = ", ".join(f"{o}={getattr(c, o)!r}" for o in used)
+            raise ValueError(f"{listed} {verb} of {name}, not of {c.model} (given {given})")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32(name: str, v: float, positive: bool) -> None:
+    """``v`` as float32 (the compiled step's dtype) must stay finite, and non-zero if positive."""
+    with np.errstate(over="ignore", under="ignore"):
+        as32 = float(np.float32(v))
+    if not math.isfinite(as32):
+        raise ValueError(
+            f"{name} must be finite in float32 (at most {_FLOAT32_MAX:.8g}), got {v!r}"
+        )
+    if positive and as32 == 0:
+        raise ValueError(f"{name} must be positive in float32 (it rounds to 0), got {v!r}")
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}

@@ -141,7 +141,7 @@ def _simple_conv_net(config: Config) -> Model:
 
 
 NETWORKS: dict[str, Network] = {
-    "two_layer_net": Network(_two_layer_net, dtypes=tuple(DTYPES)),
+    "two_layer_net": Network(_two_layer_net, options=("weight_init_std",), dtypes=tuple(DTYPES)),
     "multi_layer_net": Network(
         _multi_layer_net,
         defaults={

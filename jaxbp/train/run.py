@@ -2,7 +2,8 @@
 
 :func:`start` builds a :class:`Run` (the network, the mesh, the initial or resumed
 state, the programs compiled ahead of time); :func:`train_chunk` runs a chunk of the
-book's steps (:mod:`jaxbp.train.step`) and adopts it only if every loss is finite;
+book's steps (:mod:`jaxbp.train.step`) and adopts it only if every step left the loss,
+the parameters and the optimizer and network state finite;
 :func:`record_eval` takes the book's accuracies and saves the run; :func:`save`
 writes it (:mod:`jaxbp.train.saved_run`).  :func:`jaxbp.train.fit` is the loop over
 these.
@@ -10,10 +11,11 @@ these.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import jax
@@ -26,11 +28,22 @@ from jaxbp.train.config import Config
 from jaxbp.train.evaluation import make_evaluation
 from jaxbp.train.step import initial_state, make_train_chunk
 
-__all__ = ["Run", "Diverged", "start", "train_chunk", "record_eval", "save"]
+__all__ = [
+    "Run",
+    "Diverged",
+    "start",
+    "train_chunk",
+    "record_eval",
+    "save",
+    "divergence_hint",
+    "out_of_memory",
+    "drop_superseded_eval",
+]
 
 
 class Diverged(RuntimeError):
-    """The loss became non-finite; ``.result`` holds the last finite run (saved)."""
+    """A step made the loss, the parameters or the optimizer state non-finite;
+    ``.result`` holds the last entirely finite run (saved when there is an out-dir)."""
 
     def __init__(self, message: str, result: dict) -> None:
         super().__init__(message)
@@ -70,7 +83,7 @@ class Run:
         return (self.params, self.state, self.opt_state, self.key, x, t, *scalar)
 
     def rate(self) -> float:
-        """Steps per second of this session's chunks."""
+        """Steps per second of this command's chunks (a resumed run counts from its resume)."""
         return self.session_steps / self.session_s if self.session_s else 0.0
 
     def rate_text(self) -> str:
@@ -93,31 +106,33 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
         out_dir = None  # process 0 writes the outputs
     if out_dir:
         run_state.prepare_out_dir(out_dir)
-    arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
-    ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
-    params, state, opt_state, data_key = initial_state(model, optimizer, config.seed)
-    step, metrics = 0, _new_metrics(config, ipe, mesh)
-    if resume:
-        params, state, opt_state, step, metrics = saved_run.resume(
-            out_dir, config, model, opt_state
+    with out_of_memory(config):
+        arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
+        ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
+        params, state, opt_state, data_key = initial_state(model, optimizer, config.seed)
+        step, metrics = 0, _new_metrics(config, ipe, mesh)
+        if resume:
+            params, state, opt_state, step, metrics = saved_run.resume(
+                out_dir, config, model, opt_state
+            )
+            drop_superseded_eval(metrics, config, ipe, step, model.chunk_steps)
+        tree_put = partial(jax.tree_util.tree_map, put)
+        run = Run(
+            config,
+            model,
+            arrays,
+            put,
+            *map(tree_put, (params, state, opt_state)),
+            put(data_key),
+            step,
+            metrics,
+            make_train_chunk(config, optimizer, model, batch_sharding),
+            make_evaluation(model),
+            out_dir,
+            log,
+            ipe,
         )
-    tree_put = partial(jax.tree_util.tree_map, put)
-    run = Run(
-        config,
-        model,
-        arrays,
-        put,
-        *map(tree_put, (params, state, opt_state)),
-        put(data_key),
-        step,
-        metrics,
-        make_train_chunk(config, optimizer, model, batch_sharding),
-        make_evaluation(model),
-        out_dir,
-        log,
-        ipe,
-    )
-    _compile(run, t_start)
+        _compile(run, t_start)
     if out_dir:
         from jaxbp.train.plot import preload
 
@@ -160,10 +175,17 @@ def _timing(run: Run, lowered):
 
 
 def train_chunk(run: Run, n: int) -> None:
-    """Run ``n`` steps; adopt the result only if every loss is finite."""
+    """Run ``n`` steps; adopt the result only if every step left everything finite.
+
+    A step that made its loss, the parameters, the network state or the optimizer
+    state non-finite has NaN in ``losses`` (:func:`jaxbp.train.step.make_train_chunk`);
+    the first such step raises :class:`Diverged`, keeping the chunk's start, which the
+    previous chunk (or the validated flags, or the checked checkpoint) left finite.
+    """
     t0 = time.perf_counter()
-    params, state, opt_state, losses = run.chunk(*run.chunk_args(n))
-    losses = np.asarray(losses[:n])  # waits for the chunk
+    with out_of_memory(run.config):
+        params, state, opt_state, losses = run.chunk(*run.chunk_args(n))
+        losses = np.asarray(losses[:n])  # waits for the chunk
     dt = time.perf_counter() - t0
     run.metrics["steps_s"] += dt
     run.session_s += dt
@@ -183,18 +205,87 @@ def _diverged(run: Run, bad_step: int):
     run.metrics["diverged_at"] = bad_step
     del run.metrics["loss"][run.step :]  # keep the saved state's losses
     save(run, final=True)
+    n = run.step
+    kept = f"the last finite state (after {n} step{'s' * (n != 1)})" if n else "the initial state"
+    where = (
+        f"{kept[0].upper()}{kept[1:]} is saved in {run.out_dir}"
+        if run.out_dir
+        else f"Nothing is saved (no --out-dir; {kept} is the exception's .result)"
+    )
     raise Diverged(
-        f"the loss became non-finite at step {bad_step} with lr "
-        f"{run.config.lr}; try a smaller --lr. The last finite state "
-        f"(step {run.step}) is saved",
+        f"training became non-finite at step {bad_step} with lr {run.config.lr} (the loss, "
+        f"the parameters or the optimizer state); {divergence_hint(run.config)}. {where}",
         run.result(),
     )
+
+
+def divergence_hint(config: Config) -> str:
+    """What to change after a divergence: the flag most likely responsible.
+
+    A large initial std (``--weight-init-std`` >= 1, set by hand) or weight decay
+    (``--weight-decay`` >= 1) blows up before a large learning rate does.
+
+    >>> divergence_hint(Config(weight_init_std=1e19))
+    'try a smaller --weight-init-std (1e+19 is huge; the default is 0.01)'
+    >>> divergence_hint(Config(lr=1e30))
+    'try a smaller --lr'
+    """
+    default_std = Config.__dataclass_fields__["weight_init_std"].default
+    if config.weight_init_std != default_std and config.weight_init_std >= 1:
+        return (
+            f"try a smaller --weight-init-std ({config.weight_init_std:g} is huge; "
+            f"the default is {default_std:g})"
+        )
+    if config.weight_decay >= 1:
+        return f"try a smaller --weight-decay ({config.weight_decay:g} is huge; 0.1 is strong)"
+    return "try a smaller --lr"
+
+
+@contextlib.contextmanager
+def out_of_memory(config: Config) -> Iterator[None]:
+    """Turn XLA's ``RESOURCE_EXHAUSTED`` into one :class:`jaxbp.train.devices.DeviceError`
+    line naming the batch size (the CLI's exit 7, 'device')."""
+    try:
+        yield
+    except jax.errors.JaxRuntimeError as e:
+        text = str(e)
+        if "RESOURCE_EXHAUSTED" not in text:
+            raise
+        detail = text.split("RESOURCE_EXHAUSTED:", 1)[-1].strip().splitlines()[0][:200]
+        raise devices.DeviceError(
+            f"out of memory on {devices.device_name()} with --batch-size {config.batch_size} "
+            f"({detail}); try a smaller --batch-size"
+        ) from None
+
+
+def drop_superseded_eval(metrics: dict, config: Config, ipe: int, step: int, chunk_steps: int):
+    """On a resume that extends a finished run, drop its extra final evaluation when the
+    extension evaluates at the same label.
+
+    A finished run's last evaluation is labelled ``iters`` (its step count) when
+    ``iters - 1`` is not an evaluation index; when ``iters`` is one (``iters % ipe ==
+    0``), the longer run's schedule evaluates there again, after one more update, and
+    that evaluation supersedes the old one (the same labels as an unbroken run).
+
+    >>> m = {"eval_steps": [0, 100, 200], "train_acc": [.1, .5, .6], "test_acc": [.1, .4, .5]}
+    >>> drop_superseded_eval(m, Config(iters=400, eval_every=100), 100, 200, 0)
+    >>> m["eval_steps"], m["train_acc"], m["test_acc"]
+    ([0, 100], [0.1, 0.5], [0.1, 0.4])
+    """
+    from jaxbp.train.loop import chunk_schedule  # loop imports this module
+
+    ahead = chunk_schedule(config.iters, ipe, config.evaluate, step, chunk_steps or None)
+    next_eval = next((at for _, at in ahead if at is not None), None)
+    if metrics["eval_steps"] and metrics["eval_steps"][-1] == step == next_eval:
+        for k in ("eval_steps", "train_acc", "test_acc"):
+            metrics[k].pop()
 
 
 def record_eval(run: Run, at: int, progress: bool = True) -> None:
     """The book's train and test accuracies after step ``at``, logged and saved."""
     t0 = time.perf_counter()
-    correct = np.asarray(run.correct(run.params, run.state, *run.arrays))
+    with out_of_memory(run.config):
+        correct = np.asarray(run.correct(run.params, run.state, *run.arrays))
     tr, te = (float(c) / a.shape[0] for c, a in zip(correct, run.arrays[::2]))
     m = run.metrics
     m["eval_s"] += time.perf_counter() - t0

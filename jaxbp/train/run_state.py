@@ -18,6 +18,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -30,6 +31,8 @@ __all__ = [
     "CheckpointError",
     "prepare_out_dir",
     "release_out_dir",
+    "remove_stale_temps",
+    "RUN_FILES",
     "save_checkpoint",
     "read_checkpoint_meta",
     "load_checkpoint",
@@ -54,7 +57,9 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> str:
 
     The lock (``fcntl.flock`` on ``out_dir/.lock``, released when the process
     ends, however it ends) keeps a second trainer out: it gets
-    :class:`OutputError` ``"DIR is in use by process PID"`` at once.
+    :class:`OutputError` ``"DIR is in use by process PID"`` at once.  Once the lock
+    is held, the hidden temp files a killed trainer left (:func:`remove_stale_temps`)
+    are removed.
     """
     out_dir = os.fspath(out_dir)
     if out_dir in _LOCKS:
@@ -86,9 +91,38 @@ def prepare_out_dir(out_dir: str | os.PathLike) -> str:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     _LOCKS[out_dir] = fd
+    remove_stale_temps(out_dir)
     atomic_write(os.path.join(out_dir, ".write-test"), lambda f: f.write(b"ok"))
     os.unlink(os.path.join(out_dir, ".write-test"))
     return out_dir
+
+
+#: The files a run writes; ``atomic_write`` names its temp files ``.NAME.XXXXXXXX.tmp``.
+RUN_FILES = ("params.npz", "metrics.json", "training.png", ".write-test")
+
+
+def remove_stale_temps(out_dir: str | os.PathLike) -> list[str]:
+    """Remove the temp files of :data:`RUN_FILES` that a killed writer left in ``out_dir``.
+
+    Only call it with the out-dir lock held (no writer of this folder is alive then).
+    Returns the names removed; only regular files and symlinks are touched (a symlink
+    is removed, never followed).
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, ".params.npz.k3_x9q2a.tmp"), "w")
+    >>> remove_stale_temps(d)
+    ['.params.npz.k3_x9q2a.tmp']
+    """
+    stale = re.compile("|".join(rf"\.{re.escape(n)}\.[A-Za-z0-9_]+\.tmp" for n in RUN_FILES))
+    removed = []
+    with os.scandir(out_dir) as entries:
+        for entry in entries:
+            if stale.fullmatch(entry.name) and not entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return sorted(removed)
 
 
 def _still_the_lock_file(fd: int, path: str) -> bool:

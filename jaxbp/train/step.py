@@ -30,7 +30,7 @@ from jaxbp.train import models
 from jaxbp.train.config import Config
 from jaxbp.train.data import normalise
 
-__all__ = ["make_train_chunk", "initial_state"]
+__all__ = ["make_train_chunk", "initial_state", "all_finite"]
 
 
 def make_train_chunk(
@@ -45,9 +45,13 @@ def make_train_chunk(
     Runs steps ``step0 .. step0 + n - 1`` in one compiled program (``n`` is a run-time
     value, so one program serves every chunk length up to the static ``max_n``);
     ``losses`` ``(max_n,)`` holds each step's minibatch loss (before its update) in its
-    first ``n`` entries.  Step ``i`` draws its minibatch from ``fold_in(key, i)`` (and
-    its dropout masks from ``fold_in(fold_in(key, i), 1)``) alone, so chunk boundaries
-    do not change a single bit.  The chunk's indices are drawn in one batched call
+    first ``n`` entries, or NaN where that step left anything non-finite: its loss, or
+    after its update any parameter, network state or optimizer state (:func:`all_finite`,
+    one fused reduction per step), so the first NaN entry is the step where training
+    diverged, and the state before it is entirely finite.  Step ``i`` draws its
+    minibatch from ``fold_in(key, i)`` (and its dropout masks from
+    ``fold_in(fold_in(key, i), 1)``) alone, so chunk boundaries do not change a single
+    bit.  The chunk's indices are drawn in one batched call
     before the loop: the same numbers, 0.87x the time of drawing them in each step
     (interleaved, 2-core AMD EPYC).
     """
@@ -71,12 +75,37 @@ def make_train_chunk(
             (loss, state), grads = loss_and_grad(params, state, xb, tb, model_key)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
-            return params, state, opt_state, losses.at[i].set(loss)
+            ok = all_finite((loss, params, state, opt_state))
+            return params, state, opt_state, losses.at[i].set(jnp.where(ok, loss, jnp.nan))
 
         carry = (params, state, opt_state, jnp.zeros(max_n, jnp.float32))
         return jax.lax.fori_loop(0, n, one_step, carry)
 
     return jax.jit(chunk, static_argnames="max_n")
+
+
+def all_finite(tree) -> jax.Array:
+    """``True`` (a bool scalar) when every floating-point leaf of ``tree`` is finite.
+
+    Integer leaves (an optimizer's step count) are always finite and are skipped.  The
+    leaves are read by one reduction, ``max(|x|)`` over all of them at once (NaN and inf
+    both make it non-finite): about half the time of one reduction per leaf for the
+    60 small leaves of a batch-norm network with Adam (2-core AMD EPYC).
+
+    >>> bool(all_finite({"W": jnp.ones(3), "n": jnp.int32(2)}))
+    True
+    >>> bool(all_finite((jnp.ones(2), {"v": jnp.array([0.0, jnp.inf])})))
+    False
+    >>> bool(all_finite([jnp.float32(1.0), jnp.array([[jnp.nan]])]))
+    False
+    """
+    leaves = jax.tree_util.tree_leaves(tree)
+    leaves = [v for v in leaves if jnp.issubdtype(jnp.result_type(v), jnp.inexact)]
+    if not leaves:
+        return jnp.bool_(True)
+    dtype = jnp.result_type(*leaves)
+    flat = jnp.concatenate([jnp.ravel(v).astype(dtype) for v in leaves])
+    return jnp.isfinite(jnp.max(jnp.abs(flat)))
 
 
 def initial_state(model: models.Model, optimizer, seed: int) -> tuple:
