@@ -141,9 +141,12 @@ def convolution(
     Backward (the book's ``Convolution.backward``), with ``dout`` reshaped to
     ``(N * out_h * out_w, FN)``: ``db = sum(dout, axis=0)``,
     ``dW = (col^T . dout)^T`` reshaped to ``(FN, C, FH, FW)``,
-    ``dx = col2im(dout . col_W^T)``.
+    ``dx = col2im(dout . col_W^T)``.  ``col2im`` adds (:data:`jaxbp.im2col.DERIVATION`):
+    a pixel read by several overlapping windows was copied into several rows of col
+    in the forward pass (a fan-out), and the backward of a fan-out is the sum of the
+    derivatives coming back along each copy (5.3.1's addition node, run backward).
 
-    Raises ``ValueError`` for a channel mismatch, a filter larger than the
+    Raises ``ValueError`` for a channel mismatch, no filters (``FN = 0``), a filter larger than the
     padded input, an empty batch, ``stride < 1`` or ``pad < 0``, a bias of the
     wrong shape; ``TypeError`` for non-floating inputs.  Inputs are promoted to
     a common floating dtype before the rule.
@@ -159,6 +162,8 @@ def convolution(
     stride, pad = _check_stride_pad("convolution", stride, pad)
     if W.ndim != 4:
         raise ValueError(f"convolution: W must be 4-D (FN, C, FH, FW), got shape {W.shape}")
+    if W.shape[0] < 1:
+        raise ValueError(f"convolution: W of shape {W.shape} has no filters (FN must be >= 1)")
     if x.ndim == 4 and x.shape[1] != W.shape[1]:
         raise ValueError(
             f"convolution: x of shape {x.shape} has {x.shape[1]} channels but "
@@ -278,7 +283,9 @@ def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1, pad: in
     is in the padding, that gradient is dropped.
 
     Raises ``ValueError`` for a window larger than the padded input, an empty
-    batch, ``stride < 1`` or ``pad < 0``; ``TypeError`` for non-floating input.
+    batch, ``stride < 1`` or ``pad < 0``, a window size below 1 or not an integer
+    (``2.5`` is refused, not truncated); ``TypeError`` for a non-floating input or
+    a size that is not a number (``"2"``).
 
     >>> x = jnp.array([[[[1.0, 3.0], [3.0, 2.0]]]])
     >>> max_pooling(x, 2, 2, stride=2)[0, 0]
@@ -288,6 +295,8 @@ def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1, pad: in
            [0., 0.]], dtype=float32)
     """
     x = as_floating("max_pooling", "x", x)
-    stride, pad = _check_stride_pad("max_pooling", stride, pad)
+    stride, pad, pool_h, pool_w = _check_stride_pad(
+        "max_pooling", stride, pad, pool_h=pool_h, pool_w=pool_w
+    )
     _check_images("max_pooling", x.shape, pool_h, pool_w, pad)
-    return _max_pooling(x, _Geometry(tuple(x.shape), int(pool_h), int(pool_w), stride, pad))
+    return _max_pooling(x, _Geometry(tuple(x.shape), pool_h, pool_w, stride, pad))

@@ -282,6 +282,10 @@ def _leaf_names(f, args, argnames):
             else f"arg{i}"
             for i, p in enumerate(params + [None] * (len(args) - len(params)))
         ][: len(args)]
+    elif isinstance(argnames, str) or len(argnames) != len(args):
+        raise ValueError(
+            f"draw: argnames must name each of the {len(args)} arguments, got {argnames!r}"
+        )
     names = []
     for name, arg in zip(argnames, args):
         for path, _ in jax.tree_util.tree_flatten_with_path(arg)[0]:

@@ -13,27 +13,30 @@ the book's ``im2col``: a last partial window is dropped); padding is with zeros.
 
 from __future__ import annotations
 
-import operator
-
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxbp.layers import as_floating
+from jaxbp import _checks
+from jaxbp.layers import DERIVATIONS, as_floating
 
-__all__ = ["im2col", "col2im", "output_size"]
+__all__ = ["im2col", "col2im", "output_size", "DERIVATION"]
+
+#: Why ``col2im`` adds (the backward of ``im2col``, and of the convolution's ``dx``).
+DERIVATION = DERIVATIONS["col2im"]
 
 
 # ---- validation ---------------------------------------------------------------
-def _check_stride_pad(name: str, stride, pad) -> tuple[int, int]:
-    for arg, v, low in (("stride", stride, 1), ("pad", pad, 0)):
-        try:
-            ok = operator.index(v) >= low
-        except TypeError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{name}: {arg} must be an integer >= {low}, got {v!r}")
-    return int(stride), int(pad)
+def _check_stride_pad(name: str, stride, pad, **window) -> tuple[int, ...]:
+    """``(stride, pad, *window)`` as ints: ``stride >= 1``, ``pad >= 0``, each window size >= 1.
+
+    ``window`` names the layer's own sizes (``pool_h=2, pool_w=2``, ``filter_h=...``);
+    every value must be an integer (:func:`jaxbp._checks.integer`), so ``2.5`` is
+    refused, never truncated.
+    """
+    stride = _checks.positive_int(name, "stride", stride)
+    pad = _checks.non_negative_int(name, "pad", pad)
+    return (stride, pad, *(_checks.positive_int(name, arg, v) for arg, v in window.items()))
 
 
 def _check_images(
@@ -140,7 +143,9 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int
     [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0], [8.0, 9.0, 12.0, 13.0], [10.0, 11.0, 14.0, 15.0]]
     """
     x = as_floating("im2col", "x", x)
-    stride, pad = _check_stride_pad("im2col", stride, pad)
+    stride, pad, filter_h, filter_w = _check_stride_pad(
+        "im2col", stride, pad, filter_h=filter_h, filter_w=filter_w
+    )
     _check_images("im2col", x.shape, filter_h, filter_w, pad)
     return _im2col(x, filter_h, filter_w, stride, pad)
 
@@ -160,6 +165,12 @@ def col2im(
     pixel it was read from, overlapping windows summing, and entries that read
     the padding are dropped; so ``sum(im2col(x) * c) == sum(x * col2im(c))``.
 
+    Why it adds (:data:`DERIVATION`): col2im adds because im2col copies: a pixel
+    read by several overlapping windows was copied into several rows of col in the
+    forward pass (a fan-out).  The backward of a fan-out is the sum of the
+    derivatives coming back along each copy: 5.3.1's rule for the addition node,
+    run backward (where one value branches, its derivatives add).
+
     >>> col2im(jnp.ones((9, 4)), (1, 1, 4, 4), 2, 2)[0, 0]   # how many windows read each pixel
     Array([[1., 2., 2., 1.],
            [2., 4., 4., 2.],
@@ -167,8 +178,10 @@ def col2im(
            [1., 2., 2., 1.]], dtype=float32)
     """
     col = as_floating("col2im", "col", col)
-    stride, pad = _check_stride_pad("col2im", stride, pad)
-    input_shape = tuple(int(s) for s in input_shape)
+    stride, pad, filter_h, filter_w = _check_stride_pad(
+        "col2im", stride, pad, filter_h=filter_h, filter_w=filter_w
+    )
+    input_shape = _checks.int_tuple("col2im", "input_shape", input_shape, length=4, low=0)
     _check_images("col2im", input_shape, filter_h, filter_w, pad)
     N, C, H, W = input_shape
     rows = N * output_size(H, filter_h, stride, pad) * output_size(W, filter_w, stride, pad)

@@ -15,7 +15,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-__all__ = ["check_batch", "check_labels", "check_label_range", "target_rows", "correct"]
+__all__ = [
+    "check_batch",
+    "check_labels",
+    "check_label_range",
+    "target_rows",
+    "correct",
+    "fraction_correct",
+]
 
 
 def check_batch(name: str, n: int) -> None:
@@ -131,3 +138,27 @@ def correct(logits: ArrayLike, t: ArrayLike) -> jax.Array:
     if t.ndim == logits.ndim:
         t = jnp.argmax(t, axis=-1)
     return (jnp.argmax(logits, axis=-1) == t) & jnp.all(jnp.isfinite(logits), axis=-1)
+
+
+def fraction_correct(logits: ArrayLike, t: ArrayLike) -> jax.Array:
+    """The book's ``accuracy``: ``count / N`` of :func:`correct`, in the logits' dtype.
+
+    The count is an integer and the one division is done in the logits' floating
+    dtype, so the result is the fraction rounded once to that dtype: 0.8275 in
+    float64 (under ``jax.enable_x64``) is 0.8275, not a float32 number widened,
+    and 7 of 10 is 0.7, not ``7 * 0.1`` (a true division, also under ``jit``).
+    ``logits`` ``(N, C)`` with ``N >= 1`` (or ``(C,)``, one sample); ``t`` as for
+    :func:`correct`.
+
+    >>> fraction_correct(jnp.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7], [0.0, 1.0]]),
+    ...                  jnp.array([1, 1, 1, 1]))
+    Array(0.75, dtype=float32)
+    """
+    logits = jnp.asarray(logits)
+    dtype = logits.dtype if jnp.issubdtype(logits.dtype, jnp.floating) else jnp.float32
+    hits = correct(logits, t)
+    count = jnp.sum(hits, dtype=jnp.int32)
+    # The barrier keeps N a value, not a constant, under jit: XLA turns a division
+    # by a constant into a product with its rounded reciprocal (7 * 0.1 != 0.7).
+    n = jax.lax.optimization_barrier(jnp.asarray(hits.size, dtype))
+    return count.astype(dtype) / n

@@ -6,6 +6,12 @@ Each layer is a pure forward function with a hand-written
 forward rule returns it as the *residual*; the backward rule receives the
 residual and the upstream derivative ``dout`` and applies the book's formula.
 
+What dout is (``DERIVATIONS["dout"]``): dout is the upstream derivative (JAX
+calls it the cotangent): the derivative of the final loss with respect to this
+layer's output, handed back by the layer after it (5.1.2-5.2, the chain rule).
+Each backward rule multiplies it by its own local derivative and hands the result
+to the layer before it.
+
     relu               (5.5.1)  residual: mask = (x <= 0)        dx = dout * !mask
     sigmoid            (5.5.2)  residual: y                      dx = dout * y * (1 - y)
     affine             (5.6.1-2) residuals: x, W                 dx = dout W^T, dW = x^T dout,
@@ -33,6 +39,7 @@ from jax.typing import ArrayLike
 from jaxbp.labels import check_batch, check_labels, target_rows
 
 __all__ = [
+    "DERIVATIONS",
     "relu",
     "sigmoid",
     "affine",
@@ -41,6 +48,36 @@ __all__ = [
     "softmax_with_loss",
     "as_floating",
 ]
+
+
+#: Why each backward rule has its shape, in words (the docstrings state the same text;
+#: ``col2im``'s is :func:`jaxbp.im2col.col2im`'s, also there as ``jaxbp.im2col.DERIVATION``).
+DERIVATIONS = {
+    "dout": (
+        "dout is the upstream derivative (JAX calls it the cotangent): the derivative of the "
+        "final loss with respect to this layer's output, handed back by the layer after it "
+        "(5.1.2-5.2, the chain rule).  Each backward rule multiplies it by its own local "
+        "derivative and hands the result to the layer before it."
+    ),
+    "affine": (
+        "dW must have W's shape (D, M).  From x (N, D) and dout (N, M) the only product of "
+        "those shapes is x^T dout, and it sums over the batch, as the derivative of a "
+        "parameter used by every sample must.  Likewise dx = dout W^T, (N, M)(M, D) -> (N, D).  "
+        "db = sum(dout, axis=0) because b was broadcast (repeated) over the N rows in the "
+        "forward pass, and the backward of a repeat is a sum."
+    ),
+    "softmax_with_loss": (
+        "The loss is the mean over the N samples of -sum(t log y).  The derivative of one "
+        "sample's cross-entropy with respect to its softmax input is y - t (5.6.3, Appendix A), "
+        "and the mean divides by N: dx = (y - t) / N."
+    ),
+    "col2im": (
+        "col2im adds because im2col copies: a pixel read by several overlapping windows was "
+        "copied into several rows of col in the forward pass (a fan-out).  The backward of a "
+        "fan-out is the sum of the derivatives coming back along each copy: 5.3.1's rule for "
+        "the addition node, run backward (where one value branches, its derivatives add)."
+    ),
+}
 
 
 def as_floating(name: str, arg: str, x: ArrayLike) -> jax.Array:
@@ -174,6 +211,13 @@ def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
     Backward (figures 5-25 and 5-27): ``dx = dout . W^T``,
     ``dW = x^T . dout``, ``db = sum(dout, axis=0)``.
 
+    Why (``DERIVATIONS["affine"]``): dW must have W's shape (D, M).  From x (N, D)
+    and dout (N, M) the only product of those shapes is x^T dout, and it sums over
+    the batch, as the derivative of a parameter used by every sample must.  Likewise
+    dx = dout W^T, (N, M)(M, D) -> (N, D).  db = sum(dout, axis=0) because b was
+    broadcast (repeated) over the N rows in the forward pass, and the backward of a
+    repeat is a sum.
+
     Raises ``ValueError`` for mismatched features, a bias of the wrong shape
     or an empty batch, and ``TypeError`` for non-floating inputs.
 
@@ -228,6 +272,8 @@ def _batch_of_logits(name: str, x, t):
     """``(x, t)`` as a batch: ``(C,)`` logits become ``(1, C)``; checked once."""
     if x.ndim not in (1, 2):
         raise ValueError(f"{name}: x must be (N, C) or (C,), got shape {x.shape}")
+    if x.shape[-1] < 1:
+        raise ValueError(f"{name}: x of shape {x.shape} has no classes (C must be >= 1)")
     t = t if isinstance(t, jax.core.Tracer) else jnp.asarray(t)
     if x.ndim == 1:
         x, t = x[None], t[None]
@@ -301,7 +347,12 @@ def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
     ``1e-7`` inside the log of ``cross_entropy_error``; that constant makes its
     own backward ``(y - t) / N`` disagree with its forward, so it is left out.
 
-    Backward: since ``dL/dx_nk = -1/N (t_nk - y_nk sum_j t_nj)`` (differentiate
+    Why (``DERIVATIONS["softmax_with_loss"]``). The loss is the mean over the N
+    samples of -sum(t log y).  The derivative of one sample's cross-entropy with
+    respect to its softmax input is y - t (5.6.3, Appendix A), and the mean divides
+    by N: dx = (y - t) / N.
+
+    In general: since ``dL/dx_nk = -1/N (t_nk - y_nk sum_j t_nj)`` (differentiate
     ``-sum_j t_nj (x_nj - log sum_i exp x_ni)``), the rule is::
 
         dx = g * (y * sum(t, axis=-1) - t) / N
@@ -317,7 +368,7 @@ def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
     range, they raise ``ValueError`` when ``t`` is concrete; under ``jit`` or
     ``vmap`` (no exception possible) that sample's row becomes NaN, so the
     loss is NaN and that sample's gradient row is NaN, forward and backward
-    agreeing.  An empty batch raises ``ValueError``.
+    agreeing.  An empty batch or no classes (``C = 0``) raises ``ValueError``.
 
     >>> x = jnp.array([[2.0, 0.0], [0.0, 2.0]])
     >>> float(softmax_with_loss(x, jnp.array([0, 1])))   # log(1 + e^-2)

@@ -47,7 +47,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxbp.labels import check_batch, check_label_range, check_labels, correct
+from jaxbp import _checks
+from jaxbp.labels import check_batch, check_labels, fraction_correct
 from jaxbp.layers import affine, relu, sigmoid, softmax_with_loss
 from jaxbp.numerical import numerical_gradient as _numerical_gradient
 from jaxbp.techniques import batch_norm, batch_norm_state, dropout, weight_decay_loss
@@ -100,25 +101,37 @@ class Hyper:
     use_batchnorm: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden_size_list", tuple(self.hidden_size_list))
-        sizes = (self.input_size, *self.hidden_size_list, self.output_size)
-        if any(isinstance(n, bool) or int(n) != n or n < 1 for n in sizes):
-            raise ValueError(
-                f"Hyper: layer sizes must be positive integers, got "
-                f"input {self.input_size}, hidden {self.hidden_size_list}, "
-                f"output {self.output_size}"
+        if not isinstance(self.hidden_size_list, (tuple, list)):
+            raise TypeError(
+                f"Hyper: hidden_size_list must be a tuple or list of layer sizes, got "
+                f"{type(self.hidden_size_list).__name__} {self.hidden_size_list!r}"
             )
+        object.__setattr__(self, "hidden_size_list", tuple(self.hidden_size_list))
+        self._check_sizes()
         if self.activation not in _ACTIVATIONS:
             raise ValueError(
                 f"Hyper: activation must be 'relu' or 'sigmoid', got {self.activation!r}"
             )
         init_std(self.weight_init_std, 1)  # raises for a bad name or number
-        if not self.weight_decay_lambda >= 0:
-            raise ValueError(
-                f"Hyper: weight_decay_lambda must be >= 0, got {self.weight_decay_lambda}"
-            )
-        if not 0 <= self.dropout_ratio < 1:
-            raise ValueError(f"Hyper: dropout_ratio must be in [0, 1), got {self.dropout_ratio}")
+        _checks.real("Hyper", "weight_decay_lambda", self.weight_decay_lambda, low=0)
+        _checks.boolean("Hyper", "use_dropout", self.use_dropout)
+        _checks.real("Hyper", "dropout_ratio", self.dropout_ratio, low=0, high=1, high_open=True)
+        _checks.boolean("Hyper", "use_batchnorm", self.use_batchnorm)
+
+    def _check_sizes(self) -> None:
+        """Every layer size an integer >= 1 (``50.0`` and ``True`` are refused), named."""
+        named = [("input_size", self.input_size), ("output_size", self.output_size)]
+        named += [(f"hidden_size_list[{i}]", n) for i, n in enumerate(self.hidden_size_list)]
+        for arg, n in named:
+            try:
+                _checks.positive_int("Hyper", arg, n)
+            except (TypeError, ValueError) as err:
+                detail = str(err).removeprefix("Hyper: ")
+                raise type(err)(
+                    f"Hyper: layer sizes must be positive integers: {detail} "
+                    f"(input {self.input_size}, hidden {self.hidden_size_list}, "
+                    f"output {self.output_size})"
+                ) from None
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -146,16 +159,15 @@ def init_params(
     ``W{i} = init_std(weight_init_std, n_in) * randn(n_in, n_out)``, ``b{i} = 0``
     for ``i = 1 .. L+1``; with ``use_batchnorm`` also ``gamma{i} = 1``,
     ``beta{i} = 0`` of shape ``(hidden_size_list[i-1],)`` for the hidden
-    layers.  ``key``: a ``jax.random`` key or an int seed.  ``options``
+    layers.  ``key``: a ``jax.random`` key or an integer seed (``0 <= seed <
+    2**32``); ``dtype`` floating.  ``options``
     override fields of ``hyper`` (``init_params(key, hidden_size_list=[50])``).
     """
     hyper = _hyper(hyper, options)
-    if isinstance(key, int):
-        key = jax.random.PRNGKey(key)
+    key = _checks.prng_key("init_params", key)
+    dtype = _checks.float_dtype("init_params", "dtype", dtype)
     scales = [init_std(hyper.weight_init_std, n_in) for n_in in hyper.sizes[:-1]]
-    return _init_params(
-        key, jnp.asarray(scales, dtype), hyper.sizes, hyper.use_batchnorm, jnp.dtype(dtype)
-    )
+    return _init_params(key, jnp.asarray(scales, dtype), hyper.sizes, hyper.use_batchnorm, dtype)
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4))
@@ -206,6 +218,7 @@ def _resolve(params: dict, hyper: Hyper | None) -> Hyper:
     if not isinstance(params, dict) or "W1" not in params:
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with W1, b1, ... (from init_params), got {got}")
+    _checks.float_arrays("multi_layer_net", params)
     if hyper is None:
         n = _layer_count(params)
         sizes = [params["W1"].shape[0]] + [params[f"W{i}"].shape[1] for i in range(1, n + 1)]
@@ -251,10 +264,13 @@ def forward(
     """
     hyper = _resolve(params, hyper)
     state = _check_state(state, params, hyper)
+    train = _checks.boolean("forward", "train", train)
     n_hidden = len(hyper.hidden_size_list)
     use_dropout = hyper.use_dropout and train
     if use_dropout and key is None:
         raise ValueError("forward: train=True with use_dropout needs a jax.random key")
+    if use_dropout:
+        key = _checks.prng_key("forward", key)
     keys = jax.random.split(key, n_hidden) if use_dropout else [None] * n_hidden
     activation = _ACTIVATIONS[hyper.activation]
     h, new_state = x, {}
@@ -278,9 +294,19 @@ def predict(
     return forward(params, x, state, hyper, train=False)[0]
 
 
+def _check_labels(x, t, hyper: Hyper) -> None:
+    """Labels that fit ``x``: ``(N,)`` or ``(N, output_size)`` for a batch ``(N, input_size)``;
+    ``()`` or ``(output_size,)`` for one image ``(input_size,)`` (a batch of 1, as
+    :func:`jaxbp.layers.affine` takes it).  Shapes only under ``jit``; values too outside."""
+    batch = tuple(np.shape(x)[:1]) if np.ndim(x) > 1 else ()
+    if batch:
+        check_batch("multi_layer_net", batch[0])
+    check_labels("multi_layer_net", batch + (hyper.output_size,), t)
+
+
 def _loss_and_state(params, x, t, state, hyper, train, key):
     hyper = _resolve(params, hyper)
-    check_label_range(t, hyper.output_size, "multi_layer_net")
+    _check_labels(x, t, hyper)
     logits, new_state = forward(params, x, state, hyper, train=train, key=key)
     data_loss = softmax_with_loss(logits, t)
     if hyper.weight_decay_lambda == 0:
@@ -316,18 +342,15 @@ def train_loss(
 def _checked(
     params: Params, x: ArrayLike, t: ArrayLike, state: State | None, hyper: Hyper | None
 ) -> tuple[Hyper, State]:
-    """``(hyper, state)`` after the one label check against a non-empty batch."""
+    """``(hyper, state)`` after the one label check (:func:`_check_labels`)."""
     hyper = _resolve(params, hyper)
-    n = np.shape(x)[0] if np.ndim(x) > 1 else 1
-    check_batch("multi_layer_net", n)
-    if np.ndim(x) > 1:
-        check_labels("multi_layer_net", (n, hyper.output_size), t)
+    _check_labels(x, t, hyper)
     return hyper, _check_state(state, params, hyper)
 
 
 @functools.partial(jax.jit, static_argnames="hyper")
 def _accuracy(params, x, t, state, hyper):
-    return jnp.mean(correct(predict(params, x, state, hyper), t))
+    return fraction_correct(predict(params, x, state, hyper), t)
 
 
 def accuracy(
@@ -337,7 +360,11 @@ def accuracy(
     state: State | None = None,
     hyper: Hyper | None = None,
 ) -> float:
-    """Fraction of ``argmax(predict) == label`` in test mode (book's ``accuracy``)."""
+    """Fraction of ``argmax(predict) == label`` in test mode (book's ``accuracy``).
+
+    ``count / N`` computed in the logits' floating dtype
+    (:func:`jaxbp.labels.fraction_correct`): exact to float64 under x64.
+    """
     hyper, state = _checked(params, x, t, state, hyper)
     return float(_accuracy(params, jnp.asarray(x), jnp.asarray(t), state, hyper))
 

@@ -9,7 +9,6 @@ nothing, and :func:`enable_x64` scopes float64, in which the checks are run.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -18,6 +17,8 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
+
+from jaxbp import _checks
 
 __all__ = ["numerical_gradient", "enable_x64", "check_step"]
 
@@ -45,7 +46,8 @@ def enable_x64(on: bool = True) -> AbstractContextManager[Any]:
 def check_step(h: float, dtype: DTypeLike, name: str = "numerical_gradient") -> None:
     """Refuse a step ``h`` or a dtype for which central differences mean nothing.
 
-    ``h`` must be finite and positive; ``dtype`` float32 or float64 (in
+    ``h`` must be a finite positive number (a string is a ``TypeError``);
+    ``dtype`` float32 or float64 (in
     float16/bfloat16 ``w + h`` rounds to ``w`` or near it, so the differences
     are zeros or noise).
 
@@ -55,9 +57,7 @@ def check_step(h: float, dtype: DTypeLike, name: str = "numerical_gradient") -> 
     ...
     TypeError: numerical_gradient: central differences in bfloat16 are meaningless ...
     """
-    hf = float(h)
-    if not (math.isfinite(hf) and hf > 0):
-        raise ValueError(f"{name}: h must be finite and > 0, got {h!r}")
+    _checks.real(name, "h", h, low=0, low_open=True, must="finite and > 0")
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"{name}: x must be floating, got {dtype}")
     if jnp.finfo(dtype).bits < 32:
@@ -67,6 +67,13 @@ def check_step(h: float, dtype: DTypeLike, name: str = "numerical_gradient") -> 
         )
 
 
+def _describe(x: Any) -> str:
+    leaves = jax.tree_util.tree_leaves(x)
+    if len(leaves) == 1 and not isinstance(x, (dict, list, tuple)):
+        return f"shape {jnp.shape(leaves[0])}"
+    return f"a pytree of {len(leaves)} arrays"
+
+
 def numerical_gradient(
     f: Callable[[Any], ArrayLike], x: Any, h: float = 1e-4, batch_size: int = 256
 ) -> Any:
@@ -74,10 +81,11 @@ def numerical_gradient(
 
     ``grad_i = (f(x + h e_i) - f(x - h e_i)) / (2 h)`` for every coordinate
     ``i`` of ``x`` (an array or any pytree of arrays; the result has the same
-    structure), float32 or float64 (else ``TypeError``); ``h`` finite and
-    positive (else ``ValueError``).  Coordinates are evaluated ``batch_size`` at a time with
-    ``vmap`` inside one ``lax.map``; wrap the call in ``jax.jit`` to compile
-    it once.
+    structure), float32 or float64 (else ``TypeError``) with at least one
+    entry; ``f`` must return a scalar (shape ``()``); ``h`` finite and positive
+    and ``batch_size`` a positive integer (else ``ValueError``).  Coordinates are
+    evaluated ``batch_size`` at a time with ``vmap`` inside one ``lax.map``; wrap
+    the call in ``jax.jit`` to compile it once.
 
     The book's example (4.4), ``f(x0, x1) = x0**2 + x1**2`` at ``(3, 4)``:
 
@@ -86,13 +94,24 @@ def numerical_gradient(
     >>> [round(float(v), 6) for v in g]
     [6.0, 8.0]
     """
+    batch_size = _checks.positive_int("numerical_gradient", "batch_size", batch_size)
     flat, unravel = ravel_pytree(x)
     check_step(h, flat.dtype)
+    if flat.size == 0:
+        raise ValueError(
+            f"numerical_gradient: x has no entries to differentiate (size 0, {_describe(x)})"
+        )
     h = jnp.asarray(h, flat.dtype)
 
     def partial(i):
         def at(v):
-            return f(unravel(flat.at[i].set(v)))
+            out = f(unravel(flat.at[i].set(v)))
+            if jnp.shape(out) != ():
+                raise ValueError(
+                    f"numerical_gradient: f must return a scalar (the loss), got shape "
+                    f"{jnp.shape(out)}"
+                )
+            return out
 
         return (at(flat[i] + h) - at(flat[i] - h)) / (2 * h)
 

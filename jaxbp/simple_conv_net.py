@@ -35,10 +35,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxbp import numerical
+from jaxbp import _checks, numerical
 from jaxbp._chunks import map_in_chunks
 from jaxbp.conv import convolution, max_pooling, output_size
-from jaxbp.labels import check_batch, check_labels, correct
+from jaxbp.labels import check_batch, check_labels, fraction_correct
 from jaxbp.layers import affine, relu, softmax_with_loss
 
 __all__ = [
@@ -64,7 +64,20 @@ TRAIN_DEFAULTS = {"optimizer": "adam", "lr": 0.001, "iters": 12000, "batch_size"
 
 @dataclasses.dataclass(frozen=True)
 class Hyper:
-    """The book's constructor arguments (``conv_param`` spelled out)."""
+    """The book's constructor arguments (``conv_param`` spelled out), checked.
+
+    ``input_dim`` ``(C, H, W)`` positive integers (a list is stored as a tuple, so
+    ``Hyper`` stays hashable, a static argument of ``jax.jit``); ``filter_num``,
+    ``filter_size``, ``stride``, ``hidden_size``, ``output_size`` integers >= 1;
+    ``pad`` an integer >= 0; ``weight_init_std`` a finite number > 0; and the
+    filter and the 2x2 pooling must leave something of the input.  Anything else
+    is a ``TypeError``/``ValueError`` naming the field.
+
+    >>> Hyper(stride=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Hyper: stride must be an integer >= 1, got 0
+    """
 
     input_dim: tuple = (1, 28, 28)
     filter_num: int = 30
@@ -74,6 +87,21 @@ class Hyper:
     hidden_size: int = 100
     output_size: int = 10
     weight_init_std: float = 0.01
+
+    def __post_init__(self):
+        dim = _checks.int_tuple("Hyper", "input_dim", self.input_dim, length=3)
+        object.__setattr__(self, "input_dim", dim)
+        for arg in ("filter_num", "filter_size", "stride", "hidden_size", "output_size"):
+            _checks.positive_int("Hyper", arg, getattr(self, arg))
+        _checks.non_negative_int("Hyper", "pad", self.pad)
+        _checks.real("Hyper", "weight_init_std", self.weight_init_std, low=0, low_open=True)
+        if self.pool_output_size < 1:
+            _, H, W = self.input_dim
+            raise ValueError(
+                f"Hyper: a {self.filter_size}x{self.filter_size} filter "
+                f"(stride {self.stride}, pad {self.pad}) and 2x2 pooling leave "
+                f"nothing of a {H}x{W} input"
+            )
 
     @property
     def pool_output_size(self) -> int:
@@ -86,7 +114,7 @@ class Hyper:
         _, H, W = self.input_dim
         out_h = output_size(H, self.filter_size, self.stride, self.pad)
         out_w = output_size(W, self.filter_size, self.stride, self.pad)
-        return self.filter_num * (out_h // 2) * (out_w // 2)
+        return self.filter_num * max(out_h // 2, 0) * max(out_w // 2, 0)
 
 
 def init_params(
@@ -94,23 +122,17 @@ def init_params(
 ) -> dict:
     """Book's ``__init__``: ``W = weight_init_std * randn``, ``b = 0``.
 
-    ``key``: a ``jax.random`` key or an int seed.  Shapes as in the module
+    ``key``: a ``jax.random`` key or an integer seed (``0 <= seed < 2**32``);
+    ``hyper`` a :class:`Hyper`; ``dtype`` floating.  Shapes as in the module
     docstring (MNIST defaults: W1 (30, 1, 5, 5), W2 (4320, 100), W3 (100, 10)).
 
     >>> params = init_params(0)
     >>> {k: v.shape for k, v in params.items()}["W2"], predict(params, jnp.zeros((2, 784))).shape
     ((4320, 100), (2, 10))
     """
-    _, H, W = hyper.input_dim
-    if hyper.pool_output_size < 1:
-        raise ValueError(
-            f"init_params: a {hyper.filter_size}x{hyper.filter_size} filter "
-            f"(stride {hyper.stride}, pad {hyper.pad}) and 2x2 pooling leave "
-            f"nothing of a {H}x{W} input"
-        )
-    if isinstance(key, int):
-        key = jax.random.PRNGKey(key)
-    return _init_params(key, hyper, jnp.dtype(dtype))
+    _check_hyper("init_params", hyper)
+    key = _checks.prng_key("init_params", key)
+    return _init_params(key, hyper, _checks.float_dtype("init_params", "dtype", dtype))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -134,22 +156,40 @@ def init_state(params: dict) -> dict:
     return {}
 
 
+def _check_hyper(name: str, hyper) -> None:
+    if not isinstance(hyper, Hyper):
+        raise TypeError(
+            f"{name}: hyper must be a simple_conv_net.Hyper, got {type(hyper).__name__}"
+        )
+
+
 def _check_params(params) -> None:
     if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
+    _checks.float_arrays("simple_conv_net", params)
 
 
 def _as_images(x, hyper: Hyper):
     """``(N, C*H*W)`` -> ``(N, C, H, W)``; ``(N, C, H, W)`` passes."""
     x = jnp.asarray(x) if not isinstance(x, jax.core.Tracer) else x
-    if x.ndim == 2 and x.shape[1] == math.prod(hyper.input_dim):
-        return x.reshape(x.shape[0], *hyper.input_dim)
-    if x.ndim == 4 and x.shape[1:] == tuple(hyper.input_dim):
-        return x
+    _check_x_shape(x.shape, hyper)
+    return x.reshape(x.shape[0], *hyper.input_dim) if x.ndim == 2 else x
+
+
+def _check_x_shape(shape: tuple, hyper: Hyper) -> None:
+    """``ValueError`` unless ``shape`` is ``(N, C*H*W)`` or ``(N, C, H, W)``.
+
+    One image (``(C*H*W,)`` or ``(C, H, W)``) is refused with the hint ``x[None]``:
+    its first axis would otherwise be taken for a batch."""
+    shape, flat = tuple(shape), math.prod(hyper.input_dim)
+    if (len(shape) == 2 and shape[1] == flat) or shape[1:] == tuple(hyper.input_dim):
+        return
+    one = shape in ((flat,), tuple(hyper.input_dim))
     raise ValueError(
-        f"simple_conv_net: x must be (N, {math.prod(hyper.input_dim)}) or "
-        f"(N, {', '.join(map(str, hyper.input_dim))}), got {x.shape}"
+        f"simple_conv_net: x must be (N, {flat}) or "
+        f"(N, {', '.join(map(str, hyper.input_dim))}), got {shape}"
+        + (" (one image: pass x[None], a batch of 1)" if one else "")
     )
 
 
@@ -169,6 +209,7 @@ def forward(
     is returned unchanged (``{}``).
     """
     _check_params(params)
+    _checks.boolean("forward", "train", train)
     x = _as_images(x, hyper)
     h = relu(convolution(x, params["W1"], params["b1"], hyper.stride, hyper.pad))
     h = max_pooling(h, 2, 2, stride=2)  # Pool1: pool_h=2, pool_w=2, stride=2
@@ -199,9 +240,11 @@ def predict(
 
 
 def _check_inputs(params: dict, x: ArrayLike, t: ArrayLike, hyper: Hyper) -> None:
-    """Parameters, a non-empty batch and labels that fit it (the one label check)."""
+    """Parameters, images, a non-empty batch and labels that fit it (the one label check)."""
+    _check_hyper("simple_conv_net", hyper)
     _check_params(params)
-    n = np.shape(x)[0] if np.ndim(x) else 0
+    _check_x_shape(np.shape(x), hyper)
+    n = np.shape(x)[0]
     check_batch("simple_conv_net", n)
     check_labels("simple_conv_net", (n, hyper.output_size), t)
 
@@ -239,7 +282,7 @@ def train_loss(
 @functools.partial(jax.jit, static_argnames=("hyper", "batch_size"))
 def _accuracy(params, x, t, state, hyper, batch_size):
     logits = map_in_chunks(lambda xc: _predict(params, xc, state, hyper), x, batch_size)
-    return jnp.mean(correct(logits, t))
+    return fraction_correct(logits, t)
 
 
 def accuracy(
@@ -254,9 +297,12 @@ def accuracy(
 
     The book's ``accuracy`` loops over batches of 100 so that ``im2col`` fits
     in memory; here the chunks run in one compiled ``lax.map`` (1000 MNIST
-    images make a 58 MB float32 ``col``).
+    images make a 58 MB float32 ``col``).  ``batch_size``: an integer >= 1.
+    Returns ``count / N`` computed in the logits' floating dtype
+    (:func:`jaxbp.labels.fraction_correct`): exact to float64 under x64.
     """
     _check_inputs(params, x, t, hyper)
+    batch_size = _checks.positive_int("accuracy", "batch_size", batch_size)
     x = _as_images(x, hyper)
     return _accuracy(params, x, jnp.asarray(t), state, hyper, min(batch_size, x.shape[0]))
 
@@ -294,4 +340,5 @@ def numerical_gradient(
     that is 2 x 432,000 passes (as the book's; use a small ``Hyper`` to check).
     """
     _check_inputs(params, x, t, hyper)
+    numerical.check_step(h, params["W1"].dtype, "numerical_gradient")
     return _numerical_gradient(params, x, t, state, hyper, float(h))

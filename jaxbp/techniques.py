@@ -30,26 +30,15 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike, DTypeLike
 
+from jaxbp import _checks
 from jaxbp.layers import as_floating
 
 __all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state", "weight_decay_loss"]
 
 
-def _static_bool(name: str, arg: str, value) -> bool:
-    if isinstance(value, jax.core.Tracer):
-        raise TypeError(
-            f"{name}: {arg} must be a Python bool (it selects the computation), not a traced value"
-        )
-    return bool(value)
-
-
 def _check_fraction(name: str, arg: str, value, closed: bool = False) -> None:
-    """``value`` in [0, 1) (or [0, 1] if ``closed``) when it is concrete."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    v = float(value)
-    if not (0.0 <= v < 1.0 or (closed and v == 1.0)):
-        raise ValueError(f"{name}: {arg} must be in [0, 1{']' if closed else ')'}, got {value}")
+    """``value`` a real number in [0, 1) (or [0, 1] if ``closed``); a traced one passes."""
+    _checks.real(name, arg, value, low=0, high=1, high_open=not closed, traced=True)
 
 
 def _batched(name: str, x, min_ndim: int = 1, shapes: str = "(N, ...)"):
@@ -86,10 +75,16 @@ def dropout_mask(
     Uniform numbers are drawn in ``dtype`` (the input's), so a float32 and a
     float64 network given the same key drop different units.
 
+    ``key``: a ``jax.random`` key or an integer seed; ``ratio`` in [0, 1).
+
     >>> mask = dropout_mask(jax.random.PRNGKey(0), (1000,), 0.3)
     >>> mask.dtype.name, 0.6 < float(mask.mean()) < 0.8         # about 70% kept
     ('bool', True)
     """
+    key = _checks.prng_key("dropout_mask", key)
+    _check_fraction("dropout_mask", "ratio", ratio)
+    dtype = _checks.float_dtype("dropout_mask", "dtype", dtype)
+    shape = _checks.int_tuple("dropout_mask", "shape", tuple(shape), low=0)
     return jax.random.uniform(key, shape, dtype) > ratio
 
 
@@ -107,8 +102,9 @@ def dropout(
     book's scaling (no inverted dropout), differentiated by JAX.
 
     Raises ``ValueError`` for an empty batch, a ratio outside [0, 1) or a
-    missing key in training, ``TypeError`` for a non-floating ``x`` or a
-    traced ``train``.
+    missing key in training, ``TypeError`` for a non-floating ``x``, a ratio
+    that is not a number (``"0.5"``), or a ``train`` that is not a ``bool``
+    (``"no"`` is not False) or is traced.
 
     >>> x, key = jnp.ones((2, 4)), jax.random.PRNGKey(0)
     >>> out = dropout(x, key, 0.5)
@@ -122,10 +118,11 @@ def dropout(
     """
     x = _batched("dropout", x)
     _check_fraction("dropout", "ratio", ratio)
-    if not _static_bool("dropout", "train", train):
+    if not _checks.boolean("dropout", "train", train):
         return x * (1.0 - ratio)  # x * (1.0 - self.dropout_ratio)
     if key is None:
         raise ValueError("dropout: train=True needs a jax.random key for the mask")
+    key = _checks.prng_key("dropout", key)
     return _dropout(x, dropout_mask(key, x.shape, ratio, x.dtype))
 
 
@@ -175,6 +172,8 @@ def batch_norm_state(n_features: int, dtype: DTypeLike = jnp.float32) -> dict[st
     {'running_mean': Array([0., 0., 0.], dtype=float32),
      'running_var': Array([0., 0., 0.], dtype=float32)}
     """
+    n_features = _checks.positive_int("batch_norm_state", "n_features", n_features)
+    dtype = _checks.float_dtype("batch_norm_state", "dtype", dtype)
     return {
         "running_mean": jnp.zeros(n_features, dtype),
         "running_var": jnp.zeros(n_features, dtype),
@@ -204,10 +203,7 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
                 f"batch_norm: state[{arg!r}] must have shape ({d},) for {where}, got {jnp.shape(v)}"
             )
     _check_fraction("batch_norm", "momentum", momentum, closed=True)
-    if isinstance(eps, jax.core.Tracer):  # a static argument of the rule
-        raise TypeError("batch_norm: eps must be a Python number, not a traced value")
-    if not float(eps) > 0:
-        raise ValueError(f"batch_norm: eps must be positive, got {eps}")
+    _checks.real("batch_norm", "eps", eps, low=0, low_open=True)  # static: never traced
     dtype = jnp.result_type(x, gamma, beta)
     state = {k: as_floating("batch_norm", k, v).astype(dtype) for k, v in state.items()}
     return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype), state
@@ -238,8 +234,10 @@ def batch_norm(
     stats and ``state`` comes back unchanged.
 
     Returns ``(out, new_state)``, ``out`` of ``x``'s shape.  Raises
-    ``ValueError`` for an empty batch or mismatched shapes (named) and
-    ``TypeError`` for non-floating inputs or a traced ``train``.
+    ``ValueError`` for an empty batch, mismatched shapes (named), a momentum
+    outside [0, 1] or an ``eps`` that is not finite and > 0, and ``TypeError``
+    for non-floating inputs, a traced ``eps``, or a ``train`` that is not a
+    ``bool`` or is traced.
 
     >>> x = jnp.array([[1.0, 10.0], [3.0, 30.0]])
     >>> out, state = batch_norm(x, jnp.ones(2), jnp.zeros(2), None, train=True)
@@ -253,7 +251,7 @@ def batch_norm(
     eps = float(eps)
     x2 = x.reshape(x.shape[0], -1)
     rm, rv = state["running_mean"], state["running_var"]
-    if _static_bool("batch_norm", "train", train):
+    if _checks.boolean("batch_norm", "train", train):
         out = _batch_norm_train(x2, gamma, beta, eps)
         mu = jnp.mean(x2, axis=0)
         var = jnp.mean((x2 - mu) ** 2, axis=0)
@@ -291,7 +289,8 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     ``weights``: an array or any pytree (list, dict) of weight arrays; the
     book sums over ``W1 .. W(L+1)``, never the biases.  Its derivative is the
     book's ``lambda * W`` per matrix.  Returns a scalar (0.0 for no weights).
-    Raises ``ValueError`` for a negative ``lambda_``.
+    Raises ``ValueError`` for a negative or non-finite ``lambda_`` (NaN would make
+    the loss NaN), ``TypeError`` for one that is not a number.
 
     >>> W = jnp.array([[1.0, -2.0]])
     >>> float(weight_decay_loss({"W1": W}, 0.1))           # 0.5 * 0.1 * 5
@@ -299,8 +298,7 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     >>> jax.grad(weight_decay_loss)({"W1": W}, 0.1)["W1"]  # lambda * W
     Array([[ 0.1, -0.2]], dtype=float32)
     """
-    if not isinstance(lambda_, jax.core.Tracer) and float(lambda_) < 0:
-        raise ValueError(f"weight_decay_loss: lambda_ must be >= 0, got {lambda_}")
+    _checks.real("weight_decay_loss", "lambda_", lambda_, low=0, traced=True)
     total = jnp.zeros([], jnp.float32)
     for W in jax.tree_util.tree_leaves(weights):
         W = as_floating("weight_decay_loss", "W", W)

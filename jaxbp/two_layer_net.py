@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxbp.labels import check_batch, check_labels, correct
+from jaxbp import _checks
+from jaxbp.labels import check_batch, check_labels, fraction_correct
 from jaxbp.layers import affine, relu, softmax_with_loss
 from jaxbp.numerical import check_step
 
@@ -51,21 +52,23 @@ def init_params(
 ) -> dict[str, jax.Array]:
     """Book's ``__init__``: ``W = std * randn``, ``b = 0`` (5.7.2, table 5-1).
 
-    ``key`` is a ``jax.random`` key (or an int seed).
+    ``key`` is a ``jax.random`` key (or an integer seed, ``0 <= seed < 2**32``);
+    the sizes are positive integers (``50.0`` is refused), ``weight_init_std`` a
+    finite number > 0 and ``dtype`` floating (else ``TypeError``/``ValueError``
+    naming the argument).
 
     >>> params = init_params(0, 784, 50, 10)
     >>> {k: v.shape for k, v in params.items()}
     {'W1': (784, 50), 'b1': (50,), 'W2': (50, 10), 'b2': (10,)}
     """
-    for name, v in (
-        ("input_size", input_size),
-        ("hidden_size", hidden_size),
-        ("output_size", output_size),
-    ):
-        if int(v) != v or v < 1:
-            raise ValueError(f"init_params: {name} must be a positive integer, got {v!r}")
-    if isinstance(key, int):
-        key = jax.random.PRNGKey(key)
+    input_size = _checks.positive_int("init_params", "input_size", input_size)
+    hidden_size = _checks.positive_int("init_params", "hidden_size", hidden_size)
+    output_size = _checks.positive_int("init_params", "output_size", output_size)
+    _checks.real(
+        "init_params", "weight_init_std", weight_init_std, low=0, low_open=True, traced=True
+    )
+    dtype = _checks.float_dtype("init_params", "dtype", dtype)
+    key = _checks.prng_key("init_params", key)
     k1, k2 = jax.random.split(key)
     # The barrier keeps XLA from fusing the scale into the sampler under jit, where it
     # rounds differently: the weights are the same bits eagerly and compiled.
@@ -82,6 +85,7 @@ def _check_params(params) -> None:
     if not isinstance(params, dict) or set(params) != set(PARAM_KEYS):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"params must be a dict with keys {list(PARAM_KEYS)}, got {got}")
+    _checks.float_arrays("two_layer_net", params)
 
 
 def check_inputs(
@@ -170,7 +174,7 @@ def loss(
 
 @jax.jit
 def _accuracy(params, x, t):
-    return jnp.mean(correct(predict(params, x), t))
+    return fraction_correct(predict(params, x), t)
 
 
 def accuracy(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike) -> jax.Array:
@@ -179,7 +183,9 @@ def accuracy(params: dict[str, jax.Array], x: ArrayLike, t: ArrayLike) -> jax.Ar
     ``t``: integer labels ``(N,)`` or one-hot rows ``(N, C)`` with ``C`` the
     logits' classes (anything else is a ``ValueError`` naming both shapes).
     A sample whose logits are not all finite counts as wrong, as does (under
-    ``jit``) an out-of-range label.
+    ``jit``) an out-of-range label.  The fraction is ``count / N`` computed in
+    the parameters' floating dtype (exact to that dtype's rounding: 0.8275 is
+    0.8275 in float64, not a float32 number widened; :func:`jaxbp.labels.fraction_correct`).
 
     >>> params = init_params(0, 4, 3, 2)
     >>> params["b2"] = jnp.array([0.0, 1.0])          # every sample predicts class 1

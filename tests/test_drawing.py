@@ -210,3 +210,9 @@ def test_book_sigmoid_figure_5_19_constants_carry_no_gradient():
     assert all(e.bwd is None for e in consts)
     assert all(e.bwd is not None for e in g.edges if g.node(e.tail).kind != "const")
     assert g.upstream("in0") == pytest.approx(float(jax.grad(drawing.book_sigmoid)(1.0)))
+
+
+def test_argnames_must_name_every_argument():
+    """Short argnames gave KeyError: 1 (and later an unnamed input edge)."""
+    with pytest.raises(ValueError, match="argnames must name each of the 2 arguments"):
+        draw(mul, 2.0, 3.0, argnames=["x"])

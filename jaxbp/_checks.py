@@ -1,0 +1,260 @@
+"""Argument checks shared by the book's layers and networks, written once.
+
+Every check looks only at Python values, dtypes and shapes, never at the values of a
+traced array, so it runs once at trace time and everything still works under
+``jit`` and ``vmap``.  A bad argument raises one ``TypeError`` (wrong kind of
+thing) or ``ValueError`` (right kind, wrong value) in the house style::
+
+    <function>: <argument> must be <what it must be>, got <what it got>
+
+Integers (sizes, strides, paddings) must be Python or NumPy integers: ``2.5``,
+``2.0`` and ``"2"`` are refused rather than truncated or parsed.  Flags must be
+``bool`` (a string ``"no"`` is not False).  Numbers must be real and, unless the
+range is bounded, finite; strings are refused rather than parsed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "integer",
+    "positive_int",
+    "non_negative_int",
+    "boolean",
+    "real",
+    "int_tuple",
+    "float_dtype",
+    "float_arrays",
+    "prng_key",
+]
+
+SEED_LIMIT = 2**32
+
+
+def _show(value: Any) -> str:
+    """How ``value`` is named in a message: numbers as written, anything else with its type."""
+    if isinstance(value, jax.core.Tracer):
+        return f"a traced value of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, numbers.Number):
+        return str(value)
+    if isinstance(value, (np.ndarray, jax.Array)):
+        if value.ndim == 0:
+            return f"a 0-d {value.dtype} array {value}"
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:56] + ' ...'}"
+
+
+def integer(name: str, arg: str, value: Any, low: int = 0) -> int:
+    """``value`` as an ``int``, checked to be an integer ``>= low``.
+
+    Python and NumPy integers (and 0-d integer arrays) pass; a ``bool``, a string,
+    ``None`` or a traced value is a ``TypeError``; a float (even ``2.0``) or an
+    integer below ``low`` is a ``ValueError``.
+
+    >>> integer("im2col", "pad", np.int64(2))
+    2
+    >>> integer("max_pooling", "pool_h", 2.5, low=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_pooling: pool_h must be an integer >= 1, got 2.5
+    """
+    must = f"{name}: {arg} must be an integer >= {low}, got {_show(value)}"
+    if isinstance(value, (bool, np.bool_, str, bytes, jax.core.Tracer)) or value is None:
+        raise TypeError(must)
+    try:
+        n = operator.index(value)
+    except TypeError:
+        if isinstance(value, numbers.Number):
+            raise ValueError(must) from None
+        raise TypeError(must) from None
+    if n < low:
+        raise ValueError(must)
+    return int(n)
+
+
+def positive_int(name: str, arg: str, value: Any) -> int:
+    """:func:`integer` with ``low=1``: a size, a stride, a count.
+
+    >>> positive_int("Hyper", "stride", 2)
+    2
+    """
+    return integer(name, arg, value, low=1)
+
+
+def non_negative_int(name: str, arg: str, value: Any) -> int:
+    """:func:`integer` with ``low=0``: a padding.
+
+    >>> non_negative_int("Hyper", "pad", 0)
+    0
+    """
+    return integer(name, arg, value, low=0)
+
+
+def boolean(name: str, arg: str, value: Any) -> bool:
+    """``value`` as a ``bool``; ``TypeError`` unless it is a ``bool`` (or ``numpy.bool_``).
+
+    Flags select the computation, so a traced value cannot be one either.
+
+    >>> boolean("dropout", "train", False)
+    False
+    >>> boolean("dropout", "train", "no")
+    Traceback (most recent call last):
+    ...
+    TypeError: dropout: train must be a Python bool (True or False), got str 'no'
+    """
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError(
+            f"{name}: {arg} must be a Python bool (it selects the computation), not a traced value"
+        )
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: {arg} must be a Python bool (True or False), got {_show(value)}")
+    return bool(value)
+
+
+def _range_text(low, high, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high}"
+    return "a real number"
+
+
+def real(
+    name: str,
+    arg: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    traced: bool = False,
+    must: str | None = None,
+) -> Any:
+    """Check that ``value`` is a finite real number in the given range; return it unchanged.
+
+    Python and NumPy reals and 0-d real arrays pass; a ``bool``, a string or an
+    array with axes is a ``TypeError``; NaN, an infinity or a value out of range is
+    a ``ValueError``.  A traced value passes unchecked when ``traced`` (it is only
+    multiplied), else it is a ``TypeError`` (it must be static).  ``must`` replaces
+    the description of the range in the message.
+
+    >>> real("dropout", "ratio", 0.5, low=0, high=1, high_open=True)
+    0.5
+    >>> real("weight_decay_loss", "lambda_", float("nan"), low=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: weight_decay_loss: lambda_ must be finite and >= 0, got nan
+    """
+    if isinstance(value, jax.core.Tracer):
+        if traced:
+            return value
+        raise TypeError(f"{name}: {arg} must be a Python number, not a traced value")
+    desc = must or _range_text(low, high, low_open, high_open)
+    is_array = isinstance(value, (np.ndarray, jax.Array))
+    if isinstance(value, (bool, np.bool_)) or not (
+        isinstance(value, numbers.Real)
+        or (is_array and value.ndim == 0 and jnp.issubdtype(value.dtype, jnp.number))
+    ):
+        raise TypeError(f"{name}: {arg} must be a real number ({desc}), got {_show(value)}")
+    v = float(value)
+    if not math.isfinite(v) and must is None and (low is None or high is None):
+        desc = f"finite and {desc}"
+    ok = math.isfinite(v)
+    ok = ok and (low is None or (v > low if low_open else v >= low))
+    ok = ok and (high is None or (v < high if high_open else v <= high))
+    if not ok:
+        raise ValueError(f"{name}: {arg} must be {desc}, got {_show(value)}")
+    return value
+
+
+def int_tuple(name: str, arg: str, value: Any, length: int | None = None, low: int = 1) -> tuple:
+    """``value`` (a tuple or list of integers ``>= low``) as a tuple of ``int``.
+
+    >>> int_tuple("Hyper", "input_dim", [1, 28, 28], length=3)
+    (1, 28, 28)
+    >>> int_tuple("Hyper", "input_dim", (1, 28), length=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: Hyper: input_dim must have 3 entries, got (1, 28)
+    """
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name}: {arg} must be a tuple of integers, got {_show(value)}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{name}: {arg} must have {length} entries, got {tuple(value)}")
+    return tuple(integer(name, f"{arg}[{i}]", v, low) for i, v in enumerate(value))
+
+
+def float_dtype(name: str, arg: str, dtype: Any) -> jnp.dtype:
+    """``dtype`` as a ``jnp.dtype``; ``TypeError`` unless it is a floating dtype.
+
+    >>> float_dtype("init_params", "dtype", "float32")
+    dtype('float32')
+    """
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not jnp.issubdtype(dt, jnp.floating):
+        got = dt.name if dt is not None else _show(dtype)
+        raise TypeError(f"{name}: {arg} must be a floating dtype (float32, float64), got {got}")
+    return dt
+
+
+def float_arrays(name: str, params: dict) -> None:
+    """``TypeError`` naming the first entry of ``params`` that is not a floating array.
+
+    Arrays (JAX or NumPy, traced or not) pass; a list of numbers does not (it has no
+    dtype to keep the gradients in).
+
+    >>> float_arrays("two_layer_net", {"W1": jnp.ones(2), "b1": [0.0, 0.0]})
+    Traceback (most recent call last):
+    ...
+    TypeError: two_layer_net: params['b1'] must be a floating-point array, got list [0.0, 0.0]
+    """
+    for k, v in params.items():
+        if not isinstance(v, (np.ndarray, jax.Array)) or not jnp.issubdtype(v.dtype, jnp.floating):
+            raise TypeError(f"{name}: params[{k!r}] must be a floating-point array, got {_show(v)}")
+
+
+def prng_key(name: str, key: Any, arg: str = "key") -> jax.Array:
+    """A ``jax.random`` key from ``key``: a key, or an integer seed ``0 <= seed < 2**32``.
+
+    Keys pass as they are (typed keys of shape ``()`` or the raw ``uint32`` pair of
+    ``jax.random.PRNGKey``, traced or not); a Python or NumPy integer seed becomes
+    ``jax.random.PRNGKey(seed)``.  Anything else is a ``TypeError``, a seed out of
+    range a ``ValueError``.
+
+    >>> prng_key("init_params", np.int64(7)).tolist() == jax.random.PRNGKey(7).tolist()
+    True
+    >>> prng_key("init_params", 2**64)
+    Traceback (most recent call last):
+    ...
+    ValueError: init_params: key must be a jax.random key or an integer seed in [0, 2**32), \
+got 18446744073709551616
+    """
+    must = f"{name}: {arg} must be a jax.random key or an integer seed in [0, 2**32)"
+    if isinstance(key, (np.ndarray, jax.Array)) and not isinstance(key, np.generic):
+        if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+            return key
+        if key.dtype == jnp.uint32 and key.shape in ((2,), (4,)):  # threefry, rbg
+            return key
+        raise TypeError(f"{must}, got {_show(key)}")
+    if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+        raise TypeError(f"{must}, got {_show(key)}")
+    if not 0 <= int(key) < SEED_LIMIT:
+        raise ValueError(f"{must}, got {key}")
+    return jax.random.PRNGKey(int(key))
