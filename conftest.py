@@ -37,6 +37,9 @@ DOCTESTED = {
     "mnist/synthetic.py",
     "train/loop.py",
     "train/runs.py",
+    "train/schedule.py",
+    "train/run.py",
+    "train/config.py",
 }
 _PACKAGE = Path(__file__).parent / "jaxbp"
 

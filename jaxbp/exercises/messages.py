@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 
+from jaxbp.layers import DERIVATIONS
+
 __all__ = ["DERIVATION", "KINDS", "UI", "LANGS", "choose_lang", "say"]
 
 LANGS = ("en", "ko")
@@ -25,8 +27,7 @@ DERIVATION: dict[str, dict[str, dict[str, str]]] = {
     "dout": {
         "en": {
             "eq": "dout = dL/dout",
-            "why": "dout is the upstream derivative (JAX calls it the cotangent): what flows "
-            "in from the right; the chain rule multiplies it by the local derivative",
+            "why": DERIVATIONS["dout"],  # the words beside the rule, in jaxbp.layers
         },
         "ko": {
             "eq": "dout = dL/dout",
@@ -86,10 +87,7 @@ DERIVATION: dict[str, dict[str, dict[str, str]]] = {
         "en": {
             "eq": "dx = dout . W^T, dW = x^T . dout, db = sum(dout, axis=0) "
             "(eq. 5.13, figure 5-27)",
-            "why": "the shapes decide: dx must be (N, n) like x and dW (n, m) like W; "
-            "x^T . dout, (n, N) . (N, m), is the only product of those shapes, and it sums "
-            "over the batch; the bias is added to every sample, so db sums dout over the "
-            "batch axis 0",
+            "why": DERIVATIONS["affine"],  # the words beside the rule, in jaxbp.layers
         },
         "ko": {
             "eq": "dx = dout . W^T, dW = x^T . dout, db = sum(dout, axis=0) "
@@ -103,10 +101,7 @@ DERIVATION: dict[str, dict[str, dict[str, str]]] = {
     "softmax_with_loss": {
         "en": {
             "eq": "dx = dout * (y - t) / N with y = softmax(x) (figure 5-30)",
-            "why": "the cross-entropy error was designed so that softmax's backward is simply "
-            "y - t; the loss is the mean over the N samples, so each sample's share is "
-            "divided by N; dout is 1 for the last layer, but multiply by it anyway "
-            "(2 * loss must have twice the gradient)",
+            "why": DERIVATIONS["softmax_with_loss"],  # the words beside the rule, in jaxbp.layers
         },
         "ko": {
             "eq": "y = softmax(x)일 때 dx = dout * (y - t) / N ([그림 5-30])",

@@ -2,6 +2,7 @@
 
     step        the book's step (sample, normalise, backprop, update) as one compiled chunk
     loop        the book's loop over those chunks: :func:`fit`
+    schedule    where the loop stops to evaluate
     run         a run in progress: start, train a chunk, evaluate, save
     config      :class:`Config`, the hyperparameters, declared once
     models      the registry of networks and the protocol the trainer relies on
@@ -28,7 +29,7 @@ import typing as _typing
 
 _FACE = {
     "fit": "loop",
-    "chunk_schedule": "loop",
+    "chunk_schedule": "schedule",
     "Diverged": "run",
     "make_train_chunk": "step",
     "initial_state": "step",
@@ -52,11 +53,11 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp.train.data import normalise as normalise
     from jaxbp.train.data import prepare_data as prepare_data
     from jaxbp.train.evaluation import evaluate as evaluate
-    from jaxbp.train.loop import chunk_schedule as chunk_schedule
     from jaxbp.train.loop import fit as fit
     from jaxbp.train.models import DTYPES as DTYPES
     from jaxbp.train.run import Diverged as Diverged
     from jaxbp.train.saved_run import load_params as load_params
+    from jaxbp.train.schedule import chunk_schedule as chunk_schedule
     from jaxbp.train.step import initial_state as initial_state
     from jaxbp.train.step import make_train_chunk as make_train_chunk
 

@@ -26,6 +26,7 @@ import optax
 from jaxbp.train import devices, models, run_state, saved_run, xla_options
 from jaxbp.train.config import Config
 from jaxbp.train.evaluation import make_evaluation
+from jaxbp.train.schedule import chunk_schedule
 from jaxbp.train.step import initial_state, make_train_chunk
 
 __all__ = [
@@ -272,8 +273,6 @@ def drop_superseded_eval(metrics: dict, config: Config, ipe: int, step: int, chu
     >>> m["eval_steps"], m["train_acc"], m["test_acc"]
     ([0, 100], [0.1, 0.5], [0.1, 0.4])
     """
-    from jaxbp.train.loop import chunk_schedule  # loop imports this module
-
     ahead = chunk_schedule(config.iters, ipe, config.evaluate, step, chunk_steps or None)
     next_eval = next((at for _, at in ahead if at is not None), None)
     if metrics["eval_steps"] and metrics["eval_steps"][-1] == step == next_eval:
