@@ -20,7 +20,7 @@ from jaxbp import conv, reference
 from jaxbp.conv import col2im, convolution, im2col, max_pooling
 from jaxbp.gradient import enable_x64, numerical_gradient
 
-SETTINGS = settings(max_examples=6, deadline=None)
+SETTINGS = settings(max_examples=6, deadline=None, derandomize=True)  # the same examples each run
 GRID = [(1, 0), (1, 1), (2, 0), (2, 1)]  # (stride, pad)
 
 

@@ -4,6 +4,7 @@ divergence, evaluation and checkpoints, and the run's files on disk."""
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -408,3 +409,36 @@ def test_initial_state_is_the_eager_init_bit_for_bit(flags):
     assert len(compiled) == len(leaves(eager))
     for a, b in zip(leaves(eager), compiled):
         assert a.dtype == b.dtype and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_evaluations_in_the_background_change_no_line_and_no_number(tmp_path, monkeypatch):
+    """Each evaluation runs while the next chunk's steps do; the lines, their order, the
+    counts and the saved run are those of evaluating in place, one after the other."""
+    from jaxbp.train import loop, run
+
+    def fit(folder):
+        lines = []
+        result = train.fit(
+            SMALL, data=synthetic(), out_dir=str(tmp_path / folder), log=lines.append
+        )
+        return lines, result["metrics"], np.load(tmp_path / folder / "params.npz")
+
+    background = fit("background")
+    in_place = run.start_eval
+
+    def evaluated_at_once(r, at):
+        started = in_place(r, at)
+        started[1].result()  # finished before the next chunk is dispatched
+        return started
+
+    monkeypatch.setattr(loop, "start_eval", evaluated_at_once)
+    sequential = fit("sequential")
+    # every line but the start line, without the rates (times differ, nothing else may)
+    strip = lambda lines: [re.sub(r"\s+\d* ?steps/s|\s+\[.*\]$|\s+$", "", x) for x in lines[1:]]
+    assert strip(background[0]) == strip(sequential[0])
+    assert sum(x.startswith("train acc, test acc") for x in background[0]) == 4
+    for k in ("eval_steps", "train_acc", "test_acc", "loss"):
+        assert background[1][k] == sequential[1][k]
+    for k in ("W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(background[2][k], sequential[2][k])
+    assert background[1]["eval_steps"] == [0, 100, 200, 250]

@@ -53,9 +53,9 @@ EXIT_CODES = {
 EPILOG = """exit codes: 0 done; 2 bad flags; 3 the loss became non-finite (the last finite
 state is kept); 4 data missing or corrupt; 5 --out-dir unusable or disk full;
 6 bad checkpoint or --resume conflict; 7 no such platform, out of memory on the
-device, or multi-process setup failed; 130 stopped by SIGINT (Ctrl-C); 143 stopped
-by SIGTERM. A stopped run is saved and continues with --resume. JAXBP_DEBUG=1 shows
-tracebacks."""
+device, or multi-process setup failed; 130 stopped by SIGINT (Ctrl-C);
+143 stopped by SIGTERM. A stopped run is saved and continues with --resume.
+JAXBP_DEBUG=1 shows tracebacks."""
 
 
 class UsageError(ValueError):

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from jaxbp.train import run_state
 from jaxbp.train.config import Config
 from jaxbp.train.data import load_data, prepare_data
-from jaxbp.train.run import record_eval, save, train_chunk
+from jaxbp.train.run import adopt_chunk, dispatch_chunk, finish_eval, save, start_eval
 from jaxbp.train.run import start as start_run
 from jaxbp.train.schedule import chunk_schedule
 
@@ -66,22 +66,38 @@ def fit(
 
 
 def _loop(run, should_stop: Callable[[], str | None], log: Callable, progress: bool) -> None:
-    """The book's loop: chunks of steps, each followed by its evaluation, until a stop."""
-    config = run.config
+    """The book's loop: chunks of steps, each followed by its evaluation, until a stop.
+
+    The evaluation after a chunk runs while the next chunk's steps do (both are
+    dispatched before either is waited for); it is finished, logged and saved before
+    that next chunk is adopted, so the lines, the numbers and the saved states are
+    those of the plain order: chunk, evaluation, chunk, evaluation.
+    """
+    config, pending = run.config, []  # the started evaluation, while one is
     try:
         for n, eval_at in chunk_schedule(
             config.iters, run.ipe, config.evaluate, run.step, run.model.chunk_steps
         ):
-            stop = should_stop()
-            if stop:
+            dispatched = dispatch_chunk(run, n)
+            _finish(run, pending, progress)  # while the chunk runs
+            stop = should_stop()  # asked once between two chunks
+            if stop:  # the dispatched chunk is not adopted: the run stops where its lines say
                 run.metrics.update(interrupted=True, stopped_by=stop)
                 log(f"{stop}: stopping after {run.step} steps; saving the run")
                 return
-            train_chunk(run, n)
+            adopt_chunk(run, dispatched, n)
             if eval_at is not None:
-                record_eval(run, eval_at, progress)
+                pending.append(start_eval(run, eval_at))
             elif progress:
                 log(f"step {run.step:5d}/{config.iters}  {run.rate_text()}")
+        _finish(run, pending, progress)
     except KeyboardInterrupt:  # library use: Ctrl-C in a notebook
+        _finish(run, pending, progress)
         run.metrics.update(interrupted=True, stopped_by="SIGINT")
         log(f"interrupted after {run.step} steps: saving what was done")
+
+
+def _finish(run, pending: list, progress: bool) -> None:
+    """Finish (record, log, save) the started evaluation, if there is one."""
+    while pending:
+        finish_eval(run, pending.pop(), progress)

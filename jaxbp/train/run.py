@@ -1,12 +1,13 @@
 """A run in progress: its compiled programs, its arrays on the device, what it has done.
 
 :func:`start` builds a :class:`Run` (the network, the mesh, the initial or resumed
-state, the programs compiled ahead of time); :func:`train_chunk` runs a chunk of the
-book's steps (:mod:`jaxbp.train.step`) and adopts it only if every step left the loss,
-the parameters and the optimizer and network state finite;
-:func:`record_eval` takes the book's accuracies and saves the run; :func:`save`
-writes it (:mod:`jaxbp.train.saved_run`).  :func:`jaxbp.train.fit` is the loop over
-these.
+state, the programs compiled ahead of time); :func:`dispatch_chunk` starts a chunk of
+the book's steps (:mod:`jaxbp.train.step`) and :func:`adopt_chunk` waits for it and
+adopts it only if every step left the loss, the parameters and the optimizer and
+network state finite; :func:`start_eval` and :func:`finish_eval` take the book's
+accuracies and save the run; :func:`save` writes it (:mod:`jaxbp.train.saved_run`).
+:func:`jaxbp.train.fit` is the loop over these; it starts each evaluation so that it
+runs while the next chunk does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import platform
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -30,11 +32,13 @@ from jaxbp.train.schedule import chunk_schedule
 from jaxbp.train.step import initial_state, make_train_chunk
 
 __all__ = [
+    "dispatch_chunk",
+    "adopt_chunk",
+    "start_eval",
+    "finish_eval",
     "Run",
     "Diverged",
     "start",
-    "train_chunk",
-    "record_eval",
     "save",
     "divergence_hint",
     "out_of_memory",
@@ -175,17 +179,22 @@ def _timing(run: Run, lowered):
     return make
 
 
-def train_chunk(run: Run, n: int) -> None:
-    """Run ``n`` steps; adopt the result only if every step left everything finite.
+def dispatch_chunk(run: Run, n: int) -> tuple:
+    """Start ``n`` steps from the run's state; returns at once (JAX runs it meanwhile)."""
+    with out_of_memory(run.config):
+        return time.perf_counter(), run.chunk(*run.chunk_args(n))
+
+
+def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
+    """Wait for a dispatched chunk; adopt it only if every step left everything finite.
 
     A step that made its loss, the parameters, the network state or the optimizer
     state non-finite has NaN in ``losses`` (:func:`jaxbp.train.step.make_train_chunk`);
     the first such step raises :class:`Diverged`, keeping the chunk's start, which the
     previous chunk (or the validated flags, or the checked checkpoint) left finite.
     """
-    t0 = time.perf_counter()
+    t0, (params, state, opt_state, losses) = dispatched
     with out_of_memory(run.config):
-        params, state, opt_state, losses = run.chunk(*run.chunk_args(n))
         losses = np.asarray(losses[:n])  # waits for the chunk
     dt = time.perf_counter() - t0
     run.metrics["steps_s"] += dt
@@ -280,11 +289,50 @@ def drop_superseded_eval(metrics: dict, config: Config, ipe: int, step: int, chu
             metrics[k].pop()
 
 
-def record_eval(run: Run, at: int, progress: bool = True) -> None:
-    """The book's train and test accuracies after step ``at``, logged and saved."""
+class _Background:
+    """A call running in a thread of its own; :meth:`result` waits for it.
+
+    XLA's CPU client runs the programs dispatched from one thread one after another;
+    from two threads they run at once, each on a core (a batch-100 step leaves the
+    second core idle).  A daemon thread, so an exit never waits for it.
+    """
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._out: dict = {}
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn) -> None:
+        try:
+            self._out["value"] = fn()
+        except BaseException as e:  # handed to the thread that waits
+            self._out["error"] = e
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._out:
+            raise self._out["error"]
+        return self._out["value"]
+
+
+def start_eval(run: Run, at: int) -> tuple:
+    """Start the evaluation of the run's current state (labelled ``at``) in the
+    background; returns at once, so that the next chunk's steps run while it does
+    (:func:`finish_eval`)."""
+    args = (run.params, run.state, *run.arrays)
+    return at, _Background(lambda: np.asarray(run.correct(*args)))
+
+
+def finish_eval(run: Run, started: tuple, progress: bool = True) -> None:
+    """Wait for a started evaluation; record, log and save it.
+
+    The run's state must still be the evaluated one (the next chunk not yet adopted),
+    so what is saved beside the accuracies is the state they were measured on.
+    """
+    at, counts = started
     t0 = time.perf_counter()
     with out_of_memory(run.config):
-        correct = np.asarray(run.correct(run.params, run.state, *run.arrays))
+        correct = counts.result()
     tr, te = (float(c) / a.shape[0] for c, a in zip(correct, run.arrays[::2]))
     m = run.metrics
     m["eval_s"] += time.perf_counter() - t0
