@@ -169,9 +169,7 @@ def test_every_public_module_of_the_book_has_a_chapter():
 @pytest.mark.parametrize("module", sorted(CHAPTERS))
 def test_a_chapter_imports_only_its_own_and_earlier_chapters(module):
     later = sorted(
-        m
-        for m in GRAPH[f"jaxbp.{module}"]
-        if CHAPTERS.get(m.split(".")[1], 0) > CHAPTERS[module]
+        m for m in GRAPH[f"jaxbp.{module}"] if CHAPTERS.get(m.split(".")[1], 0) > CHAPTERS[module]
     )
     assert not later, f"jaxbp.{module} (chapter {CHAPTERS[module]}) imports {later}"
 

@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxbp.mnist import idx
 from jaxbp._files import atomic_write
+from jaxbp.mnist import idx
 
 __all__ = ["Source", "Spec", "FORMAT", "enabled", "cache_path", "read", "write"]
 
