@@ -56,6 +56,7 @@ SCRIPT_FILES = (
     "batch_norm.png",
     "conv_filters.png",
     *(f"{stem}.{ext}" for stem in CH05_STEMS for ext in ("svg", "png")),
+    *(f"{stem}.html" for stem in CH05_STEMS[:3]),
 )
 
 
@@ -159,5 +160,6 @@ def test_ch05_update_docs_target():
 def test_ch05_graphs_default_folder(in_tmp, capsys):
     _script("ch05/draw_figures.py").main([])
     names = {f"{stem}.{ext}" for stem in CH05_STEMS for ext in ("svg", "png")}
+    names |= {f"{stem}.html" for stem in CH05_STEMS[:3]}  # the step-through pages
     assert {p.name for p in (in_tmp / "figures").iterdir()} == names
     _printed(capsys, [in_tmp / "figures" / n for n in names])

@@ -37,8 +37,9 @@ def _worker():
     import jax.numpy as jnp
     import optax
 
-    from jaxbp import devices, layers, models, train
+    from jaxbp import layers, train
     from jaxbp import two_layer_net as net
+    from jaxbp.train import devices, models
 
     assert jax.device_count() == N_DEV, jax.devices()
     data = _data()

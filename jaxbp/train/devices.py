@@ -250,11 +250,12 @@ def _watchdog(timeout_s: float, message: str):
     return timer
 
 
-def _join(kw: dict, timeout_s: float, where: str, who: str) -> None:
-    """``jax.distributed.initialize(**kw)`` under a watchdog of ``timeout_s`` seconds."""
+def _join(kw: dict, timeout_s: float, where: str, who: str, given_s: float) -> None:
+    """``jax.distributed.initialize(**kw)`` under a watchdog of ``timeout_s`` seconds (what
+    is left of the ``--distributed-timeout`` the user gave, ``given_s``)."""
     late = (
-        f"the multi-process run at {where} did not start within {timeout_s:g} s "
-        f"({who}): not every process arrived"
+        f"the multi-process run at {where} did not start within {given_s:g} s "
+        f"(--distributed-timeout; {who}): not every process arrived"
     )
     timer = _watchdog(timeout_s, late)
     try:
@@ -265,7 +266,7 @@ def _join(kw: dict, timeout_s: float, where: str, who: str) -> None:
     except Exception as e:  # RuntimeError, ValueError, or an IndexError inside some versions
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DeviceError(
-            f"could not join the multi-process run at {where} within {timeout_s:g} s: {first}"
+            f"could not join the multi-process run at {where} within {given_s:g} s: {first}"
         ) from None
     finally:
         timer.cancel()
@@ -300,5 +301,5 @@ def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     if kw.get("process_id") and "coordinator_address" in kw:
         # A plain TCP probe first: a coordinator that never answers is a clean error.
         _wait_for_port(kw["coordinator_address"], timeout_s)
-    _join(kw, timeout_s - (time.monotonic() - start), where, who)
+    _join(kw, timeout_s - (time.monotonic() - start), where, who, timeout_s)
     return True
