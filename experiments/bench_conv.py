@@ -9,6 +9,10 @@ Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
                  twin pooling is far slower on CPU), steps in one jitted fori_loop
   jaxbp          the same program with our rules (simple_conv_net.train_loss)
   jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals, backward: col, col_W)
+  torch-*        PyTorch on the CPU (eager, channels-last, torch.compile where it builds), with
+                 --torch-python PY: the Python of an environment that has PyTorch (never a
+                 dependency of jaxbp; e.g. python -m venv /tmp/torch && /tmp/torch/bin/pip
+                 install torch numpy); --torch-threads (default: the CPU's cores)
 The JAX rows are compiled with the trainer's CPU matmul path (--cpu-matmul, default
 the trainer's: eigen; see jaxbp/train/xla_options.py).
 Rows run interleaved (A B C D A B C D ...); medians per step and ratios.  On a
@@ -27,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from bench.harness import interleaved
+from bench.torch_peer import TorchPeer, has_torch
 from book_numpy import ch7 as book
 
 import jaxbp.simple_conv_net as net  # noqa: E402
@@ -118,9 +123,12 @@ def compiled_loops(steps, x_dev, t_dev, cpu_matmul):
     return loops
 
 
-def measure(steps: int, n_book: int, rounds: int, cpu_matmul: str) -> tuple[dict, str]:
+def measure(
+    steps: int, n_book: int, rounds: int, cpu_matmul: str, torch: TorchPeer | None = None
+) -> tuple[dict, str]:
     """Seconds per step of each row in ``rounds`` interleaved rounds (after an untimed one):
-    ``n_book`` steps of the book's NumPy, ``steps`` of each JAX row; and the data's source."""
+    ``n_book`` steps of the book's NumPy, ``steps`` of each JAX row (and PyTorch row, with
+    ``torch``); and the data's source."""
     x_np, t_np, source = load()
     x, t, key = jnp.asarray(x_np), jnp.asarray(t_np), jax.random.PRNGKey(1)
     x_book = x_np.reshape(-1, 1, 28, 28).astype(np.float32) / 255  # load_mnist(flatten=False)
@@ -129,6 +137,9 @@ def measure(steps: int, n_book: int, rounds: int, cpu_matmul: str) -> tuple[dict
     calls = {"book-numpy": lambda: book_steps(network, optimizer, x_book, t_np, n_book)}
     for name, (run, state) in compiled_loops(steps, x, t, cpu_matmul).items():
         calls[name] = functools.partial(run, *state, key, x, t)
+    for row in torch.rows if torch else ():
+        if row.startswith("conv-"):
+            calls["torch-" + row.removeprefix("conv-")] = torch.call(row, steps)
     times = interleaved(calls, rounds)[0]
     n = {k: n_book if k == "book-numpy" else steps for k in times}
     return {k: [seconds / n[k] for seconds in v] for k, v in times.items()}, source
@@ -150,14 +161,16 @@ def report(times, args, source):
         f"{med['book-numpy'] * 12000 / 60:.0f} min); JAX rows: {args.steps} steps per round; "
         f"{args.rounds} rounds interleaved"
     )
+    torch_best = min((v for k, v in med.items() if k.startswith("torch-")), default=None)
     print(
-        f"{'row':14s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} "
-        f"{'row/jax-grad':>13s}"
+        f"{'row':18s} {'ms/step (median)':>17s} {'min-max':>15s} {'book/row':>9s} "
+        f"{'row/jax-grad':>13s}" + (f" {'row/best torch':>15s}" if torch_best else "")
     )
     for k, v in times.items():
         print(
-            f"{k:14s} {med[k] * 1e3:17.2f} {min(v) * 1e3:7.2f}-{max(v) * 1e3:<7.2f} "
+            f"{k:18s} {med[k] * 1e3:17.2f} {min(v) * 1e3:7.2f}-{max(v) * 1e3:<7.2f} "
             f"{med['book-numpy'] / med[k]:9.1f} {med[k] / med['jax-grad']:13.3f}"
+            + (f" {med[k] / torch_best:15.3f}" if torch_best else "")
         )
     print(
         f"col residual (self.col) of Conv1: shape {col.shape} {col.dtype}, "
@@ -170,8 +183,24 @@ def main(argv=None):
     for flag, default in (("--rounds", 5), ("--book-steps", 20), ("--steps", 100)):
         ap.add_argument(flag, type=int, default=default)
     ap.add_argument("--cpu-matmul", choices=list(xla_options.PATHS), default=xla_options.DEFAULT)
+    ap.add_argument("--torch-python", help="a Python with PyTorch: add the PyTorch rows")
+    ap.add_argument("--torch-threads", type=int, default=os.cpu_count())
     args = ap.parse_args(argv)
-    times, source = measure(args.steps, args.book_steps, args.rounds, args.cpu_matmul)
+    torch = None
+    if args.torch_python:
+        why = has_torch(args.torch_python)
+        if why:
+            print(f"PyTorch rows skipped: {why}")
+        else:
+            torch = TorchPeer(args.torch_python, args.torch_threads)
+            print(
+                f"PyTorch {torch.version}, {args.torch_threads} threads; skipped: {torch.skipped}"
+            )
+    try:
+        times, source = measure(args.steps, args.book_steps, args.rounds, args.cpu_matmul, torch)
+    finally:
+        if torch:
+            torch.close()
     report(times, args, source)
 
 

@@ -68,10 +68,11 @@ def fit(
 def _loop(run, should_stop: Callable[[], str | None], log: Callable, progress: bool) -> None:
     """The book's loop: chunks of steps, each followed by its evaluation, until a stop.
 
-    The evaluation after a chunk runs while the next chunk's steps do (both are
-    dispatched before either is waited for); it is finished, logged and saved before
-    that next chunk is adopted, so the lines, the numbers and the saved states are
-    those of the plain order: chunk, evaluation, chunk, evaluation.
+    The evaluation after a chunk runs while the next chunk's steps do, in a thread of
+    its own, for networks whose step leaves a core idle (the registry's
+    ``eval_in_background``); it is finished, logged and saved before that next chunk
+    is adopted, so the lines, the numbers and the saved states are those of the plain
+    order: chunk, evaluation, chunk, evaluation.
     """
     config, pending = run.config, []  # the started evaluation, while one is
     try:

@@ -16,6 +16,7 @@ and every :class:`Model` keeps one protocol, the only things the trainer asks of
     logits(params, state, x) -> logits                     # test mode
     param_specs, state_specs: {name: (shape, dtype)}       # what a checkpoint must hold
     chunk_steps                                            # longest compiled chunk, 0: an epoch
+    eval_in_background                                     # evaluate while the next chunk runs
 
 ``x`` is float32 ``(B, 784)`` in [0, 1]; ``t`` int32 ``(B,)``.  Adding a network is its
 module plus a ``build`` function and an entry here.
@@ -68,6 +69,9 @@ class Model:
     param_specs: dict
     state_specs: dict
     chunk_steps: int = 0  # longest compiled chunk (about 1 s on a 2-core CPU); 0: an epoch
+    #: evaluate in a thread of its own while the next chunk runs (measured to help where a
+    #: step leaves a core idle: TwoLayerNet at batch 100, 1.42 -> 1.075x its steps alone)
+    eval_in_background: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +125,7 @@ def _two_layer_net(config: Config) -> Model:
             state,
         ),
         lambda params, state, x: net.predict(params, x),
+        eval_in_background=True,
     )
 
 

@@ -315,12 +315,23 @@ class _Background:
         return self._out["value"]
 
 
+class _Done:
+    """A result already there (an evaluation run in place), with :class:`_Background`'s face."""
+
+    def __init__(self, value) -> None:
+        self._value = value
+
+    def result(self):
+        return self._value
+
+
 def start_eval(run: Run, at: int) -> tuple:
     """Start the evaluation of the run's current state (labelled ``at``) in the
     background; returns at once, so that the next chunk's steps run while it does
     (:func:`finish_eval`)."""
     args = (run.params, run.state, *run.arrays)
-    return at, _Background(lambda: np.asarray(run.correct(*args)))
+    count = lambda: np.asarray(run.correct(*args))
+    return at, _Background(count) if run.model.eval_in_background else _Done(count())
 
 
 def finish_eval(run: Run, started: tuple, progress: bool = True) -> None:
