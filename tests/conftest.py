@@ -66,6 +66,14 @@ SLOW = {
     "test_multi_layer_net.py",
     "test_gradient_truth.py",
     "test_rule_check.py",
+    "test_layers.py",
+    "test_two_layer_net.py",
+    "test_forward.py",
+    "test_exercises.py",
+    "test_conv.py",
+    "test_techniques.py",
+    "test_validation.py",
+    "test_optimizer.py",
 }
 
 

@@ -182,7 +182,7 @@ def _timing(run: Run, lowered):
 def dispatch_chunk(run: Run, n: int) -> tuple:
     """Start ``n`` steps from the run's state; returns at once (JAX runs it meanwhile)."""
     with out_of_memory(run.config):
-        return time.perf_counter(), run.chunk(*run.chunk_args(n))
+        return time.perf_counter(), run.metrics["eval_s"], run.chunk(*run.chunk_args(n))
 
 
 def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
@@ -193,10 +193,12 @@ def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
     the first such step raises :class:`Diverged`, keeping the chunk's start, which the
     previous chunk (or the validated flags, or the checked checkpoint) left finite.
     """
-    t0, (params, state, opt_state, losses) = dispatched
+    t0, eval_s, (params, state, opt_state, losses) = dispatched
     with out_of_memory(run.config):
         losses = np.asarray(losses[:n])  # waits for the chunk
-    dt = time.perf_counter() - t0
+    # the chunk's wall time, less what was spent waiting for an evaluation meanwhile:
+    # steps_s + eval_s stays the loop's wall time
+    dt = time.perf_counter() - t0 - (run.metrics["eval_s"] - eval_s)
     run.metrics["steps_s"] += dt
     run.session_s += dt
     run.session_steps += n
