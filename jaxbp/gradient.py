@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +30,9 @@ from jax.typing import ArrayLike
 
 from jaxbp import reference, two_layer_net
 from jaxbp.numerical import check_step, enable_x64, numerical_gradient
-from jaxbp.rule_check import check_rules, print_rule_check
+
+if TYPE_CHECKING:  # re-exported lazily (module __getattr__ below)
+    from jaxbp.rule_check import check_rules, print_rule_check
 
 __all__ = [
     "numerical_gradient",
@@ -165,3 +167,13 @@ def print_gradient_check(
     for k, row in table.items():
         print(f"  {k:3s}" + "".join(f"{row[p]:22.3e}" for p in pairs))
     return table
+
+
+def __getattr__(name: str):
+    """``check_rules`` and ``print_rule_check``, from :mod:`jaxbp.rule_check` on first use
+    (it imports the drawing code, which the trainer's start-up does not need)."""
+    if name in ("check_rules", "print_rule_check"):
+        from jaxbp import rule_check
+
+        return getattr(rule_check, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
