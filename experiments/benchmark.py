@@ -3,6 +3,7 @@
     python experiments/benchmark.py --markdown BENCHMARKS.md --out experiments/results/bench.json
     python experiments/benchmark.py --quick     # tiny settings, synthetic data: the CI smoke test
     python experiments/benchmark.py --only jaxbp,rule-cost
+    python experiments/benchmark.py --torch-python /tmp/torch/bin/python   # with PyTorch's rows
 
 Each row runs in its own process (bench/harness.py, bench/rows.py); bench/report.py writes the
 tables.  BENCHMARKS.md's hand-written notes say what the rows run and state the targets.
@@ -25,7 +26,8 @@ from jaxbp.mnist import find_data_dir
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # jaxbp first: its fit makes (or reads) the matmul-path decision that the other rows use
-ORDER = ("jaxbp", *report.TRAINING[:-1], "rule-cost", "scaling", "numgrad", "devices", "conv")
+ORDER = ("jaxbp", *report.TRAINING[:-1], "torch", "rule-cost", "scaling", "numgrad", "devices")
+ORDER += ("conv",)
 SCALING = [(100, 50, 10000), (1000, 50, 2000), (10000, 50, 200)]  # (batch, hidden, steps)
 SCALING += [(100, 1000, 2000), (1000, 1000, 300)]
 # repeats: timed runs of each training row, after an untimed one with warmup; rounds: of the
@@ -46,10 +48,14 @@ def main(argv=None):
     p.add_argument("--only", help="comma-separated rows and sections: " + ",".join(ORDER))
     p.add_argument("--out", default=os.path.join(HERE, "results", "bench.json"))
     p.add_argument("--markdown", help="write this Markdown file (BENCHMARKS.md)")
+    p.add_argument("--torch-python", help="a Python with PyTorch: add PyTorch's rows")
+    p.add_argument("--torch-threads", type=int, default=os.cpu_count(), help="PyTorch's threads")
     a = p.parse_args(argv)
     if not (a.quick or a.synthetic or find_data_dir()):
         sys.exit("benchmark: MNIST not found (set JAXBP_DATA_DIR); use --quick or --synthetic")
     spec = QUICK if a.quick else dict(FULL, synthetic=[60000, 10000] if a.synthetic else None)
+    torch = {"python": a.torch_python, "threads": a.torch_threads} if a.torch_python else None
+    spec = dict(spec, torch=torch)
     only = a.only.split(",") if a.only else ORDER
     loadavg = lambda: ", ".join(f"{x:.2f}" for x in os.getloadavg())
     t0, load0 = time.perf_counter(), loadavg()

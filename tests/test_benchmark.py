@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "experiments", "benchmark.py")
 
@@ -66,7 +68,9 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    no_torch = str(tmp_path / "no-such-python")  # PyTorch's rows: skipped, saying why
     cmd = [sys.executable, SCRIPT, "--quick", "--out", str(out), "--markdown", str(md)]
+    cmd += ["--torch-python", no_torch]
     p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
 
@@ -92,6 +96,7 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
     assert ng["max_abs_diff_vs_backprop"] < 1e-6
     assert all(_positive(v) for v in rep["conv"]["ms_per_step"].values())
     assert len(rep["conv"]["ms_per_step"]) >= 3
+    assert no_torch in rep["torch"]["skipped"] and no_torch in rep["conv"]["torch_skipped"]
 
     text = md.read_text()
     cpu = rep["machine"]["cpu"]
@@ -99,6 +104,7 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
     for name in TRAINING:
         assert f"| {name} |" in text
     generated = text.split("<!-- Written by hand")[0]
+    assert f"* PyTorch rows skipped: {no_torch}:" in generated
     for title in (
         "TwoLayerNet training",
         "Measured ratios",
@@ -116,3 +122,25 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
         for line in text.splitlines()
         if line.startswith("## ") and "Notes" not in line
     )  # the CPU with every table
+
+
+def test_pytorch_rows_beside_jaxbp(tmp_path):
+    """With a Python that has PyTorch (``JAXBP_TORCH_PYTHON``), its rows run interleaved."""
+    python = os.environ.get("JAXBP_TORCH_PYTHON")
+    if not python:
+        pytest.skip("JAXBP_TORCH_PYTHON is not set (the Python of an environment with PyTorch)")
+    out, md = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    cmd = [sys.executable, SCRIPT, "--quick", "--only", "torch,conv", "--out", str(out)]
+    cmd += ["--markdown", str(md), "--torch-python", python]
+    p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+    rep = json.loads(out.read_text())
+    assert rep["torch"]["torch"] and _positive(rep["torch"]["ratio"])
+    assert all(_positive(t) for ts in rep["torch"]["times"].values() for t in ts)
+    ms = rep["conv"]["ms_per_step"]
+    assert {"torch-eager", "torch-channels-last"} <= ms.keys() and _positive(ms["torch-eager"])
+    text = md.read_text()
+    assert "beside jaxbp, TwoLayerNet" in text and "| torch-eager |" in text
+    assert "SimpleConvNet step: jaxbp / best PyTorch row" in text

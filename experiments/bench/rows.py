@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.harness import interleaved, timed
+from bench.torch_peer import TorchPeer, has_torch
 from jaxbp import reference, train, two_layer_net
 from jaxbp.mnist.synthetic import synthetic_mnist
 from jaxbp.train import models, xla_options
@@ -209,14 +210,55 @@ def numgrad(spec):
     return out
 
 
+def torch_peer(spec) -> tuple[TorchPeer | None, str | None]:
+    """The PyTorch peer process of ``spec["torch"]`` (``python``, ``threads``), or why not."""
+    t = spec.get("torch")
+    if not t:
+        return None, "no --torch-python given (the Python of an environment with PyTorch)"
+    why = has_torch(t["python"])
+    return (None, why) if why else (TorchPeer(t["python"], t["threads"]), None)
+
+
+def torch_row(spec):
+    """TwoLayerNet steps only: PyTorch eager (bench/torch_peer.py) and ``jaxbp.train.fit``,
+    ``repeats`` rounds interleaved after an untimed one; each side's own step seconds."""
+    peer, why = torch_peer(spec)
+    if peer is None:
+        return {"skipped": why}
+    data = load(spec)
+    sides = {
+        "jaxbp": lambda: fit(spec, data, evaluate=False)["metrics"]["steps_s"],
+        "torch-eager": peer.call("two_layer_net", spec["iters"]),
+    }
+    try:
+        times = {name: [] for name in sides}
+        for r in range(spec["repeats"] + 1):
+            for name, call in sides.items():
+                seconds = call()
+                if r:
+                    times[name].append(seconds)
+    finally:
+        peer.close()
+    ratio = median(t / j for t, j in zip(times["torch-eager"], times["jaxbp"]))
+    return {"times": times, "torch": peer.version, "threads": spec["torch"]["threads"],
+            "ratio": ratio, "skipped_rows": peer.skipped}  # fmt: skip
+
+
 def conv(spec):
-    """SimpleConvNet (7.5) ms per step: experiments/bench_conv.py's rows, rounds interleaved."""
+    """SimpleConvNet (7.5) ms per step: experiments/bench_conv.py's rows, rounds interleaved
+    (with the PyTorch rows when ``spec["torch"]`` names a Python that has PyTorch)."""
     import bench_conv
 
     steps, n_book = spec["conv_steps"]
-    times, source = bench_conv.measure(steps, n_book, spec["rounds"], xla_options.DEFAULT)
+    peer, why = torch_peer(spec)
+    try:
+        times, source = bench_conv.measure(steps, n_book, spec["rounds"], xla_options.DEFAULT, peer)
+    finally:
+        if peer:
+            peer.close()
     ms = {k: 1e3 * median(v) for k, v in times.items()}
-    return {"ms_per_step": ms, "data": source, "cpu_matmul": xla_options.DEFAULT}
+    out = {"ms_per_step": ms, "data": source, "cpu_matmul": xla_options.DEFAULT}
+    return dict(out, torch_skipped=why or (peer.skipped or None))
 
 
 def peak(spec):
@@ -256,6 +298,7 @@ ROWS = {
     "devices": devices,
     "numgrad": numgrad,
     "conv": conv,
+    "torch": torch_row,
 }
 
 if __name__ == "__main__":
