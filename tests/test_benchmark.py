@@ -105,6 +105,7 @@ def test_quick_benchmark_runs_and_reports_every_row(tmp_path):
         assert f"| {name} |" in text
     generated = text.split("<!-- Written by hand")[0]
     assert f"* PyTorch rows skipped: {no_torch}:" in generated
+    assert "--torch-python PY " in generated.splitlines()[2]  # no path of this machine
     for title in (
         "TwoLayerNet training",
         "Measured ratios",

@@ -47,7 +47,7 @@ def make_train_chunk(
     ``losses`` ``(max_n,)`` holds each step's minibatch loss (before its update) in its
     first ``n`` entries, or NaN where that step left anything non-finite: its loss, or
     after its update any parameter, network state or optimizer state (:func:`all_finite`,
-    one fused reduction per step), so the first NaN entry is the step where training
+    a dot product with zeros per leaf), so the first NaN entry is the step where training
     diverged, and the state before it is entirely finite.  Step ``i`` draws its
     minibatch from ``fold_in(key, i)`` (and its dropout masks from
     ``fold_in(fold_in(key, i), 1)``) alone, so chunk boundaries do not change a single
@@ -87,10 +87,12 @@ def make_train_chunk(
 def all_finite(tree) -> jax.Array:
     """``True`` (a bool scalar) when every floating-point leaf of ``tree`` is finite.
 
-    Integer leaves (an optimizer's step count) are always finite and are skipped.  The
-    leaves are read by one reduction, ``max(|x|)`` over all of them at once (NaN and inf
-    both make it non-finite): about half the time of one reduction per leaf for the
-    60 small leaves of a batch-norm network with Adam (2-core AMD EPYC).
+    Integer leaves (an optimizer's step count) are always finite and are skipped.  Each
+    leaf is read by a dot product with zeros: ``x . 0`` is 0 for finite entries and NaN
+    as soon as one entry is NaN or infinite (``inf * 0`` is NaN), and it cannot overflow.
+    A dot runs as a vectorised matmul on the CPU, where XLA's reductions do not: the
+    TwoLayerNet chunk takes 0.81x the time of one ``max(|x|)`` reduction over all the
+    leaves at once (0.71x with no check at all; interleaved, 2-core AMD EPYC).
 
     >>> bool(all_finite({"W": jnp.ones(3), "n": jnp.int32(2)}))
     True
@@ -98,14 +100,16 @@ def all_finite(tree) -> jax.Array:
     False
     >>> bool(all_finite([jnp.float32(1.0), jnp.array([[jnp.nan]])]))
     False
+    >>> bool(jax.jit(all_finite)([jnp.full(3, 3e38), jnp.float32(-jnp.inf)]))
+    False
     """
     leaves = jax.tree_util.tree_leaves(tree)
     leaves = [v for v in leaves if jnp.issubdtype(jnp.result_type(v), jnp.inexact)]
-    if not leaves:
-        return jnp.bool_(True)
-    dtype = jnp.result_type(*leaves)
-    flat = jnp.concatenate([jnp.ravel(v).astype(dtype) for v in leaves])
-    return jnp.isfinite(jnp.max(jnp.abs(flat)))
+    zero = sum(
+        jnp.dot(jnp.ravel(v), jnp.zeros(jnp.size(v), jnp.result_type(v))).astype(jnp.float32)
+        for v in leaves
+    )
+    return jnp.isfinite(jnp.float32(zero))
 
 
 def initial_state(model: models.Model, optimizer, seed: int) -> tuple:
