@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from bench import torch_peer
 from bench.harness import interleaved
-from bench.torch_peer import TorchPeer, has_torch
 from book_numpy import ch7 as book
 
 import jaxbp.simple_conv_net as net  # noqa: E402
@@ -124,7 +124,7 @@ def compiled_loops(steps, x_dev, t_dev, cpu_matmul):
 
 
 def measure(
-    steps: int, n_book: int, rounds: int, cpu_matmul: str, torch: TorchPeer | None = None
+    steps: int, n_book: int, rounds: int, cpu_matmul: str, torch: torch_peer.TorchPeer | None = None
 ) -> tuple[dict, str]:
     """Seconds per step of each row in ``rounds`` interleaved rounds (after an untimed one):
     ``n_book`` steps of the book's NumPy, ``steps`` of each JAX row (and PyTorch row, with
@@ -186,16 +186,11 @@ def main(argv=None):
     ap.add_argument("--torch-python", help="a Python with PyTorch: add the PyTorch rows")
     ap.add_argument("--torch-threads", type=int, default=os.cpu_count())
     args = ap.parse_args(argv)
-    torch = None
-    if args.torch_python:
-        why = has_torch(args.torch_python)
-        if why:
-            print(f"PyTorch rows skipped: {why}")
-        else:
-            torch = TorchPeer(args.torch_python, args.torch_threads)
-            print(
-                f"PyTorch {torch.version}, {args.torch_threads} threads; skipped: {torch.skipped}"
-            )
+    torch, why = torch_peer.start(args.torch_python, args.torch_threads)
+    if torch:
+        print(f"PyTorch {torch.version}, {args.torch_threads} threads; skipped: {torch.skipped}")
+    elif args.torch_python:
+        print(f"PyTorch rows skipped: {why}")
     try:
         times, source = measure(args.steps, args.book_steps, args.rounds, args.cpu_matmul, torch)
     finally:

@@ -26,8 +26,11 @@ from jaxbp.mnist import find_data_dir
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # jaxbp first: its fit makes (or reads) the matmul-path decision that the other rows use
-ORDER = ("jaxbp", *report.TRAINING[:-1], "torch", "rule-cost", "scaling", "numgrad", "devices")
-ORDER += ("conv",)
+ORDER = (
+    "jaxbp",
+    *report.TRAINING[:-1],
+    *("torch", "rule-cost", "scaling", "numgrad", "devices", "conv"),
+)
 SCALING = [(100, 50, 10000), (1000, 50, 2000), (10000, 50, 200)]  # (batch, hidden, steps)
 SCALING += [(100, 1000, 2000), (1000, 1000, 300)]
 # repeats: timed runs of each training row, after an untimed one with warmup; rounds: of the

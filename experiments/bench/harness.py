@@ -35,14 +35,19 @@ def timed(call):
     return out, time.perf_counter() - t0
 
 
-def interleaved(calls: dict, repeats: int, warmup: bool = True) -> tuple[dict, dict]:
+def interleaved(
+    calls: dict, repeats: int, warmup: bool = True, own_seconds: bool = False
+) -> tuple[dict, dict]:
     """The seconds of each ``calls[name]()`` in ``repeats`` rounds run A B C A B C ... (after an
     untimed round with ``warmup``), and each call's last result.  A change in the machine's
-    load hits every call alike, so ratios of their medians are fair on a shared machine."""
+    load hits every call alike, so ratios of their medians are fair on a shared machine.
+    With ``own_seconds`` each call returns the seconds it measured itself (a training run's
+    steps without its setup, a peer process's time without the pipe), recorded instead."""
     times, last = {name: [] for name in calls}, {}
     for r in range(repeats + warmup):
         for name, call in calls.items():
             last[name], seconds = timed(call)
+            seconds = last[name] if own_seconds else seconds
             if r or not warmup:
                 times[name].append(seconds)
     return times, last

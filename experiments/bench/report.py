@@ -126,14 +126,14 @@ def _other_tables(rep):
 def _shown(argv: list) -> list:
     """``argv`` as the report shows it: the PyTorch Python's path (a path of the machine
     that ran it) as ``PY``."""
-    return [
-        "PY"
-        if i and argv[i - 1] == "--torch-python"
-        else a.split("=")[0] + "=PY"
-        if a.startswith("--torch-python=")
-        else a
-        for i, a in enumerate(argv)
-    ]
+    shown = []
+    for a in argv:
+        if shown and shown[-1] == "--torch-python":
+            a = "PY"
+        elif a.startswith("--torch-python="):
+            a = "--torch-python=PY"
+        shown.append(a)
+    return shown
 
 
 def markdown(rep) -> str:

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bench import torch_peer as peers
 from bench.harness import interleaved, timed
-from bench.torch_peer import TorchPeer, has_torch
 from jaxbp import reference, train, two_layer_net
 from jaxbp.mnist.synthetic import synthetic_mnist
 from jaxbp.train import models, xla_options
@@ -210,13 +210,10 @@ def numgrad(spec):
     return out
 
 
-def torch_peer(spec) -> tuple[TorchPeer | None, str | None]:
+def torch_peer(spec) -> tuple[peers.TorchPeer | None, str | None]:
     """The PyTorch peer process of ``spec["torch"]`` (``python``, ``threads``), or why not."""
-    t = spec.get("torch")
-    if not t:
-        return None, "no --torch-python given (the Python of an environment with PyTorch)"
-    why = has_torch(t["python"])
-    return (None, why) if why else (TorchPeer(t["python"], t["threads"]), None)
+    t = spec.get("torch") or {}
+    return peers.start(t.get("python"), t.get("threads", os.cpu_count()))
 
 
 def torch_row(spec):
@@ -231,12 +228,7 @@ def torch_row(spec):
         "torch-eager": peer.call("two_layer_net", spec["iters"]),
     }
     try:
-        times = {name: [] for name in sides}
-        for r in range(spec["repeats"] + 1):
-            for name, call in sides.items():
-                seconds = call()
-                if r:
-                    times[name].append(seconds)
+        times = interleaved(sides, spec["repeats"], own_seconds=True)[0]
     finally:
         peer.close()
     ratio = median(t / j for t, j in zip(times["torch-eager"], times["jaxbp"]))

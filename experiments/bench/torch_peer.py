@@ -131,6 +131,15 @@ class TorchPeer:
         self.proc.wait(timeout=60)
 
 
+def start(python: str | None, threads: int) -> tuple[TorchPeer | None, str | None]:
+    """The PyTorch rows in a process of ``python`` with ``threads`` threads, or ``None`` and why
+    not (no ``python`` given, or no PyTorch in it)."""
+    if not python:
+        return None, "no --torch-python given (the Python of an environment with PyTorch)"
+    why = has_torch(python)
+    return (None, why) if why else (TorchPeer(python, threads), None)
+
+
 def has_torch(python: str) -> str | None:
     """Why ``python`` cannot run the PyTorch rows, or None when it can."""
     try:
