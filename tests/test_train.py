@@ -442,3 +442,39 @@ def test_evaluations_in_the_background_change_no_line_and_no_number(tmp_path, mo
     for k in ("W1", "b1", "W2", "b2"):
         np.testing.assert_array_equal(background[2][k], sequential[2][k])
     assert background[1]["eval_steps"] == [0, 100, 200, 250]
+
+
+@pytest.mark.parametrize("model", ["two_layer_net", "multi_layer_net", "simple_conv_net"])
+def test_evaluation_time_is_counted_for_every_network(model, monkeypatch):
+    """``eval_s`` holds the evaluations' seconds whether they run beside the next chunk
+    or in place (SimpleConvNet's run reported ``evaluations 0.00s``), and is never also
+    counted in ``steps_s``: every evaluation is made 0.3 s slower, and the two still add
+    up to no more than the run's wall time."""
+    import time
+
+    from jaxbp.train import run
+
+    pause, make = 0.3, run.make_evaluation
+
+    class Slower:  # the compiled evaluation, 0.3 s slower per call
+        def __init__(self, f):
+            self.f = f
+
+        def lower(self, *args):
+            return Slower(self.f.lower(*args))
+
+        def compile(self, **kw):
+            return Slower(self.f.compile(**kw))
+
+        def __call__(self, *args):
+            time.sleep(pause)
+            return self.f(*args)
+
+    monkeypatch.setattr(run, "make_evaluation", lambda m: Slower(make(m)))
+    config = train.Config(model=model, iters=4, batch_size=10, eval_every=2, hidden_size=20)
+    t0 = time.perf_counter()
+    m = train.fit(config, data=synthetic(200), **QUIET)["metrics"]
+    wall = time.perf_counter() - t0
+    assert m["eval_steps"] == [0, 2, 4]
+    assert m["eval_s"] >= 3 * pause * 0.9, m["eval_s"]
+    assert m["steps_s"] + m["eval_s"] <= wall, (m["steps_s"], m["eval_s"], wall)

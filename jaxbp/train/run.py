@@ -328,12 +328,19 @@ class _Done:
 
 
 def start_eval(run: Run, at: int) -> tuple:
-    """Start the evaluation of the run's current state (labelled ``at``) in the
-    background; returns at once, so that the next chunk's steps run while it does
-    (:func:`finish_eval`)."""
+    """Start the evaluation of the run's current state (labelled ``at``): in the
+    background for networks whose step leaves a core idle (it returns at once, so that
+    the next chunk's steps run while it does), else in place, its seconds counted in
+    ``eval_s`` here, before the next chunk starts (:func:`finish_eval` counts the wait)."""
     args = (run.params, run.state, *run.arrays)
     count = lambda: np.asarray(run.correct(*args))
-    return at, _Background(count) if run.model.eval_in_background else _Done(count())
+    if run.model.eval_in_background:
+        return at, _Background(count)
+    t0 = time.perf_counter()
+    with out_of_memory(run.config):
+        done = _Done(count())
+    run.metrics["eval_s"] += time.perf_counter() - t0
+    return at, done
 
 
 def finish_eval(run: Run, started: tuple, progress: bool = True) -> None:
