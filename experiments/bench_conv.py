@@ -7,8 +7,12 @@ Batch 100, Adam lr 0.001, minibatches drawn with replacement from MNIST
   book-numpy     experiments/book_numpy/ch7.py: the book's SimpleConvNet and Adam, float64
   jax-grad       jax.grad of plain JAX (lax.conv, lax.reduce_window; our tie-rule
                  twin pooling is far slower on CPU), steps in one jitted fori_loop
-  jaxbp          the same program with our rules (simple_conv_net.train_loss)
-  jaxbp-lax-fwd  the same, the conv rule's output from lax.conv (residuals, backward: col, col_W)
+  jaxbp-im2col   the same program with our rules (simple_conv_net.train_loss), Conv1's
+                 output computed as the book's col . col_W
+  jaxbp-lax      the same rules, Conv1's output from lax.conv (Hyper.conv_forward="lax"; the
+                 residuals col, col_W and the backward rule are the same)
+  jaxbp          the one of those two the trainer runs on this machine (--conv-forward auto:
+                 its recorded decision, else the faster here)
   torch-*        PyTorch on the CPU (eager, channels-last, torch.compile where it builds), with
                  --torch-python PY: the Python of an environment that has PyTorch (never a
                  dependency of jaxbp; e.g. python -m venv /tmp/torch && /tmp/torch/bin/pip
@@ -36,7 +40,6 @@ from book_numpy import ch7 as book
 
 import jaxbp.simple_conv_net as net  # noqa: E402
 from jaxbp import conv, reference  # noqa: E402
-from jaxbp.layers import affine, relu, softmax_with_loss  # noqa: E402
 from jaxbp.train import xla_options  # noqa: E402
 
 HYPER, BATCH = net.Hyper(), 100
@@ -52,23 +55,7 @@ def plain_loss(params, state, x, t, key, hyper):
     return reference.softmax_with_loss(reference.affine(h, params["W3"], params["b3"]), t), state
 
 
-_conv_lax_fwd = jax.custom_vjp(lambda x, W, b: reference.convolution(x, W, b))
-
-
-GEOMETRY = conv._Geometry((BATCH, 1, 28, 28), 5, 5, 1, 0)
-_conv_lax_fwd.defvjp(  # out from lax.conv; residuals (col, col_W) and backward: the book's
-    lambda x, W, b: (reference.convolution(x, W, b), conv._convolution_fwd(x, W, b, GEOMETRY)[1]),
-    lambda res, dout: conv._convolution_bwd(GEOMETRY, res, dout),
-)
-
-
-def lax_fwd_loss(params, state, x, t, key, hyper):
-    h = relu(_conv_lax_fwd(x.reshape(-1, *hyper.input_dim), params["W1"], params["b1"]))
-    h = relu(affine(conv.max_pooling(h, 2, 2, 2), params["W2"], params["b2"]))
-    return softmax_with_loss(affine(h, params["W3"], params["b3"]), t), state
-
-
-def make_loop(loss_fn, steps):
+def make_loop(loss_fn, steps, hyper=HYPER):
     """``steps`` Adam steps in one compiled fori_loop, images resident as uint8."""
     opt = optax.adam(1e-3)
 
@@ -78,7 +65,7 @@ def make_loop(loss_fn, steps):
             params, opt_state = carry
             idx = jax.random.randint(jax.random.fold_in(key, i), (BATCH,), 0, x_train.shape[0])
             x = x_train[idx].reshape(BATCH, -1).astype(jnp.float32) / 255
-            grads = jax.grad(lambda p: loss_fn(p, {}, x, t_train[idx], None, HYPER)[0])(params)
+            grads = jax.grad(lambda p: loss_fn(p, {}, x, t_train[idx], None, hyper)[0])(params)
             updates, opt_state = opt.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state
 
@@ -106,12 +93,10 @@ def load():
 def compiled_loops(steps, x_dev, t_dev, cpu_matmul):
     options = xla_options.PATHS[cpu_matmul] if jax.default_backend() == "cpu" else {}
     loops = {}
-    for name, fn in (
-        ("jax-grad", plain_loss),
-        ("jaxbp", net.train_loss),
-        ("jaxbp-lax-fwd", lax_fwd_loss),
-    ):
-        run, opt = make_loop(fn, steps)
+    rows = [("jax-grad", plain_loss, HYPER)]
+    rows += [(f"jaxbp-{f}", net.train_loss, net.Hyper(conv_forward=f)) for f in conv.FORWARDS]
+    for name, fn, hyper in rows:
+        run, opt = make_loop(fn, steps, hyper)
         params = net.init_params(0)
         state, t0 = (params, opt.init(params)), time.perf_counter()
         run = run.lower(*state, jax.random.PRNGKey(0), x_dev, t_dev).compile(
@@ -142,7 +127,20 @@ def measure(
             calls["torch-" + row.removeprefix("conv-")] = torch.call(row, steps)
     times = interleaved(calls, rounds)[0]
     n = {k: n_book if k == "book-numpy" else steps for k in times}
-    return {k: [seconds / n[k] for seconds in v] for k, v in times.items()}, source
+    times = {k: [seconds / n[k] for seconds in v] for k, v in times.items()}
+    return _with_chosen(times, cpu_matmul), source
+
+
+def _with_chosen(times: dict, cpu_matmul: str) -> dict:
+    """``times`` with row ``jaxbp``: the forward path the trainer runs here (its recorded
+    ``--conv-forward auto`` decision, else the faster of the two here) and which it is."""
+    key = xla_options.conv_forward_key("simple_conv_net", cpu_matmul)
+    chosen = xla_options.fastest(xla_options.CONV_FORWARD_FILE, key, conv.FORWARDS, None)
+    how = "the trainer's decision" if chosen else "the faster here, no decision recorded"
+    chosen = chosen or min(conv.FORWARDS, key=lambda f: np.median(times[f"jaxbp-{f}"]))
+    out = dict(times, jaxbp=times[f"jaxbp-{chosen}"])
+    print(f"jaxbp row: conv forward {chosen} ({how})")
+    return out
 
 
 def report(times, args, source):

@@ -37,7 +37,7 @@ from jax.typing import ArrayLike
 
 from jaxbp import _checks, numerical
 from jaxbp._chunks import map_in_chunks
-from jaxbp.conv import convolution, max_pooling, output_size
+from jaxbp.conv import FORWARDS, convolution, max_pooling, output_size
 from jaxbp.labels import check_batch, check_labels, fraction_correct
 from jaxbp.layers import affine, relu, softmax_with_loss
 
@@ -71,7 +71,10 @@ class Hyper:
     ``filter_size``, ``stride``, ``hidden_size``, ``output_size`` integers >= 1;
     ``pad`` an integer >= 0; ``weight_init_std`` a finite number > 0; and the
     filter and the 2x2 pooling must leave something of the input.  Anything else
-    is a ``TypeError``/``ValueError`` naming the field.
+    is a ``TypeError``/``ValueError`` naming the field.  ``conv_forward`` (not the
+    book's): how Conv1's output is computed, one of :data:`jaxbp.conv.FORWARDS`
+    (``"im2col"``, the book's, or ``"lax"``); the same hand-written rule
+    differentiates either (the trainer picks the faster for the machine).
 
     >>> Hyper(stride=0)
     Traceback (most recent call last):
@@ -87,6 +90,7 @@ class Hyper:
     hidden_size: int = 100
     output_size: int = 10
     weight_init_std: float = 0.01
+    conv_forward: str = "im2col"
 
     def __post_init__(self):
         dim = _checks.int_tuple("Hyper", "input_dim", self.input_dim, length=3)
@@ -95,6 +99,10 @@ class Hyper:
             _checks.positive_int("Hyper", arg, getattr(self, arg))
         _checks.non_negative_int("Hyper", "pad", self.pad)
         _checks.real("Hyper", "weight_init_std", self.weight_init_std, low=0, low_open=True)
+        if self.conv_forward not in FORWARDS:
+            raise ValueError(
+                f"Hyper: conv_forward must be one of {list(FORWARDS)}, got {self.conv_forward!r}"
+            )
         if self.pool_output_size < 1:
             _, H, W = self.input_dim
             raise ValueError(
@@ -211,7 +219,8 @@ def forward(
     _check_params(params)
     _checks.boolean("forward", "train", train)
     x = _as_images(x, hyper)
-    h = relu(convolution(x, params["W1"], params["b1"], hyper.stride, hyper.pad))
+    W1, b1 = params["W1"], params["b1"]
+    h = relu(convolution(x, W1, b1, hyper.stride, hyper.pad, forward=hyper.conv_forward))
     h = max_pooling(h, 2, 2, stride=2)  # Pool1: pool_h=2, pool_w=2, stride=2
     h = relu(affine(h, params["W2"], params["b2"]))  # Affine1 flattens (N, FN, P, P)
     logits = affine(h, params["W3"], params["b3"])

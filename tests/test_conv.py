@@ -88,39 +88,47 @@ def test_im2col_is_the_books_and_col2im_its_adjoint(geo, seed):
 
 
 # ---- convolution (7.4.3) -------------------------------------------------------------
+# the layer with each way of computing its forward output; one rule differentiates both
+CONVS = {f: functools.partial(convolution, forward=f) for f in conv.FORWARDS}
+
+
 def conv_args(rng, shape, FN, fh, fw):
     return tuple(jnp.asarray(rng.normal(size=s)) for s in (shape, (FN, shape[1], fh, fw), (FN,)))
 
 
+@pytest.mark.parametrize("forward", conv.FORWARDS)
 @SETTINGS
 @given(geo=geometries(), FN=st.integers(1, 3), seed=st.integers(0, 2**31 - 1))
-def test_convolution_matches_jax_grad_of_lax_conv(geo, FN, seed):
+def test_convolution_matches_jax_grad_of_lax_conv(forward, geo, FN, seed):
     shape, fh, fw, stride, pad = geo
     rng = np.random.default_rng(seed)
     with enable_x64():
         args = conv_args(rng, shape, FN, fh, fw)
         g = cotangent(rng, convolution, (stride, pad), args)
-        out, grads = value_and_vjp(convolution, (stride, pad), args, g)
+        out, grads = value_and_vjp(CONVS[forward], (stride, pad), args, g)
         out_ref, grads_ref = value_and_vjp(reference.convolution, (stride, pad), args, g)
         assert max_abs(out, out_ref) <= 1e-12
         assert max_abs(grads, grads_ref) <= 1e-12
 
 
+@pytest.mark.parametrize("forward", conv.FORWARDS)
 @pytest.mark.parametrize("stride,pad", GRID)
-def test_convolution_matches_the_books_layer_and_central_differences(stride, pad):
-    """Batch 1 and 2, odd sizes (7x5 images, 3x2 filters)."""
+def test_convolution_matches_the_books_layer_and_central_differences(stride, pad, forward):
+    """Batch 1 and 2, odd sizes (7x5 images, 3x2 filters), either forward."""
     rng = np.random.default_rng(stride * 10 + pad)
+    layer_fn = CONVS[forward]
     with enable_x64():
         for N in (1, 2):
             args = conv_args(rng, (N, 3, 7, 5), 4, 3, 2)
             g = cotangent(rng, convolution, (stride, pad), args)
-            out, grads = value_and_vjp(convolution, (stride, pad), args, g)
+            out, grads = value_and_vjp(layer_fn, (stride, pad), args, g)
             layer = book.Convolution(*(np.asarray(a) for a in args[1:]), stride, pad)
             assert max_abs(out, layer.forward(np.asarray(args[0]))) <= 1e-12
             dx = layer.backward(np.asarray(g))
             assert max_abs(grads, (dx, layer.dW, layer.db)) <= 1e-12
             # central differences of sum(out * g): linear in each argument, so exact to rounding
-            assert max_abs(grads, central_differences(convolution, (stride, pad), args, g)) <= 1e-9
+            numeric = central_differences(layer_fn, (stride, pad), args, g)
+            assert max_abs(grads, numeric) <= 1e-9
 
 
 # ---- max pooling (7.4.4) -------------------------------------------------------------
@@ -200,6 +208,10 @@ RULES = {
         conv._convolution,
         lambda x: convolution(x, jnp.arange(12.0).reshape(2, 1, 2, 3) / 7, jnp.ones(2), 2, 1),
     ),
+    "convolution, lax forward": (
+        conv._convolution,
+        lambda x: CONVS["lax"](x, jnp.arange(12.0).reshape(2, 1, 2, 3) / 7, jnp.ones(2), 2, 1),
+    ),
     "max_pooling": (conv._max_pooling, lambda x: max_pooling(x, 2, 2, stride=2)),
 }
 
@@ -256,5 +268,7 @@ def test_bad_input_errors_name_the_problem():
         col2im(jnp.ones((18, 11)), (2, 3, 4, 4), 2, 2)
     with pytest.raises(TypeError, match="uint8"):
         convolution(x.astype(jnp.uint8), W, b)
+    with pytest.raises(ValueError, match=r"forward must be one of \['im2col', 'lax'\], got 'fft'"):
+        convolution(x, W, b, forward="fft")
     with pytest.raises(TypeError, match="int32"):
         max_pooling(jnp.ones((1, 1, 4, 4), jnp.int32), 2, 2)

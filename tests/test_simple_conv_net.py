@@ -98,13 +98,16 @@ def test_init_params_and_interface_are_the_books():
     )
 
 
-def test_gradient_three_ways_and_the_books_numpy_net():
-    """Float64, reduced Hyper, 3 random images: also equal to the book's SimpleConvNet."""
+@pytest.mark.parametrize("forward", conv.FORWARDS)
+def test_gradient_three_ways_and_the_books_numpy_net(forward):
+    """Float64, reduced Hyper, 3 random images: also equal to the book's SimpleConvNet,
+    with Conv1's output computed either way (``Hyper.conv_forward``)."""
     rng = np.random.default_rng(0)
+    hyper = dataclasses.replace(SMALL, conv_forward=forward)
     with enable_x64():
-        params = float64_params(0, SMALL)
+        params = float64_params(0, hyper)
         x, t = jnp.asarray(rng.random((3, 784))), jnp.array([1, 5, 7])
-        grads, table = three_way(params, x, t, SMALL)
+        grads, table = three_way(params, x, t, hyper)
         assert_three_way(table)
         book_net = book.SimpleConvNet(
             conv_param={"filter_num": 3, "filter_size": 5, "pad": 0, "stride": 1}, hidden_size=10
@@ -116,7 +119,7 @@ def test_gradient_three_ways_and_the_books_numpy_net():
         for k in params:
             assert float(jnp.max(jnp.abs(grads["backprop"][k] - book_grads[k]))) <= 1e-12, k
         # the same forward pass; the book's loss adds 1e-7 inside the log
-        y = jax.nn.softmax(net.predict(params, x, hyper=SMALL))[jnp.arange(3), t]
+        y = jax.nn.softmax(net.predict(params, x, hyper=hyper))[jnp.arange(3), t]
         book_loss = book_net.loss(np.asarray(x).reshape(3, 1, 28, 28), np.asarray(t))
         assert abs(float(-jnp.mean(jnp.log(y + 1e-7))) - book_loss) <= 1e-12
 
@@ -129,19 +132,34 @@ def test_gradient_three_ways_on_three_mnist_images(mnist_raw):
         assert_three_way(table)
 
 
-def test_rules_run_train_loss_jits_and_accuracy_chunks():
-    p = net.init_params(2, SMALL)
+@pytest.mark.parametrize("forward", conv.FORWARDS)
+def test_the_rules_differentiate_either_conv_forward(forward):
+    """Conv1's output from im2col or from ``lax.conv``: the hand-written rule is what
+    ``jax.grad`` runs (scaled by 3, it scales dW1 by 3), and both give the same network
+    up to summation order."""
+    p, hyper = net.init_params(2, SMALL), dataclasses.replace(SMALL, conv_forward=forward)
     x = jax.random.uniform(jax.random.PRNGKey(3), (7, 784))
     t = jnp.array([0, 1, 2, 3, 4, 5, 6], jnp.int32)
-    jaxpr = str(jax.make_jaxpr(lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0])(p))
+    jaxpr = str(jax.make_jaxpr(lambda p: net.train_loss(p, {}, x, t, None, hyper)[0])(p))
     assert jaxpr.count("custom_vjp_call") == 7  # conv, relu, pool, affine, relu, affine, loss
-    good = net.gradient(p, x, t, hyper=SMALL)
+    good = net.gradient(p, x, t, hyper=hyper)
     with scaled_rule(conv._convolution):  # a wrong conv rule changes only W1, b1
-        fresh = lambda p: net.train_loss(p, {}, x, t, None, SMALL)[0]  # traced afresh
+        fresh = lambda p: net.train_loss(p, {}, x, t, None, hyper)[0]  # traced afresh
         bad = jax.jit(jax.grad(fresh))(p)
     assert float(jnp.max(jnp.abs(good["W1"]))) > 0
     np.testing.assert_allclose(bad["W1"], 3 * good["W1"], rtol=1e-5, atol=1e-12)
     np.testing.assert_allclose(bad["W3"], good["W3"], rtol=1e-5, atol=1e-9)
+    book_path = net.gradient(p, x, t, hyper=SMALL)
+    for k in p:
+        np.testing.assert_allclose(good[k], book_path[k], rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match=r"conv_forward must be one of \['im2col', 'lax'\]"):
+        dataclasses.replace(SMALL, conv_forward="fft")
+
+
+def test_rules_run_train_loss_jits_and_accuracy_chunks():
+    p = net.init_params(2, SMALL)
+    x = jax.random.uniform(jax.random.PRNGKey(3), (7, 784))
+    t = jnp.array([0, 1, 2, 3, 4, 5, 6], jnp.int32)
     step = jax.jit(net.train_loss, static_argnames="hyper")
     value, state = step(p, {}, x, t, jax.random.PRNGKey(0), hyper=SMALL)
     assert state == {}

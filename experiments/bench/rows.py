@@ -4,10 +4,14 @@ parameters of ``jaxbp.train.fit``; the scan rows also draw its minibatches."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
+import time
 from functools import partial
 from importlib.metadata import version
 from statistics import median
@@ -22,6 +26,7 @@ from jaxbp import reference, train, two_layer_net
 from jaxbp.mnist.synthetic import synthetic_mnist
 from jaxbp.train import models, xla_options
 from jaxbp.train.devices import device_name
+from jaxbp.train.evaluation import make_evaluation
 
 ENV = ("XLA_", "JAX_", "OMP_", "OPENBLAS_", "MKL_")  # the environment variables recorded
 
@@ -126,14 +131,99 @@ def jax_row(spec, loss, loop, path):
 
 
 def jaxbp_fit(spec):
-    """``jaxbp.train.fit``: steps only (median of ``repeats`` runs), then once with evaluations."""
-    data, warm = load(spec), int(spec["warmup"])
-    runs = [fit(spec, data, evaluate=False)["metrics"] for _ in range(spec["repeats"] + warm)]
-    steps, compile_s = zip(*[(r["steps_s"], r["compile_s"]) for r in runs[warm:]])
-    last = fit(spec, data)
-    m = last["metrics"]
+    """``jaxbp.train.fit`` as users run it, steps only and with its evaluations, ``rounds``
+    rounds interleaved: each run's loop seconds (steps + the evaluations waited for)."""
+    data, last = load(spec), {}
+
+    def loop_seconds(evaluate: bool):
+        def call():
+            last[evaluate] = r = fit(spec, data, evaluate=evaluate)
+            return r["metrics"]["steps_s"] + r["metrics"]["eval_s"]
+
+        return call
+
+    calls = {"steps only": loop_seconds(False), "with evaluations": loop_seconds(True)}
+    times = interleaved(calls, spec["rounds"], spec["warmup"], own_seconds=True)[0]
+    steps, whole = times["steps only"], times["with evaluations"]
+    m = last[True]["metrics"]
     extra = dict(eval_s=m["eval_s"], eval_run_steps_s=m["steps_s"], n_evals=len(m["test_acc"]))
-    return finish(data, last["params"], list(steps), median(compile_s), m["cpu_matmul"], **extra)
+    extra.update(fit_s=whole, fit_ratio=median(w / s for s, w in zip(steps, whole)))
+    compile_s = last[False]["metrics"]["compile_s"]
+    return finish(data, last[True]["params"], steps, compile_s, m["cpu_matmul"], **extra)
+
+
+def eval_flops(data: dict, hidden: int) -> int:
+    """FLOPs of one evaluation: TwoLayerNet's two matmuls over every training and test image."""
+    n = data["x_train"].shape[0] + data["x_test"].shape[0]
+    return 2 * n * (784 * hidden + hidden * 10)
+
+
+def peak_calls(n: int) -> dict:
+    """``{"peak jax": ..., "peak numpy": ...}``: an ``n x n`` float32 product in each."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    a_dev, mm = jax.device_put(a), jax.jit(lambda x: x @ x)
+    return {"peak jax": lambda: mm(a_dev), "peak numpy": lambda: a @ a}
+
+
+def peak_of(times: dict, n: int) -> float:
+    """GFLOP/s of the best ``n x n`` product of :func:`peak_calls`: JAX's or NumPy's on a CPU
+    (the larger), JAX's on an accelerator (NumPy runs on the host)."""
+    best = {k: 2 * n**3 / min(times[k]) / 1e9 for k in ("peak jax", "peak numpy")}
+    return max(best.values()) if jax.default_backend() == "cpu" else best["peak jax"]
+
+
+def evaluation(spec):
+    """``jaxbp.train``'s compiled evaluation (every training and test image) against the
+    machine's float32 matmul peak, ``rounds`` rounds interleaved in this process."""
+    data, params, _, path, options = start(spec)
+    cfg = config(spec)
+    arrays = [jnp.asarray(data[k]) for k in ("x_train", "t_train", "x_test", "t_test")]
+    ev = make_evaluation(models.get(cfg))
+    ev = compiled(ev, options, params, {}, *arrays)[0]
+    calls = {"evaluation": lambda: ev(params, {}, *arrays), **peak_calls(spec["peak_n"])}
+    times = interleaved(calls, spec["rounds"])[0]
+    peak, flops = peak_of(times, spec["peak_n"]), eval_flops(data, spec["hidden_size"])
+    gflops = flops / median(times["evaluation"]) / 1e9
+    return {"eval_s": times["evaluation"], "gflop": flops / 1e9, "gflops": gflops,
+            "peak_gflops": peak, "share": gflops / peak, "cpu_matmul": path}  # fmt: skip
+
+
+def command(spec):
+    """``python -m jaxbp.train`` (the book's defaults; the compile cache warm: after an untimed
+    round), ``--iters 1`` (its start-up: the wall less its loop), ``fit``'s steps only and the
+    matmul peak, ``rounds`` rounds interleaved: the command against its limit, start-up +
+    steps only + the evaluations at the peak."""
+    if spec["synthetic"]:
+        return {"skipped": "the command trains on MNIST"}
+    data, tmp, count = load(spec), tempfile.mkdtemp(prefix="jaxbp-bench-"), itertools.count()
+
+    def cli(*flags):
+        out = os.path.join(tmp, f"run{next(count)}")
+        cmd = [sys.executable, "-m", "jaxbp.train", "--out-dir", out, "--quiet", *flags]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
+        wall = time.perf_counter() - t0
+        if p.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr[-2000:]}")
+        with open(os.path.join(out, "metrics.json")) as f:
+            m = json.load(f)
+        return {"wall": wall, "loop": m["steps_s"] + m["eval_s"], "n_evals": len(m["eval_steps"])}
+
+    peak, rounds = peak_calls(spec["peak_n"]), []
+    for r in range(spec["rounds"] + 1):
+        one = {"command": cli(), "start-up": cli("--iters", "1")}
+        one["steps only"] = fit(spec, data, evaluate=False)["metrics"]["steps_s"]
+        one.update({k: timed(call)[1] for k, call in peak.items()})
+        rounds += [one] if r else []  # the first round fills the compile cache
+    top = peak_of({k: [r[k] for r in rounds] for k in peak}, spec["peak_n"])
+    flops = eval_flops(data, spec["hidden_size"])
+    for r in rounds:
+        startup = r["start-up"]["wall"] - r["start-up"]["loop"]
+        r["limit"] = startup + r["steps only"] + r["command"]["n_evals"] * flops / top / 1e9
+        r["ratio"] = r["command"]["wall"] / r["limit"]
+    med = lambda f: median(f(r) for r in rounds)
+    return {"rounds": rounds, "peak_gflops": top, "wall_s": med(lambda r: r["command"]["wall"]),
+            "limit_s": med(lambda r: r["limit"]), "ratio": med(lambda r: r["ratio"])}  # fmt: skip
 
 
 def rule_cost(spec):
@@ -257,15 +347,15 @@ def peak(spec):
     """The machine, and its float32 matmul peak: the best of 7 ``n x n`` products in JAX (jitted)
     and in NumPy, the larger on a CPU, JAX's on an accelerator (NumPy runs on the host)."""
     n = spec["peak_n"]
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    a_dev, mm = jax.device_put(a), jax.jit(lambda x: x @ x)
-    times = interleaved({"jax": lambda: mm(a_dev), "numpy": lambda: a @ a}, 7)[0]
-    best = {f"{k}_gflops": 2 * n**3 / min(ts) / 1e9 for k, ts in times.items()}
-    top = max(best.values()) if jax.default_backend() == "cpu" else best["jax_gflops"]
+    times = interleaved(peak_calls(n), 7)[0]
+    best = {f"{k.split()[1]}_gflops": 2 * n**3 / min(ts) / 1e9 for k, ts in times.items()}
+    top = peak_of(times, n)
     versions = ", ".join(f"{k} {version(k)}" for k in ("jax", "jaxlib", "numpy", "optax"))
     env = ", ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith(ENV))
     machine = {
-        "cpu": xla_options.machine_key().split(" | ")[0],
+        "cpu": xla_options.cpu_model(),
+        "isa": xla_options.cpu_isa(),
+        "jax": version("jax"),
         "cores": os.cpu_count(),
         "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "os": platform.platform(),
@@ -285,6 +375,8 @@ ROWS = {
     "jaxbp-step": partial(jax_row, loss=two_layer_net.loss, loop="step", path=xla_options.DEFAULT),
     "jaxbp-scan": partial(jax_row, loss=two_layer_net.loss, loop="scan", path=xla_options.DEFAULT),
     "jaxbp": jaxbp_fit,
+    "evaluation": evaluation,
+    "command": command,
     "rule-cost": rule_cost,
     "scaling": scaling,
     "devices": devices,

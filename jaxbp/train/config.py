@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from jaxbp.conv import FORWARDS
 from jaxbp.train import models, xla_options
 
 __all__ = ["Config"]
@@ -61,6 +62,13 @@ class Config:
         "XLA CPU matmul path: eigen (YNN fusions "
         "off), xla-default, or auto (timed once per machine, then cached)",
         choices=xla_options.CHOICES,
+    )
+    conv_forward: str = _field(
+        "auto",
+        "how the convolution's forward output is computed: im2col (the book's), lax "
+        "(XLA's convolution), or auto (the faster on this machine, timed once, then "
+        "cached); the same hand-written rule differentiates both (simple_conv_net)",
+        choices=("auto", *FORWARDS),
     )
 
     def validate(self) -> Config:

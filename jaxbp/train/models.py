@@ -141,7 +141,8 @@ def _multi_layer_net(config: Config) -> Model:
 
 
 def _simple_conv_net(config: Config) -> Model:
-    hyper = simple_conv_net.Hyper(hidden_size=config.hidden_size)
+    forward = "im2col" if config.conv_forward == "auto" else config.conv_forward
+    hyper = simple_conv_net.Hyper(hidden_size=config.hidden_size, conv_forward=forward)
     return _module_model("simple_conv_net", simple_conv_net, hyper, chunk_steps=100)
 
 
@@ -161,6 +162,7 @@ NETWORKS: dict[str, Network] = {
             **simple_conv_net.TRAIN_DEFAULTS,
             "hidden_size": simple_conv_net.Hyper().hidden_size,
         },
+        options=("conv_forward",),
     ),
 }
 MODELS = tuple(NETWORKS)

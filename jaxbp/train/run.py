@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxbp.conv import FORWARDS
 from jaxbp.train import devices, models, run_state, saved_run, xla_options
 from jaxbp.train.config import Config
 from jaxbp.train.evaluation import make_evaluation
@@ -122,6 +123,12 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
             )
             drop_superseded_eval(metrics, config, ipe, step, model.chunk_steps)
         tree_put = partial(jax.tree_util.tree_map, put)
+
+        def variant(forward: str) -> tuple[models.Model, Callable]:
+            """The network with Conv1's forward ``forward``, and its chunk (jitted)."""
+            m = models.get(dataclasses.replace(config, conv_forward=forward))
+            return m, make_train_chunk(config, optimizer, m, batch_sharding)
+
         run = Run(
             config,
             model,
@@ -137,7 +144,7 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
             log,
             ipe,
         )
-        _compile(run, t_start)
+        _compile(run, t_start, variant)
     if out_dir:
         from jaxbp.train.plot import preload
 
@@ -145,12 +152,14 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
     return run
 
 
-def _compile(run: Run, t_start: float) -> None:
-    """Compile ahead of time (on CPU with the chosen matmul path), timed on its own."""
+def _compile(run: Run, t_start: float, variant: Callable) -> None:
+    """Compile ahead of time (on CPU with the chosen matmul path and, for a network with
+    a convolution, the chosen forward path), timed on its own."""
     t0 = time.perf_counter()
     c = run.config
     lowered = run.chunk.lower(*run.chunk_args(0), max_n=run.max_n)
     path, options = xla_options.compiler_options(c.cpu_matmul, _timing(run, lowered))
+    forward, lowered = _conv_forward(run, lowered, options, path, variant)
     run.chunk = lowered.compile(compiler_options=options or None)
     if c.evaluate:
         run.correct = run.correct.lower(run.params, run.state, *run.arrays).compile(
@@ -159,24 +168,55 @@ def _compile(run: Run, t_start: float) -> None:
     run.metrics.update(
         compile_s=time.perf_counter() - t0, cpu_matmul=path, setup_s=time.perf_counter() - t_start
     )
+    if forward:
+        run.metrics["conv_forward"] = forward
     where = f"from step {run.step}" if run.step else "from the start"
     mesh = f"mesh of {run.metrics['mesh']}" if run.metrics["mesh"] else "single device"
     run.log(
         f"jaxbp.train: {c.model}, {c.iters} steps of batch {c.batch_size}, "
         f"{c.optimizer} lr {c.lr}, on {run.metrics['device']} ({mesh}), dtype "
-        f"{c.dtype}, seed {c.seed}, cpu matmul {path}, {where}"
+        f"{c.dtype}, seed {c.seed}, cpu matmul {path}"
+        f"{f', conv forward {forward}' if forward else ''}, {where}"
     )
 
 
-def _timing(run: Run, lowered):
+def _timing(run: Run, lowered, n: int = 300):
     """For ``--cpu-matmul auto``: ``options -> run`` of a few hundred of these steps."""
-    n = min(300, run.max_n)
+    n = min(n, run.max_n)
 
     def make(options):
         compiled = lowered.compile(compiler_options=options or None)
         return lambda: np.asarray(compiled(*run.chunk_args(n))[-1])
 
     return make
+
+
+def _conv_forward(run: Run, lowered, options: dict, path: str, variant: Callable):
+    """``(forward path, lowered chunk)``: ``None`` for a network without a convolution;
+    ``--conv-forward auto`` takes the faster path on this machine, timed once on 30 of
+    the run's steps (after the matmul path is chosen) and recorded in the per-user
+    cache (``conv-forward.json``), so the machine always runs the same program."""
+    c = run.config
+    if "conv_forward" not in models.NETWORKS[c.model].options:
+        return None, lowered
+    built = FORWARDS[0] if c.conv_forward == "auto" else c.conv_forward  # models.get's
+    lowered_by = {built: (run.model, lowered)}
+
+    def lower(forward: str) -> tuple:
+        if forward not in lowered_by:
+            model, chunk = variant(forward)
+            lowered_by[forward] = model, chunk.lower(*run.chunk_args(0), max_n=run.max_n)
+        return lowered_by[forward]
+
+    forward = c.conv_forward
+    if forward == "auto":
+        key = xla_options.conv_forward_key(c.model, path)
+        make = lambda f: _timing(run, lower(f)[1], n=30)(options)
+        forward = xla_options.fastest(xla_options.CONV_FORWARD_FILE, key, FORWARDS, make)
+    if forward != built:
+        run.model, lowered = lower(forward)
+        run.correct = make_evaluation(run.model)
+    return forward, lowered
 
 
 def dispatch_chunk(run: Run, n: int) -> tuple:

@@ -32,6 +32,11 @@ __all__ = [
     "CHOICES",
     "DEFAULT",
     "compiler_options",
+    "CONV_FORWARD_FILE",
+    "conv_forward_key",
+    "cpu_isa",
+    "cpu_model",
+    "fastest",
     "machine_key",
     "measure",
     "read_decisions",
@@ -45,26 +50,51 @@ CHOICES = ("auto", *PATHS)
 DEFAULT = "eigen"  # at least as fast on every CPU measured (BENCHMARKS.md)
 
 
-def machine_key() -> str:
-    """CPU model, core count and jaxlib version: what the decision depends on."""
-    model = "unknown cpu"
+def cpu_isa() -> str:
+    """The CPU's vector instruction sets as XLA can use them: ``"avx512f"`` (with
+    ``", amx"`` where it has AMX), else ``"avx2, no avx512f"`` (or what it has), and
+    ``", XLA max ISA X"`` when ``XLA_FLAGS`` pins ``--xla_cpu_max_isa=X``."""
+    flags: set[str] = set()
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
-                model,
-            )
+            line = next((s for s in f if s.startswith("flags")), "")
+        flags = set(line.partition(":")[2].split())
     except OSError:
         pass
+    if "avx512f" in flags:
+        isa = "avx512f" + (", amx" if "amx_tile" in flags else "")
+    elif flags:
+        isa = ", ".join([f for f in ("avx2", "fma") if f in flags] + ["no avx512f"])
+    else:
+        isa = "flags unknown"
+    pinned = [a.split("=", 1)[1] for a in os.environ.get("XLA_FLAGS", "").split()
+              if a.startswith("--xla_cpu_max_isa=")]  # fmt: skip
+    return isa + (f", XLA max ISA {pinned[-1]}" if pinned else "")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or ``"unknown cpu"``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown cpu"
+
+
+def machine_key() -> str:
+    """CPU model and vector ISA, core count and jaxlib version: what a decision depends on."""
     import jaxlib
 
-    return f"{model} | {os.cpu_count()} cores | jaxlib {jaxlib.__version__}"
+    return f"{cpu_model()} ({cpu_isa()}) | {os.cpu_count()} cores | jaxlib {jaxlib.__version__}"
 
 
-def _cache_file() -> str:
+def _cache_file(name: str = "cpu-matmul.json") -> str:
     from jaxbp._files import user_cache_dir
 
-    return str(user_cache_dir("cpu-matmul.json"))
+    return str(user_cache_dir(name))
 
 
 def supported(name: str) -> bool:
@@ -78,9 +108,8 @@ def supported(name: str) -> bool:
         return False
 
 
-def measure(make_program: Callable[[dict], Callable[[], None]], repeats: int = 3) -> dict:
-    """Median seconds of ``make_program(options)()`` per path, run interleaved (A B A B)."""
-    programs = {name: make_program(opts) for name, opts in PATHS.items() if supported(name)}
+def measure(programs: dict[str, Callable[[], None]], repeats: int = 3) -> dict:
+    """Median seconds of each ``programs[name]()``, run interleaved (A B A B)."""
     times: dict[str, list] = {name: [] for name in programs}
     for _ in range(repeats):
         for name, run in programs.items():
@@ -90,11 +119,11 @@ def measure(make_program: Callable[[dict], Callable[[], None]], repeats: int = 3
     return {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
 
 
-def read_decisions(path: str) -> dict[str, str]:
-    """The valid decisions in the ``auto`` file ``path``: ``{machine key: path name}``.
+def read_decisions(path: str, choices=PATHS) -> dict[str, str]:
+    """The valid decisions in the decision file ``path``: ``{machine key: choice}``.
 
     Anything malformed (not JSON, not an object, a key or value that is not a
-    string, a name not in :data:`PATHS`) is left out, never an exception, so the
+    string, a value not in ``choices``) is left out, never an exception, so the
     machine is timed again and the file rewritten.
 
     >>> import json, tempfile
@@ -111,18 +140,25 @@ def read_decisions(path: str) -> dict[str, str]:
     if not isinstance(known, dict):
         return {}
     return {
-        k: v for k, v in known.items() if isinstance(k, str) and isinstance(v, str) and v in PATHS
+        k: v for k, v in known.items() if isinstance(k, str) and isinstance(v, str) and v in choices
     }
 
 
-def _decide(make_program) -> str:
-    key, path = machine_key(), _cache_file()
-    known = read_decisions(path)
-    if key in known:
-        return known[key]
-    if make_program is None:
-        return "xla-default"
-    timings = measure(make_program)
+def fastest(
+    file: str,
+    key: str,
+    choices: tuple[str, ...],
+    make_program: Callable[[str], Callable[[], None]] | None,
+) -> str | None:
+    """The choice recorded for ``key`` in the per-user decision file ``file``, else the
+    fastest of ``choices`` by ``make_program(choice)()`` timed interleaved, recorded
+    there (``None`` when nothing is recorded and ``make_program`` is ``None``).  So one
+    machine always runs the same program; a read-only home decides again next time."""
+    path = _cache_file(file)
+    known = read_decisions(path, choices)
+    if key in known or make_program is None:
+        return known.get(key)
+    timings = measure({name: make_program(name) for name in choices})
     choice = min(timings, key=timings.get)
     known[key] = choice
     try:
@@ -133,6 +169,21 @@ def _decide(make_program) -> str:
     except OSError:
         pass  # a read-only home: decide again next time
     return choice
+
+
+CONV_FORWARD_FILE = "conv-forward.json"
+
+
+def conv_forward_key(model: str, path: str) -> str:
+    """The key of ``--conv-forward auto``'s decision for network ``model`` compiled with
+    matmul path ``path`` on this machine (and its first device's kind)."""
+    return f"{machine_key()} | {jax.devices()[0].device_kind} | {model} | cpu matmul {path}"
+
+
+def _decide(make_program) -> str:
+    names = tuple(name for name in PATHS if supported(name))
+    run = None if make_program is None else (lambda name: make_program(PATHS[name]))
+    return fastest("cpu-matmul.json", machine_key(), names, run) or "xla-default"
 
 
 def compiler_options(
