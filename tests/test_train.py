@@ -360,13 +360,17 @@ def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch
     from jaxbp.train import xla_options
 
     runs = {
-        p: train.fit(train.Config(**{**vars(SMALL), "cpu_matmul": p}), data=synthetic(), **QUIET)
+        p: train.fit(train.Config(**{**vars(SMALL), "cpu_matmul": p, "eval_matmul": p}),
+                     data=synthetic(), **QUIET)
         for p in ("eigen", "xla-default")
-    }
+    }  # fmt: skip
     assert {p: r["metrics"]["cpu_matmul"] for p, r in runs.items()} == {
         "eigen": "eigen",
         "xla-default": "xla-default",
     }
+    assert all(r["metrics"]["eval_matmul"] == p for p, r in runs.items())  # one path for all
+    accuracies = {p: (r["metrics"]["train_acc"], r["metrics"]["test_acc"]) for p, r in runs.items()}
+    np.testing.assert_allclose(accuracies["eigen"], accuracies["xla-default"], atol=2 / 600)
     for k in ("W1", "b1", "W2", "b2"):
         np.testing.assert_allclose(
             runs["eigen"]["params"][k], runs["xla-default"]["params"][k], atol=1e-4
@@ -383,6 +387,13 @@ def test_cpu_matmul_paths_give_the_same_run_up_to_rounding(tmp_path, monkeypatch
     assert xla_options.compiler_options("auto", make) == first and len(timed) == 2
     saved = json.loads((tmp_path / "jaxbp" / "cpu-matmul.json").read_text())
     assert saved == {xla_options.machine_key(): first[0]}
+    # the evaluation's path is decided apart from the steps', once, and both are recorded
+    auto = train.Config(**{**vars(SMALL), "cpu_matmul": "auto", "eval_matmul": "auto"})
+    m = train.fit(auto, data=synthetic(), **QUIET)["metrics"]
+    saved = json.loads((tmp_path / "jaxbp" / "cpu-matmul.json").read_text())
+    key = f"{xla_options.machine_key()} | evaluation two_layer_net"
+    assert saved == {xla_options.machine_key(): first[0], key: m["eval_matmul"]}
+    assert m["cpu_matmul"] == first[0] and m["eval_matmul"] in xla_options.PATHS
 
 
 @pytest.mark.parametrize(
@@ -478,3 +489,53 @@ def test_evaluation_time_is_counted_for_every_network(model, monkeypatch):
     assert m["eval_steps"] == [0, 2, 4]
     assert m["eval_s"] >= 3 * pause * 0.9, m["eval_s"]
     assert m["steps_s"] + m["eval_s"] <= wall, (m["steps_s"], m["eval_s"], wall)
+
+
+def test_conv_forward_auto_is_decided_once_per_machine_and_recorded(tmp_path, monkeypatch):
+    """``--conv-forward auto`` times both ways of computing SimpleConvNet's Conv1 once per
+    machine, keeps the answer, records the path in the run's metrics; each path gives the
+    same parameters bit for bit run after run, and the two agree up to rounding."""
+    from jaxbp.conv import FORWARDS
+    from jaxbp.train import xla_options
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    small = dict(model="simple_conv_net", iters=4, batch_size=10, eval_every=2, hidden_size=10)
+    timed = []
+    measure = xla_options.measure
+    monkeypatch.setattr(xla_options, "measure", lambda p, *a: timed.append(set(p)) or measure(p))
+
+    def run(forward):
+        r = train.fit(train.Config(**small, conv_forward=forward), data=synthetic(200), **QUIET)
+        return r["metrics"]["conv_forward"], r["params"]
+
+    chosen, _ = run("auto")
+    assert timed == [set(FORWARDS)] and chosen in FORWARDS
+    path = tmp_path / "jaxbp" / "conv-forward.json"
+    key = xla_options.conv_forward_key("simple_conv_net", "eigen")
+    assert json.loads(path.read_text()) == {key: chosen}
+    other = next(f for f in FORWARDS if f != chosen)
+    path.write_text(json.dumps({key: other}))  # a decision recorded: used, nothing timed
+    assert run("auto")[0] == other and len(timed) == 1
+    params = {f: [run(f) for _ in range(2)] for f in FORWARDS}
+    for f, ((name_a, a), (name_b, b)) in params.items():
+        assert name_a == name_b == f
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])  # bit for bit within a path
+    (_, im2col), (_, lax) = params["im2col"][0], params["lax"][0]
+    for k in im2col:
+        np.testing.assert_allclose(im2col[k], lax[k], rtol=1e-4, atol=1e-6)
+    assert "conv_forward" not in train.fit(SMALL, data=synthetic(), **QUIET)["metrics"]
+
+
+def test_machine_key_names_the_vector_isa_and_a_pinned_one(monkeypatch):
+    """A decision made with AVX-512 is not taken for a CPU of the same name without it, nor
+    under ``XLA_FLAGS=--xla_cpu_max_isa=...``."""
+    from jaxbp.train import xla_options
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    isa = xla_options.cpu_isa()
+    assert isa.startswith("avx512f") != ("no avx512f" in isa) or isa == "flags unknown"
+    assert f"({isa})" in xla_options.machine_key()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX2")
+    assert xla_options.cpu_isa() == f"{isa}, XLA max ISA AVX2"
+    assert f"({isa}, XLA max ISA AVX2)" in xla_options.machine_key()

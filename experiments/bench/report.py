@@ -105,9 +105,14 @@ def _whole_run_tables(rep):
     ev, cmd = rep.get("evaluation") or {}, rep.get("command") or {}
     if ev:
         title = "One evaluation (every training and test image), interleaved with the peak"
-        columns = "GFLOP:.2f | median s:.4f | GFLOP/s:.1f | peak GFLOP/s:.0f | % peak:.1f"
-        row = (ev["gflop"], median(ev["eval_s"]), ev["gflops"], ev["peak_gflops"])
-        yield title, columns, [(*row, 100 * ev["share"])]
+        columns = "cpu matmul | trainer's | GFLOP:.2f | median s:.4f | GFLOP/s:.1f"
+        columns += " | peak GFLOP/s:.0f | % peak:.1f"
+        rows = []
+        for path, r in ev["paths"].items():
+            mine = "yes" if path == ev["chosen"] else ""
+            rows.append((path, mine, ev["gflop"], median(r["s"]), r["gflops"], ev["peak_gflops"]))
+            rows[-1] += (100 * r["gflops"] / ev["peak_gflops"],)
+        yield title, columns, rows
     if cmd.get("rounds"):
         title = "python -m jaxbp.train against its limit (start-up + steps only + evaluations "
         title += "at the peak), interleaved, compile cache warm"

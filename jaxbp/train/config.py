@@ -63,6 +63,12 @@ class Config:
         "off), xla-default, or auto (timed once per machine, then cached)",
         choices=xla_options.CHOICES,
     )
+    eval_matmul: str = _field(
+        "auto",
+        "XLA CPU matmul path of the evaluations (2000 images a product): auto (the faster "
+        "on this machine, timed once, then cached), eigen, or xla-default",
+        choices=xla_options.CHOICES,
+    )
     conv_forward: str = _field(
         "auto",
         "how the convolution's forward output is computed: im2col (the book's), lax "

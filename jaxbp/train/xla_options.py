@@ -20,6 +20,7 @@ know falls back to ``xla-default``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -97,8 +98,9 @@ def _cache_file(name: str = "cpu-matmul.json") -> str:
     return str(user_cache_dir(name))
 
 
+@functools.cache
 def supported(name: str) -> bool:
-    """Whether this jaxlib accepts path ``name``'s options."""
+    """Whether this jaxlib accepts path ``name``'s options (asked once per process)."""
     try:
         jax.jit(lambda a: a @ a).lower(jax.numpy.ones((2, 2))).compile(
             compiler_options=PATHS[name] or None
@@ -180,26 +182,31 @@ def conv_forward_key(model: str, path: str) -> str:
     return f"{machine_key()} | {jax.devices()[0].device_kind} | {model} | cpu matmul {path}"
 
 
-def _decide(make_program) -> str:
+def _decide(make_program, program: str) -> str:
     names = tuple(name for name in PATHS if supported(name))
     run = None if make_program is None else (lambda name: make_program(PATHS[name]))
-    return fastest("cpu-matmul.json", machine_key(), names, run) or "xla-default"
+    key = machine_key() + (f" | {program}" if program != "steps" else "")
+    return fastest("cpu-matmul.json", key, names, run) or "xla-default"
 
 
 def compiler_options(
-    choice: str = DEFAULT, make_program: Callable[[dict], Callable[[], None]] | None = None
+    choice: str = DEFAULT,
+    make_program: Callable[[dict], Callable[[], None]] | None = None,
+    program: str = "steps",
 ) -> tuple[str, dict]:
     """``(path name, compiler options)`` for ``choice`` on the default backend.
 
     ``make_program(options) -> run`` builds the program to time for ``"auto"``
-    (the trainer passes a few hundred of its own steps); without it, ``"auto"``
-    uses a decision already cached for this machine, else XLA's defaults.
+    (the trainer passes a few hundred of its own steps, or its evaluation); without
+    it, ``"auto"`` uses a decision already cached for this machine, else XLA's
+    defaults.  ``program`` names what is decided: ``"steps"`` (the training steps),
+    or another compiled program (``"evaluation two_layer_net"``), each decided apart.
     """
     if choice not in CHOICES:
         raise ValueError(f"cpu_matmul must be one of {list(CHOICES)}, got {choice!r}")
     if jax.default_backend() != "cpu":
         return "xla-default", {}
-    name = _decide(make_program) if choice == "auto" else choice
+    name = _decide(make_program, program) if choice == "auto" else choice
     if not supported(name):
         name = "xla-default"
     return name, dict(PATHS[name])
