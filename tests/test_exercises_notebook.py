@@ -84,8 +84,11 @@ def test_notebook_runs_with_the_answers(tmp_path):
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     checks = [c for c in nb.cells if c.cell_type == "code" and "exercises.check(" in c.source]
     assert len(checks) == len(NAMES) + 1
-    for cell in checks[:-1]:
+    for cell in checks:
         out = _outputs(cell)
-        assert "1 passed, 0 failed, 0 skipped" in out, out
-    assert f"{len(NAMES)} passed, 0 failed, 0 skipped" in _outputs(checks[-1])
+        assert out.count("Chapter 5 exercises") == 1, out  # the report once, not again as a repr
+        assert "<exercises report" not in out, out
+    for cell in checks[:-1]:
+        assert "1 passed, 0 failed, 0 incomplete, 0 skipped" in _outputs(cell)
+    assert f"{len(NAMES)} passed, 0 failed, 0 incomplete, 0 skipped" in _outputs(checks[-1])
     assert "price 220; dapple dapple_num dtax: 2.2 110 200" in _outputs(nb.cells[2])

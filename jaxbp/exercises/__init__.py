@@ -6,20 +6,64 @@ For ``mul`` and ``add`` (5.4), ``relu`` (5.5.1), ``sigmoid`` (5.5.2),
 ``NAME_bwd(residuals, dout) -> (dx, ...)``; then ``two_layer_net_gradient``
 (5.7.2) from those rules.  Labels ``t`` are one-hot rows ``(N, C)``.
 
-From a shell::
+From a shell (the file runs in a child process, with a time limit per
+exercise; the verdicts are made by the grader, outside it)::
 
     python -m jaxbp.exercises new my_backprop.py      # the template
     python -m jaxbp.exercises check my_backprop.py    # grade what is written
     python -m jaxbp.exercises check my_backprop.py relu affine --lang ko
 
-From a notebook: ``jaxbp.exercises.check(globals(), ["relu"])``.
+From a notebook: ``jaxbp.exercises.check(globals(), ["relu"])`` (in place).
+
+The modules: ``spec`` (the exercises and their inputs), ``runner`` (runs the
+learner's functions, no verdicts), ``child`` and ``sandbox`` (the child
+process and its limits), ``wire`` (their messages), ``expected`` (the right
+answers), ``diagnose`` (verdicts and the mistakes' names), ``messages`` (every
+word, English and Korean), ``report``, ``source`` (what a file has written),
+``template``, ``grader`` (the grading loop).
 """
 
 from __future__ import annotations
 
-from jaxbp.exercises.grader import Report, Result, check, custom_rule, grade, load
-from jaxbp.exercises.spec import NAMES
-from jaxbp.exercises.template import new, template_text
+import importlib as _importlib
+import typing as _typing
 
-__all__ = ["check", "grade", "load", "new", "template_text", "custom_rule", "Report", "Result"]
-__all__ += ["NAMES"]
+# The face's names, each imported from its module on first use (PEP 562), so that
+# ``python -m jaxbp.exercises check`` starts the learner's process before JAX loads here.
+_FACE = {
+    "check": "grader",
+    "grade": "grader",
+    "grade_file": "grader",
+    "load": "grader",
+    "custom_rule": "runner",
+    "new": "template",
+    "template_text": "template",
+    "Report": "report",
+    "Result": "report",
+    "NAMES": "spec",
+}
+__all__ = list(_FACE)
+
+if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
+    from jaxbp.exercises.grader import check as check
+    from jaxbp.exercises.grader import grade as grade
+    from jaxbp.exercises.grader import grade_file as grade_file
+    from jaxbp.exercises.grader import load as load
+    from jaxbp.exercises.report import Report as Report
+    from jaxbp.exercises.report import Result as Result
+    from jaxbp.exercises.runner import custom_rule as custom_rule
+    from jaxbp.exercises.spec import NAMES as NAMES
+    from jaxbp.exercises.template import new as new
+    from jaxbp.exercises.template import template_text as template_text
+
+
+def __getattr__(name: str):
+    if name in _FACE:
+        value = getattr(_importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FACE))

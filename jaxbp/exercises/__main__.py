@@ -1,9 +1,12 @@
 """``python -m jaxbp.exercises new FILE`` | ``check FILE [NAME ...]`` [``--lang en|ko``].
 
-Exit status: 0 when every written exercise passes (or the template was
-written), 1 when one fails or the file does not import, 2 for a usage error
-(bad arguments, an unknown exercise, no such file, or ``new`` onto an
-existing file).
+``check`` runs FILE in a child process (``--timeout`` seconds per exercise,
+``--memory`` MiB) and prints each exercise's verdict as soon as it is known.
+
+Exit status: 0 every attempted exercise passed; 1 one failed or is
+incomplete, or the file does not import; 2 a usage error (bad arguments, an
+unknown exercise, no such file, or ``new`` onto an existing file); 3 nothing
+attempted yet (the untouched template); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -16,6 +19,31 @@ from jaxbp.exercises.spec import NAMES
 
 __all__ = ["main", "parser"]
 
+EPILOG = (
+    "exit status: 0 every attempted exercise passed, 1 one failed (or the file does not "
+    "import), 2 usage error, 3 nothing attempted yet, 130 interrupted"
+)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _megabytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of MiB, got {text!r}") from None
+    if value < 2048:
+        raise argparse.ArgumentTypeError(f"must be >= 2048 (JAX alone needs ~1.5 GiB), got {text}")
+    return value
+
 
 def parser() -> argparse.ArgumentParser:
     """The command line's parser: the subcommands ``new`` and ``check``.
@@ -23,19 +51,28 @@ def parser() -> argparse.ArgumentParser:
     >>> parser().parse_args(["check", "mine.py", "relu"]).names
     ['relu']
     """
+    from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
+
     p = argparse.ArgumentParser(
         prog="python -m jaxbp.exercises",
         description="Chapter 5's exercises: write each rule as a custom_vjp pair, then check it.",
-        epilog="exit status: 0 all written exercises pass, 1 something fails, 2 usage error",
+        epilog=EPILOG,
     )
     lang = argparse.ArgumentParser(add_help=False)
     lang.add_argument("--lang", choices=LANGS, help="report language (default: from LANG)")
     sub = p.add_subparsers(dest="command", required=True)
     new = sub.add_parser("new", parents=[lang], help="write the template to FILE")
     new.add_argument("file", metavar="FILE")
-    chk = sub.add_parser("check", parents=[lang], help="grade the exercises written in FILE")
+    chk = sub.add_parser("check", parents=[lang], help="grade the exercises written in FILE",
+                         epilog=EPILOG)  # fmt: skip
     chk.add_argument("file", metavar="FILE")
     chk.add_argument("names", metavar="NAME", nargs="*", help=f"any of: {' '.join(NAMES)}")
+    seconds = f"time each exercise may take (default {DEFAULT_TIMEOUT:g})"
+    chk.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                     help=seconds)  # fmt: skip
+    memory = f"memory the file's process may use (default {DEFAULT_MEMORY_MB})"
+    chk.add_argument("--memory", type=_megabytes, default=DEFAULT_MEMORY_MB, metavar="MIB",
+                     help=memory)  # fmt: skip
     return p
 
 
@@ -54,24 +91,43 @@ def _new(path: str, lang: str) -> int:
     return 0
 
 
-def _check(path: str, names: list[str], lang: str) -> int:
-    from jaxbp.exercises.grader import LoadError, grade, load
+def _check(args, lang: str) -> int:
+    from jaxbp.exercises.grader import grade_file
+    from jaxbp.exercises.report import Report, format_result
 
-    unknown = [n for n in names if n not in NAMES]
+    unknown = [n for n in args.names if n not in NAMES]
     if unknown:
         print(f"unknown exercise {unknown[0]!r}; choose from: {' '.join(NAMES)}", file=sys.stderr)
         return 2
+    done: list = []
+
+    def show(result) -> None:
+        if not done:
+            print(Report((), lang, args.file, _title(lang)).header(), flush=True)
+        done.append(result)
+        print(format_result(result, lang), flush=True)
+
     try:
-        module = load(path, lang)
+        report = grade_file(args.file, args.names or None, lang, timeout=args.timeout,
+                            memory_mb=args.memory, on_result=show)  # fmt: skip
     except FileNotFoundError as e:
         print(e, file=sys.stderr)
         return 2
-    except LoadError as e:
-        print(e)
-        return 1
-    report = grade(module, names or None, lang, source=path)
-    print(report)
+    except KeyboardInterrupt:
+        total = len(args.names or NAMES)
+        print(say(UI, "interrupted", lang, done=len(done), total=total), file=sys.stderr)
+        return 130
+    if not done:  # nothing streamed: the file failed as a whole, or nothing was graded
+        print(report.header())
+        print("\n".join(f"  {line}" for line in report.file_lines))
+    print(report.summary(), flush=True)
     return report.exit_code
+
+
+def _title(lang: str) -> str:
+    from jaxbp.exercises.spec import CHAPTERS
+
+    return CHAPTERS[5].title[lang]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     lang = choose_lang(args.lang)
     if args.command == "new":
         return _new(args.file, lang)
-    return _check(args.file, args.names, lang)
+    return _check(args, lang)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,17 @@ One :class:`Exercise` per rule of chapter 5 (5.4 ``mul`` and ``add``, 5.5.1
 ``relu``, 5.5.2 ``sigmoid``, 5.6.2 ``affine``, 5.6.3 ``softmax_with_loss``).
 The learner writes ``NAME_fwd(*args) -> (out, residuals)`` and
 ``NAME_bwd(residuals, dout) -> cotangents``, JAX's own ``custom_vjp`` pair.
-TwoLayerNet's gradient (5.7.2) is graded on its own (:data:`NET_NAME`).
+TwoLayerNet's gradient (5.7.2) is graded on its own (:data:`NET`).
 
 Labels ``t`` of ``softmax_with_loss`` are **one-hot rows** ``(N, C)``, as the
-book's ``load_mnist(one_hot_label=True)``; their cotangent is ``None``.
+book's ``load_mnist(one_hot_label=True)``.  They are not differentiated: their
+cotangent may be ``None``, zeros or the true derivative (``Exercise.labels``).
 
 The inputs are small and fixed (a seeded generator, values rounded to one
-decimal, never exactly 0), so a failing case can be read and redone by hand.
+decimal), so a failing case can be read and redone by hand.  They are chosen
+to catch the classic mistakes: ReLU inputs exactly 0 (eq. 5.8's ``x <= 0``),
+logits near 1000 (softmax without subtracting the row's max overflows),
+batch 1 and larger, non-square weights (a transpose cannot hide).
 """
 
 from __future__ import annotations
@@ -20,11 +24,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jaxbp import reference
-
-__all__ = ["Case", "Pattern", "Exercise", "EXERCISES", "NET_NAME", "NAMES", "net_cases"]
+__all__ = [
+    "Case",
+    "Pattern",
+    "Exercise",
+    "Network",
+    "Chapter",
+    "EXERCISES",
+    "NET",
+    "NET_NAME",
+    "NAMES",
+    "CHAPTERS",
+    "net_cases",
+    "item",
+    "RTOL",
+    "ATOL",
+]
 
 NET_NAME = "two_layer_net_gradient"
+# One tolerance for a rule: alone, inside the network, in the rule check.  RTOL of each
+# entry, ATOL of the array's largest entry: float64 rounding passes, and so does float32's.
+RTOL, ATOL = 1e-5, 1e-6
 
 
 @dataclass(frozen=True)
@@ -37,11 +57,19 @@ class Case:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A known mistake: ``fn(inputs, dout)`` is what that mistake gives for ``output``."""
+    """A known mistake: ``fn(inputs, dout)`` is what that mistake gives for ``output``.
 
-    kind: str  # a key of messages.KINDS
+    ``kind`` is a key of :data:`jaxbp.exercises.messages.KINDS`; ``fields`` fill
+    its message (``{"same": "x", "other": "y"}`` for mul's unswapped ``dx``).
+    With ``accept`` the pattern is a right answer written another way (the
+    book's ``log(y + 1e-7)``): it passes, with ``kind`` as a note.
+    """
+
+    kind: str
     output: str  # "out" or a cotangent's name ("dx", "dW", ...)
     fn: Callable[[tuple[np.ndarray, ...], np.ndarray], np.ndarray]
+    fields: dict = field(default_factory=dict)
+    accept: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,12 +79,14 @@ class Exercise:
     name: str
     section: str
     args: tuple[str, ...]
-    grads: tuple[str | None, ...]  # cotangent names; None: must be None (labels)
+    grads: tuple[str, ...]  # one cotangent name per input
     book: tuple[str, ...]  # the book's lines that store on self (the residuals)
     shapes: str
     reference: Callable  # the plain forward; jax.vjp of it is the right answer
     cases: Callable[[], list[Case]]
-    patterns: tuple[Pattern, ...] = field(default=())
+    patterns: tuple[Pattern, ...] = ()
+    labels: tuple[str, ...] = ()  # cotangents of labels: None, zeros or the true one
+    factors: Callable | None = None  # (inputs, out) -> {name: array} a rule multiplies by
 
     @property
     def fwd(self) -> str:
@@ -66,9 +96,55 @@ class Exercise:
     def bwd(self) -> str:
         return f"{self.name}_bwd"
 
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return (self.fwd, self.bwd)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A whole network's gradient, written with the learner's own rules.
+
+    ``NAME(params, x, t) -> {key: gradient}``; ``rules`` are the exercises it
+    is built from, in forward order (``Affine1, Relu1, Affine2, SoftmaxWithLoss``).
+    """
+
+    name: str
+    section: str
+    keys: tuple[str, ...]
+    rules: tuple[str, ...]
+    loss: Callable  # reference loss(params, x, t); jax.grad of it is the right answer
+    cases: Callable[[], list[tuple[dict, np.ndarray, np.ndarray]]]
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter's exercises, in the book's order, and the words of its report."""
+
+    number: int
+    title: dict[str, str]
+    exercises: tuple[str, ...]
+
+
+def _ref(name: str) -> Callable:
+    """``jaxbp.reference.NAME``, imported on first call (the grader starts the learner's
+    process before it loads JAX)."""
+
+    def call(*args):
+        from jaxbp import reference
+
+        return getattr(reference, name)(*args)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
 
 def _vals(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """Values in [-2, 2] with one decimal, zeros moved to 0.5 (ReLU's kink is at 0)."""
+    """Values in [-2, 2] with one decimal, zeros moved to 0.5 (0 is placed on purpose)."""
     v = rng.uniform(-2, 2, shape).round(1)
     return np.where(v == 0, 0.5, v)
 
@@ -96,6 +172,14 @@ def _pair_cases(book: tuple[float, float]) -> Callable[[], list[Case]]:
     return cases
 
 
+def _relu_cases() -> list[Case]:
+    rng = np.random.default_rng(1)
+    x = _vals(rng, 2, 4)
+    x[0, 1] = x[1, 0] = x[1, 3] = 0.0  # eq. 5.8: x <= 0 passes no dout, 0 included
+    first = Case((x,), _vals(rng, 2, 4))
+    return [first, *(Case((_vals(rng, *s),), _vals(rng, *s)) for s in ((1, 5), (5, 3)))]
+
+
 def _unary_cases(*shapes: tuple[int, int]) -> Callable[[], list[Case]]:
     def cases():
         rng = np.random.default_rng(1)
@@ -116,7 +200,9 @@ def _affine_cases() -> list[Case]:
 def _softmax_cases() -> list[Case]:
     rng = np.random.default_rng(3)  # dout 0.5 once: the rule must multiply by it
     dims = ((2, 3, 1.0), (1, 4, 0.5), (5, 3, 1.0))
-    return [Case((_vals(rng, N, C), _one_hot(rng, N, C)), np.float64(g)) for N, C, g in dims]
+    cases = [Case((_vals(rng, N, C), _one_hot(rng, N, C)), np.float64(g)) for N, C, g in dims]
+    big = _vals(rng, 3, 4) * 500  # logits near 1000: exp overflows unless the max is subtracted
+    return [*cases, Case((big, _one_hot(rng, 3, 4)), np.float64(1.0))]
 
 
 def net_cases() -> list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
@@ -134,10 +220,17 @@ def net_cases() -> list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
     return out
 
 
+def _book_loss(i, d):
+    """The book's ``cross_entropy_error``: ``-sum(t log(y + 1e-7)) / N``."""
+    x, t = i
+    return -np.sum(t * np.log(_softmax(x) + 1e-7)) / x.shape[0]
+
+
 _SIGMOID_MISTAKES = (
     Pattern("sigmoid_dout_y", "dx", lambda i, d: d * _sig(i[0])),
     Pattern("sigmoid_dout_1my", "dx", lambda i, d: d * (1 - _sig(i[0]))),
     Pattern("sigmoid_used_x", "dx", lambda i, d: d * i[0] * (1 - i[0])),
+    Pattern("sigmoid_y_y", "dx", lambda i, d: d * _sig(i[0]) * _sig(i[0])),
     Pattern("ignores_dout", "dx", lambda i, d: _sig(i[0]) * (1 - _sig(i[0]))),
     Pattern("sigmoid_fwd_sign", "out", lambda i, d: 1 / (1 + np.exp(i[0]))),
 )
@@ -150,22 +243,30 @@ EXERCISES: dict[str, Exercise] = {
             "x, y: scalars or arrays of one shape; out = x * y, same shape",
             lambda x, y: x * y, _pair_cases((100.0, 2.0)),
             (
-                Pattern("mul_not_swapped", "dx", lambda i, d: d * i[0]),
-                Pattern("mul_not_swapped", "dy", lambda i, d: d * i[1]),
+                Pattern("not_swapped", "dx", lambda i, d: d * i[0], {"same": "x", "other": "y"}),
+                Pattern("not_swapped", "dy", lambda i, d: d * i[1], {"same": "y", "other": "x"}),
+                Pattern("ignores_dout", "dx", lambda i, d: i[1] * np.ones_like(d)),
+                Pattern("ignores_dout", "dy", lambda i, d: i[0] * np.ones_like(d)),
             ),
+            factors=lambda i, out: {"x": i[0], "y": i[1]},
         ),
         Exercise(
             "add", "5.4.2", ("x", "y"), ("dx", "dy"), ("(nothing: pass)",),
             "x, y: scalars or arrays of one shape; out = x + y, same shape",
             lambda x, y: x + y, _pair_cases((200.0, 450.0)),
-            (Pattern("ignores_dout", "dx", lambda i, d: np.ones_like(i[0])),),
+            (
+                Pattern("ignores_dout", "dx", lambda i, d: np.ones_like(d)),
+                Pattern("ignores_dout", "dy", lambda i, d: np.ones_like(d)),
+            ),
         ),
         Exercise(
             "relu", "5.5.1", ("x",), ("dx",), ("self.mask = (x <= 0)",),
             "x: any shape, e.g. (N, n); out: same shape",
-            reference.relu, _unary_cases((2, 4), (1, 5), (5, 3)),
+            _ref("relu"), _relu_cases,
             (
+                Pattern("relu_mask_strict", "dx", lambda i, d: np.where(i[0] < 0, 0.0, d)),
                 Pattern("relu_mask_inverted", "dx", lambda i, d: np.where(i[0] <= 0, d, 0.0)),
+                Pattern("relu_mask_inverted", "dx", lambda i, d: np.where(i[0] < 0, d, 0.0)),
                 Pattern("ignores_dout", "dx", lambda i, d: (i[0] > 0) * 1.0),
                 Pattern("relu_fwd_mask_inverted", "out", lambda i, d: np.where(i[0] <= 0, i[0], 0)),
             ),
@@ -173,31 +274,56 @@ EXERCISES: dict[str, Exercise] = {
         Exercise(
             "sigmoid", "5.5.2", ("x",), ("dx",), ("self.out = out",),
             "x: any shape, e.g. (N, n); out: same shape",
-            reference.sigmoid, _unary_cases((2, 3), (1, 4), (4, 3)), _SIGMOID_MISTAKES,
+            _ref("sigmoid"), _unary_cases((2, 3), (1, 4), (4, 3)), _SIGMOID_MISTAKES,
+            factors=lambda i, out: {"y": out, "1 - y": 1 - out},
         ),
         Exercise(
             "affine", "5.6.2", ("x", "W", "b"), ("dx", "dW", "db"), ("self.x = x", "self.W = W"),
             "x: (N, n) a batch of N samples; W: (n, m); b: (m,); out = x . W + b: (N, m)",
-            reference.affine, _affine_cases,
-            (
-                Pattern("w_not_transposed", "dx", lambda i, d: d @ i[1]),
-                Pattern("db_wrong_axis", "db", lambda i, d: d.sum(axis=1)),
-                Pattern("db_not_summed", "db", lambda i, d: d),
-            ),
+            _ref("affine"), _affine_cases,
+            (Pattern("w_not_transposed", "dx", lambda i, d: d @ i[1]),),
         ),
         Exercise(
-            "softmax_with_loss", "5.6.3", ("x", "t"), ("dx", None),
+            "softmax_with_loss", "5.6.3", ("x", "t"), ("dx", "dt"),
             ("self.t = t", "self.y = softmax(x)",
              "self.loss = cross_entropy_error(self.y, self.t)"),
             "x: logits (N, C); t: one-hot labels (N, C); out: the mean loss, a scalar ()",
-            reference.softmax_with_loss, _softmax_cases,
+            _ref("softmax_with_loss"), _softmax_cases,
             (
+                Pattern("book_epsilon", "out", _book_loss, accept=True),
                 Pattern(
                     "ignores_dout", "dx", lambda i, d: (_softmax(i[0]) - i[1]) / i[0].shape[0]
                 ),
             ),
+            labels=("dt",),
         ),
     )
 }  # fmt: skip
 
-NAMES: tuple[str, ...] = (*EXERCISES, NET_NAME)
+NET = Network(
+    NET_NAME,
+    "5.7.2",
+    ("W1", "b1", "W2", "b2"),
+    ("affine", "relu", "affine", "softmax_with_loss"),
+    _ref("loss"),
+    net_cases,
+)
+
+CHAPTERS: dict[int, Chapter] = {
+    5: Chapter(
+        5,
+        {"en": "Chapter 5 exercises (backpropagation)", "ko": "5장 연습문제 (오차역전파법)"},
+        (*EXERCISES, NET_NAME),
+    ),
+}
+
+NAMES: tuple[str, ...] = CHAPTERS[5].exercises
+
+
+def item(name: str) -> Exercise | Network:
+    """The exercise (or network) called ``name``.
+
+    >>> item("relu").section, item(NET_NAME).section
+    ('5.5.1', '5.7.2')
+    """
+    return NET if name == NET_NAME else EXERCISES[name]

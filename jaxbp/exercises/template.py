@@ -26,7 +26,10 @@ Each rule of the chapter is a pair of functions, JAX's own custom_vjp pair:
         (상류에서 넘어온 미분), the chain rule (연쇄법칙) multiplies it by the
         local derivative (국소적 미분).
 
-Use jax.numpy (jnp), not in-place NumPy updates.  Check your work with
+Use jax.numpy (jnp), not in-place NumPy updates: JAX arrays are immutable, so
+the book's dout[self.mask] = 0 becomes jnp.where(mask, 0.0, dout).  Inside
+jax.grad your functions see traced values: print them with
+jax.debug.print("{x}", x=x), not print.  Check your work with
 
     python -m jaxbp.exercises check THIS_FILE [NAME ...]
 
@@ -43,10 +46,11 @@ _NET = '''
 def custom_rule(fwd, bwd):
     """Your fwd/bwd pair as one function that jax.grad differentiates with your rule."""
 
-    @jax.custom_vjp
     def f(*args):
         return fwd(*args)[0]
 
+    f.__name__ = fwd.__name__.removesuffix("_fwd")  # the rule check names it: relu, affine
+    f = jax.custom_vjp(f)
     f.defvjp(fwd, bwd)
     return f
 

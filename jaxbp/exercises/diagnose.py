@@ -1,0 +1,491 @@
+"""Judge what a learner's functions returned: the verdict, and the mistake's name.
+
+:mod:`jaxbp.exercises.runner` records what the learner's code returned (its
+*observations*); this module compares them with the right answers, computed
+by the grader itself (:mod:`jaxbp.exercises.expected`), and names what is
+wrong as a student would say it: a known mistake of that exercise first
+(``Pattern``: mul's inputs not swapped, ReLU's mask as ``x < 0``), then the
+general kinds, tried in order (:func:`compare`): NaN where the answer is
+finite, all zeros, transposed, not summed over the batch, summed over the
+wrong axis, the wrong shape, the sign, a constant factor (``N``, ``1/N``),
+``dout`` ignored, a missing or an extra factor (``y``, ``1 - y``), and last
+"wrong values".  Each failing output is reported with the input, both
+answers and the book's equation as the hint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from jaxbp.exercises.messages import DERIVATION, KINDS, NOTES, UI, hint, say
+from jaxbp.exercises.report import Result
+from jaxbp.exercises.spec import ATOL, RTOL, Case, Exercise, Network
+
+__all__ = ["Finding", "compare", "judge_pair", "judge_net", "error_line", "describe"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What is wrong with one output: ``kind`` (a key of ``KINDS``) and its fields;
+    ``accepted`` marks a right answer written another way (a key of ``NOTES``)."""
+
+    kind: str
+    fields: dict = field(default_factory=dict)
+    accepted: bool = False
+
+
+# ---- values ---------------------------------------------------------------------------------
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal to rounding: within ``RTOL`` of each entry plus ``ATOL`` of the largest one
+    (an entry near 0 that is a difference of O(1) numbers carries their rounding)."""
+    if a.shape != b.shape:
+        return False
+    scale = float(np.max(np.abs(b), initial=0.0))
+    return bool(np.all(np.abs(a - b) <= RTOL * np.abs(b) + ATOL * max(scale, 1e-6)))
+
+
+def _ratio(got: np.ndarray, want: np.ndarray) -> float | None:
+    """The constant ``r`` with ``got == r * want``, if there is one."""
+    big = np.abs(want) > 1e-9
+    if not big.any() or np.any(np.abs(got[~big]) > 1e-8):
+        return None
+    r = got[big] / want[big]
+    return float(r[0]) if np.allclose(r, r[0], rtol=1e-5) else None
+
+
+def _by_factor(got, want, factors: dict) -> Finding | None:
+    """``got`` is ``want`` divided (missing) or multiplied (extra) by a named factor."""
+    for name, q in factors.items():
+        q = np.broadcast_to(np.asarray(q, np.float64), want.shape)
+        if np.all(np.abs(q) > 1e-6) and not np.allclose(q, 1):
+            if _close(got, want / q):
+                return Finding("missing_factor", {"q": name})
+            if _close(got, want * q):
+                return Finding("extra_factor", {"q": name})
+    return None
+
+
+def _by_shape(got, want, dout) -> Finding:
+    """Why ``got`` has another shape than ``want``."""
+    fields = {"got": tuple(got.shape), "want": tuple(want.shape)}
+    if got.ndim == 2 and _close(got.T, want):
+        return Finding("transposed")
+    if got.ndim == want.ndim + 1 and _close(got.sum(axis=0), want):
+        return Finding("not_summed", fields)
+    d = np.asarray(dout, np.float64)
+    if d.ndim >= 2 and any(_close(got, d.sum(axis=a)) for a in range(1, d.ndim)):
+        return Finding("wrong_axis", fields)
+    return Finding("wrong_shape", fields)
+
+
+def _by_values(got, want, dout, batch: int, factors: dict) -> Finding:
+    """Why ``got`` differs from ``want`` of the same shape."""
+    if not np.all(np.isfinite(got)) and np.all(np.isfinite(want)):
+        return Finding("unstable")
+    if not np.any(got) and np.any(want):
+        return Finding("zeros")
+    if got.ndim == 2 and not _close(want.T, want) and _close(got.T, want):
+        return Finding("transposed")
+    d = np.asarray(dout, np.float64)
+    scale = float(np.max(np.abs(want), initial=0.0))
+    worst = float(np.max(np.abs(got - want), initial=0.0))
+    if worst <= 1e-3 * scale:  # close, but more than rounding: an epsilon, float16?
+        return Finding("inexact", {"d": f"{worst:.2g}"})
+    r = _ratio(got, want)
+    if r is not None:
+        if np.isclose(r, -1):
+            return Finding("sign")
+        if d.ndim == 0 and not np.isclose(d, 1) and np.isclose(r * d, 1):
+            return Finding("ignores_dout")
+        if batch > 1 and np.isclose(r, batch):
+            return Finding("factor_n", {"r": f"{r:.4g}"})
+        if batch > 1 and np.isclose(r, 1 / batch):
+            return Finding("factor_inv_n", {"r": f"{r:.4g}"})
+        return Finding("factor", {"r": f"{r:.4g}"})
+    if d.shape == want.shape and np.all(np.abs(d) > 1e-6) and _close(got * d, want):
+        return Finding("ignores_dout")
+    return _by_factor(got, want, factors) or Finding("values")
+
+
+def compare(got, want, *, known=(), dout=1.0, batch=1, factors=None) -> Finding | None:
+    """What is wrong with ``got`` against the right answer ``want`` (``None``: nothing).
+
+    Args:
+      got, want: arrays; ``got`` may have another shape.
+      known: ``(kind, value, fields, accepted)`` of the exercise's known mistakes
+        (and right answers written another way, ``accepted``), tried first.
+      dout: the upstream derivative of the case; batch: its N; factors: named
+        arrays a rule multiplies by (``{"y": y, "1 - y": 1 - y}``).
+
+    >>> compare(np.array([2.0, 4.0]), np.array([1.0, 2.0]), batch=2).kind
+    'factor_n'
+    >>> compare(np.zeros(3), np.ones(3)).kind
+    'zeros'
+    """
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if _close(got, want):
+        return None
+    for kind, value, fields, accepted in known:
+        if value is not None and _close(got, np.asarray(value, np.float64)):
+            return Finding(kind, dict(fields), accepted)
+    if got.shape != want.shape:
+        return _by_shape(got, want, dout)
+    return _by_values(got, want, dout, batch, factors or {})
+
+
+# ---- words ----------------------------------------------------------------------------------
+def describe(v, lang: str) -> str:
+    """A value the runner recorded, in words: an array's shape, or what else it was."""
+    if isinstance(v, np.ndarray):
+        return say(UI, "an_array", lang, shape=tuple(v.shape))
+    if v is None:
+        return "None"
+    if isinstance(v, dict) and "structure" in v:
+        v = v["structure"]
+    if isinstance(v, dict) and v.get("desc") in ("tuple", "list", "dict", "array_of", "other"):
+        fields = {k: (" ".join(x) if k == "keys" else x) for k, x in v.items() if k != "desc"}
+        if "shape" in fields:
+            fields["shape"] = tuple(fields["shape"])
+        return say(UI, v["desc"], lang, **fields)
+    return str(v)
+
+
+def _show(a) -> str:
+    a = np.asarray(a, dtype=np.float64)
+    text = np.array2string(
+        a, precision=4, separator=", ", threshold=24, suppress_small=True, max_line_width=10**6
+    )
+    return f"{tuple(a.shape)} {' '.join(text.split())}"
+
+
+def _where(err: dict, lang: str) -> str:
+    if not err.get("line"):
+        return ""
+    return say(UI, "where", lang, line=err["line"], file=err["file"])
+
+
+def error_line(err: dict, lang: str, fn: str) -> tuple[str, str]:
+    """``(kind, line)`` for what the learner's code raised (a runner error record)."""
+    fields = dict(fn=err.get("fn") or fn, where=_where(err, lang), msg=err.get("msg", ""))
+    kind = {
+        "not_implemented": "not_implemented",
+        "in_place": "in_place",
+        "not_traceable": "not_traceable",
+        "shape": "shape_error",
+        "memory": "memory",
+        "recursion": "recursion",
+        "exit": "exited",
+    }.get(err.get("cls"), "raised")
+    if kind == "exited":
+        return kind, say(KINDS, kind, lang, how=err.get("msg", ""), fn=fields["fn"])
+    return kind, say(KINDS, kind, lang, exc=err.get("exc", ""), **fields)
+
+
+def _hints(exercise: str, kinds: list[str], lang: str, equation: bool = True) -> list[str]:
+    """``hint:`` lines: the book's equation and why (unless not ``equation``), then
+    each kind's own hint (``dout``'s meaning when it was ignored)."""
+    names = [exercise] + (["dout"] if "ignores_dout" in kinds else [])
+    words = "; ".join(f"{DERIVATION[n][lang]['eq']}: {DERIVATION[n][lang]['why']}" for n in names)
+    extra = [hint(KINDS, k, lang) for k in dict.fromkeys(kinds) if k in KINDS and k != "memory"]
+    return [f"{say(UI, 'hint', lang)}: {h}" for h in [words] * equation + extra if h]
+
+
+def _finding_line(label: str, what: str, f: Finding, lang: str) -> str:
+    fields = {"what": what, "got": "", "want": "", **f.fields}
+    return f"{label}: {what}: {say(KINDS, f.kind, lang, **fields)}"
+
+
+# ---- a custom_vjp pair ----------------------------------------------------------------------
+def _is_error(v) -> bool:
+    return isinstance(v, dict) and "error" in v
+
+
+def _known(ex: Exercise, what: str, case: Case) -> list:
+    out = []
+    for p in ex.patterns:
+        if p.output == what:
+            try:
+                value = p.fn(case.inputs, case.dout)
+            except ValueError:  # e.g. dout . W without a transpose: the shapes do not fit
+                value = None
+            out.append((p.kind, value, p.fields, p.accept))
+    return out
+
+
+def _shown(names, case: Case, lang: str) -> str:
+    named = [f"{n} {_show(v)}" for n, v in zip(names, case.inputs)]
+    return f"{say(UI, 'input', lang)}: " + "; ".join([*named, f"dout {_show(case.dout)}"])
+
+
+def _value_finding(ex, what, got, want, case, out) -> Finding | None:
+    """The finding for one recorded value (an array, None or a description)."""
+    if what in ex.labels:  # t is not differentiated: None, zeros or its true derivative
+        if got is None or (isinstance(got, np.ndarray) and not np.any(got)):
+            return None
+        if isinstance(got, np.ndarray) and _close(np.asarray(got, np.float64), want):
+            return Finding("labels_derivative", accepted=True)
+    if got is None:
+        return Finding("zeros")
+    if not isinstance(got, np.ndarray) or not np.issubdtype(got.dtype, np.number):
+        return Finding("not_array", {"got": got})
+    batch = case.inputs[0].shape[0] if np.ndim(case.inputs[0]) else 1
+    factors = ex.factors(case.inputs, out) if ex.factors else {}
+    return compare(
+        got, want, known=_known(ex, what, case), dout=case.dout, batch=batch, factors=factors
+    )
+
+
+class _Verdict(Exception):
+    """Ends one exercise's judging with its :class:`Result`."""
+
+    def __init__(self, result: Result):
+        super().__init__(result.status)
+        self.result = result
+
+
+def _fail(name: str, lines: list[str], kind: str) -> _Verdict:
+    return _Verdict(Result(name, "failed", tuple(lines), kind))
+
+
+def _unwritten(fn: str, err: dict, written: dict | None) -> bool:
+    """``fn`` raised ``NotImplementedError`` and is still the template's stub (judged in
+    place: it raised the error itself)."""
+    if err.get("cls") != "not_implemented":
+        return False
+    return not written.get(fn, True) if written is not None else err.get("fn") == fn
+
+
+def _raised(ex_name: str, fn: str, err: dict, lang: str) -> _Verdict:
+    """The verdict for a part that raised: ``incomplete`` for ``NotImplementedError`` (not
+    finished yet), else failed with the error named."""
+    kind, line = error_line(err, lang, fn)
+    if kind == "not_implemented":
+        return _Verdict(Result(ex_name, "incomplete", (line,)))
+    return _fail(ex_name, [line, *_hints(ex_name, [kind], lang, kind == "shape_error")], kind)
+
+
+def _judge_value_list(ex, label, what_names, values, wants, case, out, lang):
+    """Findings for each of ``values`` (``(what, Finding)`` pairs, accepted ones included)."""
+    out_findings = []
+    for what, got, want in zip(what_names, values, wants):
+        if _is_error(got):
+            continue
+        f = _value_finding(ex, what, got, np.asarray(want, np.float64), case, out)
+        if f is not None:
+            out_findings.append((label, what, got, want, f))
+    return out_findings
+
+
+def _report_findings(ex: Exercise, case: Case, findings, lang: str) -> _Verdict:
+    lines, kinds = [], []
+    for label, what, got, want, f in findings:
+        if f.kind == "not_array":
+            lines.append(say(KINDS, "not_array", lang, what=what, got=describe(got, lang)))
+            kinds.append("not_array")
+            continue
+        lines.append(_finding_line(label, what, f, lang))
+        lines.append(f"    {say(UI, 'expected', lang)} {what} = {_show(want)}")
+        lines.append(f"    {say(UI, 'got', lang)} {what} = {_show(got)}")
+        kinds.append(f.kind)
+    lines.append(_shown(ex.args, case, lang))
+    return _fail(ex.name, [*lines, *_hints(ex.name, kinds, lang)], kinds[0])
+
+
+def _check_pair_case(ex, k, case, rec, want, written, lang, missing_bwd: list) -> list:
+    """The findings of case ``k``; notes of accepted alternatives are returned."""
+    want_out, want_cots = want
+    out = rec["out"]
+    if _is_error(out):
+        if _unwritten(ex.fwd, out["error"], written):
+            raise _Verdict(Result(ex.name, "skipped", (say(UI, "not_written", lang, fn=ex.fwd),)))
+        raise _raised(ex.name, ex.fwd, out["error"], lang)
+    if isinstance(out, dict) and "structure" in out:
+        line = say(KINDS, "fwd_structure", lang, fn=ex.fwd, got=describe(out, lang))
+        raise _fail(ex.name, [line, *_hints(ex.name, [], lang)], "fwd_structure")
+    label_f, label_b = say(UI, "forward", lang, fn=ex.fwd), say(UI, "backward", lang, fn=ex.bwd)
+    out_arr = out if isinstance(out, np.ndarray) else None
+    found = _judge_value_list(ex, label_f, ["out"], [out], [want_out], case, out_arr, lang)
+    cots = rec.get("cots")
+    if _is_error(cots):
+        err = cots["error"]
+        if err.get("cls") == "not_implemented":  # the forward is checked all the same
+            missing_bwd.append(None if _unwritten(ex.bwd, err, written) else err)
+        elif not [f for f in found if not f[4].accepted]:
+            raise _raised(ex.name, ex.bwd, err, lang)
+    elif isinstance(cots, dict) and "structure" in cots:
+        want_text = "(" + ", ".join(ex.grads) + ("," if len(ex.grads) == 1 else "") + ")"
+        got_text = describe(cots, lang)
+        line = say(KINDS, "bwd_structure", lang, fn=ex.bwd, want=want_text, got=got_text)
+        raise _fail(ex.name, [line, *_hints(ex.name, ["bwd_structure"], lang)], "bwd_structure")
+    elif cots is not None:
+        sig_out = out_arr if out_arr is not None else np.asarray(want_out)
+        found += _judge_value_list(ex, label_b, ex.grads, cots, want_cots, case, sig_out, lang)
+    wrong = [f for f in found if not f[4].accepted]
+    if any(f[4].kind == "unstable" for f in wrong):  # what follows from the overflow
+        wrong = [f for f in wrong if f[4].kind != "values"]
+    if wrong:
+        raise _report_findings(ex, case, wrong, lang)
+    return [f[4].kind for f in found if f[4].accepted]
+
+
+def _check_rule(ex: Exercise, obs, wants, lang: str) -> None:
+    """The pair, right when called directly, must also be right as a ``custom_vjp`` rule."""
+    for rec, (_, want_cots) in zip(obs["cases"], wants):
+        rule = rec.get("rule")
+        if _is_error(rule):
+            msg = rule["error"]["msg"]
+        elif not isinstance(rule, list):
+            msg = describe(rule, lang)
+        else:
+            bad = [
+                what
+                for what, got, want in zip(ex.grads, rule, want_cots)
+                if isinstance(got, np.ndarray)
+                and what not in ex.labels
+                and not _close(np.asarray(got, np.float64), np.asarray(want, np.float64))
+            ]
+            if not bad:
+                continue
+            msg = ", ".join(bad) + " differ"
+        line = f"{ex.name}: {say(KINDS, 'in_jax', lang, msg=msg)}"
+        raise _fail(ex.name, [line, *_hints(ex.name, ["in_jax"], lang, equation=False)], "in_jax")
+
+
+def _which_cases(ex: Exercise) -> str:
+    return {"relu": "cases_relu", "softmax_with_loss": "cases_softmax"}.get(
+        ex.name, "cases_affine" if ex.name == "affine" else "cases_pair"
+    )
+
+
+def _judge_start(name: str, obs: dict, lang: str, want_args: dict) -> None:
+    """Verdicts that need no values: not defined, not callable, a wrong signature."""
+    if "skip" in obs:
+        skip = obs["skip"]
+        key = "not_defined" if skip["why"] == "not_defined" else "not_callable"
+        status = "skipped" if key == "not_defined" else "failed"
+        raise _Verdict(Result(name, status, (say(UI, key, lang, fn=skip["fn"]),), None))
+    if "signature" in obs:
+        sig = obs["signature"]
+        kind = "args_order" if sig["args_order"] else "signature"
+        want = want_args.get(sig["fn"], "...")
+        line = say(KINDS, kind, lang, fn=sig["fn"], sig=sig["sig"], want=want)
+        raise _fail(name, [line], kind)
+    if "program" in obs:
+        kind, line = error_line(obs["program"]["error"], lang, name)
+        raise _fail(name, [line], kind)
+
+
+def judge_pair(ex: Exercise, cases: list[Case], wants: list, obs: dict, lang: str,
+               written: dict | None = None) -> Result:  # fmt: skip
+    """The verdict on one ``custom_vjp`` pair from the runner's observations.
+
+    Args:
+      ex, cases: the exercise and the inputs it ran on.
+      wants: per case ``(out, cotangents)``, the right answers.
+      obs: :func:`jaxbp.exercises.runner.observe`'s record.
+      written: per function name, whether the learner's file has written it
+        (from its source); ``None``: judge from what ran.
+    """
+    try:
+        want_args = {ex.fwd: ", ".join(ex.args), ex.bwd: "residuals, dout"}
+        _judge_start(ex.name, obs, lang, want_args)
+        notes, missing_bwd = [], []
+        for k, (case, rec, want) in enumerate(zip(cases, obs["cases"], wants)):
+            notes += _check_pair_case(ex, k, case, rec, want, written, lang, missing_bwd)
+        if missing_bwd:
+            err, n = missing_bwd[0], len(cases)
+            line = (
+                say(UI, "fwd_only", lang, fn=ex.bwd, n=n)
+                if err is None
+                else say(UI, "fwd_raised", lang, n=n, what=error_line(err, lang, ex.bwd)[1])
+            )
+            return Result(ex.name, "incomplete", (line,), notes=tuple(dict.fromkeys(notes)))
+        _check_rule(ex, obs, wants, lang)
+    except _Verdict as v:
+        return v.result
+    notes = tuple(dict.fromkeys(notes))
+    which = say(UI, _which_cases(ex), lang)
+    lines = [say(UI, "passed_detail", lang, n=len(cases), which=which)]
+    lines += [f"{say(UI, 'note', lang)}: {say(NOTES, n, lang)}" for n in notes]
+    return Result(ex.name, "passed", tuple(lines), notes=notes)
+
+
+# ---- the network -----------------------------------------------------------------------------
+def _order_finding(net: Network, calls: list[str], lang: str) -> str | None:
+    """The layers_order line when the learner's backward called the rules out of order."""
+    fwd = [c[: -len("_fwd")] for c in calls if c.endswith("_fwd")][: len(net.rules)]
+    bwd = [c[: -len("_bwd")] for c in calls if c.endswith("_bwd")][: len(net.rules)]
+    want = list(reversed(fwd or net.rules))
+    if not bwd or bwd == want[: len(bwd)]:
+        return None
+    got = " -> ".join(f"{n}_bwd" for n in bwd)
+    want_text = " -> ".join(f"{n}_bwd" for n in want)
+    return (
+        say(KINDS, "layers_order", lang, got=got)
+        + "; "
+        + hint(KINDS, "layers_order", lang, want=want_text)
+    )
+
+
+def judge_net(net: Network, cases: list, wants: list, obs: dict, lang: str,
+              written: dict | None = None) -> Result:  # fmt: skip
+    """The verdict on the network's gradient: every key compared, each mistake named.
+
+    ``wants``: per case the right gradients ``{key: array}``; ``obs``: the
+    runner's record (with ``calls``: the order the learner's rules ran in).
+    """
+    try:
+        _judge_start(net.name, obs, lang, {net.name: "params, x, t"})
+        for (params, x, t), rec, want in zip(cases, obs["cases"], wants):
+            order = _order_finding(net, rec.get("calls") or [], lang)
+            _check_net_case(net, params, x, t, rec["grads"], want, order, written, lang)
+    except _Verdict as v:
+        return v.result
+    keys = " ".join(net.keys)
+    return Result(net.name, "passed", (say(UI, "passed_net", lang, keys=keys, n=len(cases)),))
+
+
+def _check_net_case(net, params, x, t, grads, want, order, written, lang) -> None:
+    if _is_error(grads):
+        if order is not None:
+            raise _fail(net.name, [order, *_hints(net.name, [], lang)], "layers_order")
+        if _unwritten(net.name, grads["error"], written):
+            line = say(UI, "not_written", lang, fn=net.name)
+            raise _Verdict(Result(net.name, "skipped", (line,)))
+        raise _raised(net.name, net.name, grads["error"], lang)
+    if not isinstance(grads, dict) or "structure" in grads or set(grads) != set(net.keys):
+        got = (
+            describe(grads, lang)
+            if not isinstance(grads, dict) or "structure" in grads
+            else (say(UI, "dict", lang, keys=" ".join(grads)))
+        )
+        line = say(KINDS, "grads_structure", lang, fn=net.name, keys=" ".join(net.keys), got=got)
+        raise _fail(net.name, [line], "grads_structure")
+    lines, kinds = [], []
+    for key in net.keys:
+        got = grads[key]
+        if not isinstance(got, np.ndarray):
+            lines.append(say(KINDS, "not_array", lang, what=key, got=describe(got, lang)))
+            kinds.append("not_array")
+            continue
+        f = compare(got, want[key], batch=x.shape[0])
+        if f is None:
+            continue
+        if f.kind == "zeros" and key.startswith("b"):
+            f = Finding("bias_missing")
+        lines.append(_finding_line(net.name, key, f, lang))
+        lines.append(f"    {say(UI, 'expected', lang)} {key} = {_show(want[key])}")
+        lines.append(f"    {say(UI, 'got', lang)} {key} = {_show(got)}")
+        kinds.append(f.kind)
+    if not lines:
+        return
+    if order is not None:
+        lines.insert(0, order)
+        kinds.insert(0, "layers_order")
+    shapes = [f"{k} {tuple(np.shape(v))}" for k, v in params.items()]
+    one_hot = say(UI, "one_hot", lang)
+    shown = "; ".join([*shapes, f"x {tuple(x.shape)}", f"t {tuple(t.shape)} {one_hot}"])
+    lines.append(f"{say(UI, 'input', lang)}: {shown}")
+    raise _fail(net.name, [*lines, *_hints(net.name, kinds, lang)], kinds[0])

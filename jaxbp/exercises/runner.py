@@ -1,0 +1,443 @@
+"""Run a learner's functions on given inputs and record what they return: no verdicts.
+
+This is the half of the grader that touches the learner's code.  The command
+line runs it in a child process (:mod:`jaxbp.exercises.child`); a notebook's
+``check(globals())`` runs it in place.  It returns *observations*, plain data
+with NumPy arrays in it, for :mod:`jaxbp.exercises.diagnose` to judge:
+
+* ``{"skip": {"why": "not_defined" | "not_callable", "fn": NAME}}``: nothing ran;
+* ``{"signature": {"fn", "sig", "args_order"}}``: a function cannot be called as
+  the exercise calls it;
+* ``{"cases": [...], "calls": [...]}``: one record per input.  A pair's record
+  has ``out`` (the forward's value), ``cots`` (the backward's cotangents) and
+  ``rule`` (the cotangents of the pair run as a real ``jax.custom_vjp`` rule
+  under ``jax.vjp``); a network's has ``grads``.  A value is an array, ``None``
+  or ``{"desc": ...}`` (what else it was); a part that raised has
+  ``{"error": ...}`` instead (:func:`describe_error`).
+
+All cases of one exercise run in one compiled program (one compilation, not
+one per case and operation); the learner's functions are traced inside it,
+and what they raise while traced is caught and recorded part by part.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sysconfig
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbp.exercises.spec import RTOL, Exercise, Network
+from jaxbp.numerical import enable_x64
+
+__all__ = ["observe", "rule_check", "describe_error", "custom_rule", "learner_loss", "fast_jit"]
+
+# Frames that are not the learner's: Python's own library, installed packages, jaxbp.
+_NOT_MINE = tuple(
+    {os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "purelib", "platlib")}
+    | {os.path.dirname(m.__file__) + os.sep for m in (jax, np)}
+    | {os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep}
+)
+_DOUT_NAMES = {"dout", "g", "grad", "grads", "dy", "ct", "cotangent", "d_out", "upstream"}
+_RES_NAMES = {"residuals", "residual", "res", "cache", "saved", "ctx", "resids"}
+# The programs run once: compiling them fast matters more than running them fast.
+_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def fast_jit(fn: Callable) -> Callable:
+    """``jax.jit(fn)`` compiled for a single run (XLA's cheapest optimisation level)."""
+    return jax.jit(fn, compiler_options=_FAST_COMPILE)
+
+
+def custom_rule(fwd, bwd):
+    """``fwd``/``bwd`` as one function that ``jax.grad`` differentiates with that rule.
+
+    Args:
+      fwd: ``fwd(*inputs) -> (out, residuals)``.
+      bwd: ``bwd(residuals, dout) -> tuple of one cotangent per input``.
+
+    Returns:
+      ``f(*inputs) -> out``, a :func:`jax.custom_vjp` function named after
+      ``fwd`` less ``_fwd`` (``relu_fwd`` -> ``relu``: the rule check's rows).
+
+    >>> double = custom_rule(lambda x: (2 * x, None), lambda res, dout: (2 * dout,))
+    >>> float(jax.grad(double)(3.0))
+    2.0
+    """
+
+    def f(*args):
+        return fwd(*args)[0]
+
+    name = getattr(fwd, "__name__", "rule")
+    f.__name__ = f.__qualname__ = name[:-4] if name.endswith("_fwd") else name
+    f = jax.custom_vjp(f)
+    f.defvjp(fwd, bwd)
+    return f
+
+
+# ---- what the learner's code raised -----------------------------------------------------
+def _learner_frame(exc: BaseException) -> tuple[int, str, str] | None:
+    """``(line, file, function)`` of the innermost frame of the learner's own code."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frozen = code.co_filename.startswith("<frozen ")  # Python's own (exit(), importlib)
+        if not frozen and not os.path.abspath(code.co_filename).startswith(_NOT_MINE):
+            found = (tb.tb_lineno, os.path.basename(code.co_filename), code.co_name)
+        tb = tb.tb_next
+    return found
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else ""
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _error_class(exc: BaseException) -> str:
+    """What kind of failure ``exc`` is, as the diagnosis names it."""
+    msg = str(exc)
+    if isinstance(exc, NotImplementedError):
+        return "not_implemented"
+    if isinstance(exc, SystemExit):
+        return "exit"
+    if isinstance(exc, (MemoryError, RecursionError)):
+        return "memory" if isinstance(exc, MemoryError) else "recursion"
+    if "RESOURCE_EXHAUSTED" in msg or "Out of memory" in msg:
+        return "memory"
+    if "immutable" in msg or "does not support item assignment" in msg:
+        return "in_place"
+    if (
+        isinstance(exc, jax.errors.ConcretizationTypeError)
+        or "Tracer" in type(exc).__name__
+        or "truth value of an array" in msg
+    ):
+        return "not_traceable"
+    if isinstance(exc, (TypeError, ValueError)) and any(
+        w in msg for w in ("shape", "contracting dimension", "broadcast", "dimension")
+    ):
+        return "shape"
+    return "other"
+
+
+def describe_error(exc: BaseException, default_fn: str) -> dict:
+    """What the learner's code raised, as plain data: class, message, where, kind.
+
+    >>> try:
+    ...     raise NotImplementedError
+    ... except NotImplementedError as e:
+    ...     describe_error(e, "relu_bwd")["cls"]
+    'not_implemented'
+    """
+    where = _learner_frame(exc)
+    out = {
+        "exc": type(exc).__name__,
+        "msg": _first_line(exc),
+        "cls": _error_class(exc),
+        "fn": where[2] if where else default_fn,
+        "line": where[0] if where else None,
+        "file": where[1] if where else None,
+    }
+    if isinstance(exc, SystemExit):
+        out["msg"] = f"exit status {0 if exc.code is None else exc.code}"
+    return out
+
+
+# ---- values -----------------------------------------------------------------------------
+def _is_numeric(v) -> bool:
+    if isinstance(v, bool) or v is None:
+        return False
+    if isinstance(v, (jax.Array, np.ndarray, np.generic, float, int)):
+        return np.issubdtype(np.dtype(jnp.result_type(v)), np.number)
+    return False
+
+
+def _describe(v) -> dict:
+    """A value that is not an array, said in words the diagnosis can translate."""
+    if isinstance(v, tuple):
+        return {"desc": "tuple", "n": len(v)}
+    if isinstance(v, list):
+        return {"desc": "list", "n": len(v)}
+    if isinstance(v, dict):
+        return {"desc": "dict", "keys": [str(k) for k in v]}
+    if isinstance(v, (jax.Array, np.ndarray)):
+        return {"desc": "array_of", "dtype": str(v.dtype), "shape": list(np.shape(v))}
+    return {"desc": "other", "type": type(v).__name__}
+
+
+class _Parts:
+    """The arrays a traced program returns, and what was recorded while tracing it."""
+
+    def __init__(self):
+        self.arrays: dict[str, jax.Array] = {}
+        self.meta: dict[str, object] = {}
+
+    def value(self, key: str, v) -> None:
+        if v is None:
+            self.meta[key] = None
+        elif _is_numeric(v):
+            self.arrays[key] = jnp.asarray(v)
+        else:
+            self.meta[key] = _describe(v)
+
+    def error(self, key: str, exc: BaseException, fn: str) -> None:
+        self.meta[key] = {"error": describe_error(exc, fn)}
+
+
+def _call(parts: _Parts, key: str, fn_name: str, progress, fn, *args):
+    """``fn(*args)``, or ``None`` with the error recorded under ``key``."""
+    progress(fn_name)
+    try:
+        return True, fn(*args)
+    except BaseException as e:  # noqa: BLE001 - the learner's code: anything at all
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        parts.error(key, e, fn_name)
+        return False, None
+
+
+def _pair_case(parts, k, ex, fwd, bwd, inputs, dout, progress) -> None:
+    ok, got = _call(parts, f"{k}/out", ex.fwd, progress, fwd, *inputs)
+    if ok:
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            parts.meta[f"{k}/out"] = {"structure": _describe(got)}
+        else:
+            parts.value(f"{k}/out", got[0])
+            ok, cots = _call(parts, f"{k}/cots", ex.bwd, progress, bwd, got[1], dout)
+            if ok and (not isinstance(cots, tuple) or len(cots) != len(ex.grads)):
+                parts.meta[f"{k}/cots"] = {"structure": _describe(cots)}
+            elif ok:
+                parts.meta[f"{k}/cots"] = len(cots)
+                for j, c in enumerate(cots):
+                    parts.value(f"{k}/cots/{j}", c)
+    rule = custom_rule(fwd, bwd)
+    ok, vjp = _call(parts, f"{k}/rule", ex.name, progress, lambda: jax.vjp(rule, *inputs)[1])
+    if ok:
+        ok, cots = _call(parts, f"{k}/rule", ex.bwd, progress, vjp, dout)
+        if ok:
+            parts.meta[f"{k}/rule"] = len(cots)
+            for j, c in enumerate(cots):
+                parts.value(f"{k}/rule/{j}", c)
+
+
+def _net_case(parts, k, net, fn, params, x, t, progress) -> None:
+    ok, grads = _call(parts, f"{k}/grads", net.name, progress, fn, params, x, t)
+    if not ok:
+        return
+    if not isinstance(grads, dict):
+        parts.meta[f"{k}/grads"] = {"structure": _describe(grads)}
+        return
+    parts.meta[f"{k}/grads"] = [str(key) for key in grads]
+    for key, g in grads.items():
+        parts.value(f"{k}/grads/{key}", g)
+
+
+# ---- looking the functions up -----------------------------------------------------------
+def _lookup(ns: Mapping, name: str, n_args: int) -> dict | None:
+    """``None`` if ``ns[name]`` can be called with ``n_args`` arguments, else why not."""
+    if name not in ns:
+        return {"skip": {"why": "not_defined", "fn": name}}
+    fn = ns[name]
+    if not callable(fn):
+        return {"skip": {"why": "not_callable", "fn": name}}
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters)
+    swapped = (
+        n_args == 2
+        and len(params) >= 2
+        and params[0] in _DOUT_NAMES
+        and params[1].lower() in _RES_NAMES
+    )
+    try:
+        sig.bind(*range(n_args))
+    except TypeError:
+        swapped = False
+    else:
+        if not swapped:
+            return None
+    return {"signature": {"fn": name, "sig": str(sig), "args_order": swapped}}
+
+
+def _not_defined(name: str) -> Callable:
+    """Stands in for a backward the learner has not defined: raises as the template's stub."""
+
+    def missing(residuals, dout):
+        raise NotImplementedError(f"{name} is not defined")
+
+    missing.__name__ = name
+    return missing
+
+
+def _with_call_log(ns, names: tuple[str, ...], log: list) -> dict:
+    """Wrap ``ns``'s functions ``names`` to append their name to ``log`` when called;
+    returns the originals (to put back)."""
+    originals = {n: ns[n] for n in names if callable(ns.get(n))}
+
+    def logged(name, fn):
+        def call(*args, **kwargs):
+            log.append(name)
+            return fn(*args, **kwargs)
+
+        call.__name__ = getattr(fn, "__name__", name)
+        return call
+
+    if isinstance(ns, dict):
+        ns.update({n: logged(n, fn) for n, fn in originals.items()})
+    return originals
+
+
+# ---- the entry point --------------------------------------------------------------------
+def observe(ns: Mapping, item: Exercise | Network, cases: list, progress=None) -> dict:
+    """Run ``item``'s functions from ``ns`` on ``cases``; return the observations.
+
+    Args:
+      ns: the learner's namespace (a module's ``vars()``, ``globals()``).
+      item: an :class:`~jaxbp.exercises.spec.Exercise` (cases: :class:`Case`)
+        or a :class:`~jaxbp.exercises.spec.Network` (cases: ``(params, x, t)``).
+      progress: called with the name of each learner function about to run.
+
+    >>> import types
+    >>> from jaxbp.exercises.spec import EXERCISES
+    >>> mine = {"add_fwd": lambda x, y: (x + y, None), "add_bwd": lambda r, d: (d, d)}
+    >>> obs = observe(mine, EXERCISES["add"], EXERCISES["add"].cases())
+    >>> float(obs["cases"][0]["out"])
+    650.0
+    """
+    progress = progress or (lambda name: None)
+    if isinstance(item, Network):
+        return _observe_net(ns, item, cases, progress)
+    problem = _lookup(ns, item.fwd, len(item.args)) or _lookup(ns, item.bwd, 2)
+    if problem is not None and problem.get("skip", {}).get("fn") != item.bwd:
+        return problem
+    fwd = ns[item.fwd]
+    bwd = ns[item.bwd] if problem is None else _not_defined(item.bwd)  # check the forward
+    parts = _Parts()
+
+    def program(inputs, douts):
+        for k, (xs, dout) in enumerate(zip(inputs, douts)):
+            _pair_case(parts, k, item, fwd, bwd, xs, dout, progress)
+        return parts.arrays
+
+    inputs = [tuple(jnp.asarray(v) for v in c.inputs) for c in cases]
+    douts = [jnp.asarray(c.dout) for c in cases]
+    arrays = _run(parts, program, inputs, douts)
+    return {"cases": [_case_record(parts, arrays, k, item) for k in range(len(cases))]}
+
+
+def _observe_net(ns: Mapping, net: Network, cases: list, progress) -> dict:
+    found = _lookup(ns, net.name, 3)
+    if found is not None:
+        return found
+    fn, log = ns[net.name], []
+    parts = _Parts()
+
+    starts: list[int] = []
+
+    def program(params, xs, ts):
+        for k, (p, x, t) in enumerate(zip(params, xs, ts)):
+            starts.append(len(log))
+            _net_case(parts, k, net, fn, p, x, t, progress)
+        return parts.arrays
+
+    rules = sorted({f"{r}_{side}" for r in net.rules for side in ("fwd", "bwd")})
+    originals = _with_call_log(ns, tuple(rules), log)
+    try:
+        params = [{k: jnp.asarray(v) for k, v in p.items()} for p, _, _ in cases]
+        xs = [jnp.asarray(x) for _, x, _ in cases]
+        ts = [jnp.asarray(t) for _, _, t in cases]
+        arrays = _run(parts, program, params, xs, ts)
+    finally:
+        if isinstance(ns, dict):
+            ns.update(originals)
+    ends = [*starts[1:], len(log)]
+    records = [_net_record(parts, arrays, k) for k in range(len(cases))]
+    for k, rec in enumerate(records):  # the order the learner's rules ran in, per case
+        rec["calls"] = log[starts[k] : ends[k]][: 4 * len(net.rules)] if k < len(starts) else []
+    return {"cases": records}
+
+
+def _run(parts: _Parts, program, *args) -> dict:
+    """Trace and run ``program`` once; a failure of the whole program is recorded."""
+    try:
+        return jax.device_get(fast_jit(program)(*args))
+    except BaseException as e:  # noqa: BLE001 - the learner's code: anything at all
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        parts.meta["program"] = {"error": describe_error(e, "the compiled program")}
+        return {}
+
+
+def _get(parts: _Parts, arrays: dict, key: str):
+    """The array at ``key``, else what was recorded there (``None``, a description,
+    an error), else the whole program's error, else ``{"missing": True}``."""
+    if key in arrays:
+        return np.asarray(arrays[key])
+    if key in parts.meta:
+        return parts.meta[key]
+    return parts.meta.get("program", {"missing": True})
+
+
+def _case_record(parts: _Parts, arrays: dict, k: int, ex: Exercise) -> dict:
+    rec = {"out": _get(parts, arrays, f"{k}/out")}
+    for part in ("cots", "rule"):
+        meta = parts.meta.get(f"{k}/{part}")
+        if isinstance(meta, int):
+            rec[part] = [_get(parts, arrays, f"{k}/{part}/{j}") for j in range(meta)]
+        elif meta is not None:
+            rec[part] = meta
+    return rec
+
+
+def _net_record(parts: _Parts, arrays: dict, k: int) -> dict:
+    meta = parts.meta.get(f"{k}/grads")
+    if isinstance(meta, list):
+        return {"grads": {key: _get(parts, arrays, f"{k}/grads/{key}") for key in meta}}
+    return {"grads": meta if meta is not None else _get(parts, arrays, f"{k}/grads")}
+
+
+def learner_loss(ns: Mapping, net: Network) -> Callable:
+    """The network's loss built from the learner's own rules (``custom_rule`` of each pair).
+
+    For TwoLayerNet: ``SoftmaxWithLoss(Affine2(Relu1(Affine1(x))), t)``; the
+    rule check (:func:`jaxbp.rule_check.check_rules`) runs over it.
+    """
+    affine = custom_rule(ns["affine_fwd"], ns["affine_bwd"])
+    relu = custom_rule(ns["relu_fwd"], ns["relu_bwd"])
+    last = custom_rule(ns["softmax_with_loss_fwd"], ns["softmax_with_loss_bwd"])
+
+    def loss(params, x, t):
+        h = relu(affine(x, params["W1"], params["b1"]))
+        return last(affine(h, params["W2"], params["b2"]), t)
+
+    return loss
+
+
+def rule_check(ns: Mapping, net: Network, case: tuple) -> dict:
+    """:func:`jaxbp.rule_check.check_rules` over the learner's own loss, as plain data.
+
+    Returns ``{"rows": [{node, name, passed, error}, ...]}``, or ``{"not_run":
+    FUNCTION}`` when a rule the network needs is missing, or ``{"error": ...}``.
+    """
+    from jaxbp.rule_check import check_rules
+
+    needed = [f"{r}_{side}" for r in dict.fromkeys(net.rules) for side in ("fwd", "bwd")]
+    missing = [n for n in needed if not callable(ns.get(n))]
+    if missing:
+        return {"not_run": missing[0]}
+    params, x, t = case
+    try:
+        with enable_x64():
+            result = check_rules(learner_loss(ns, net), params, x, t, rtol=RTOL)
+    except BaseException as e:  # noqa: BLE001 - the learner's rules run inside it
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        return {"error": describe_error(e, "check_rules")}
+    keys = ("node", "name", "passed", "error")
+    return {"rows": [{k: getattr(row, k) for k in keys} for row in result]}
