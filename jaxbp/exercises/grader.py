@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from jaxbp.exercises import diagnose, source
-from jaxbp.exercises.messages import KINDS, NOTES, UI, choose_lang, hint, say
+from jaxbp.exercises.messages import KINDS, NOTES, UI, choose_lang, hint, say, syntax_message
 from jaxbp.exercises.report import Report, Result
 from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Sandbox, Stopped
 from jaxbp.exercises.spec import CHAPTERS, NAMES, Network, item
@@ -276,8 +276,9 @@ def check(namespace, names=None, lang: str | None = None) -> Report:
     return replace(report, shown=True)
 
 
-def _file_report(path: str, lang: str, lines: list[str], title: str) -> Report:
-    return Report((), lang, path, title, tuple(lines))
+def _file_report(path: str, lang: str, failure: tuple[str, list[str]], title: str) -> Report:
+    kind, lines = failure
+    return Report((), lang, path, title, tuple(lines), kind)
 
 
 def grade_file(
@@ -312,10 +313,9 @@ def grade_file(
             text = fh.read()
         written = source.functions_in(text, [f for n in NAMES for f in item(n).functions])
     except SyntaxError as e:
-        line = say(UI, "syntax_error", lang, file=file, line=e.lineno, msg=e.msg)
-        return _file_report(path, lang, [line], title)
+        return _file_report(path, lang, _syntax(file, e.lineno, e.msg, lang), title)
     except (UnicodeDecodeError, ValueError) as e:
-        return _file_report(path, lang, [f"{file}: {e}"], title)
+        return _file_report(path, lang, ("unreadable", [f"{file}: {e}"]), title)
     grading = _Grading(None, lang, written, timeout, memory_mb)
     if not any(grading.attempted(item(n)) for n in todo):
         results = [grading.unattempted(item(n)) for n in todo]
@@ -334,28 +334,32 @@ def grade_file(
     return Report(tuple(results), lang, path, title)
 
 
-def _load(sandbox: Sandbox, file: str, lang: str, timeout: float) -> list[str] | None:
-    """Import the file in the child: ``None``, or the report's lines saying why not."""
+def _syntax(file: str, line, msg: str, lang: str) -> tuple[str, list[str]]:
+    return "syntax_error", [say(UI, "syntax_error", lang, file=file, line=line,
+                                msg=syntax_message(msg, lang))]  # fmt: skip
+
+
+def _load(sandbox: Sandbox, file: str, lang: str, timeout: float) -> tuple[str, list[str]] | None:
+    """Import the file in the child: ``None``, or the file's failure, ``(kind, lines)``."""
     try:
         error = sandbox.load()
     except Stopped as s:
         if s.why == "timeout":
-            return [say(UI, "import_timeout", lang, file=file, seconds=f"{timeout:g}")]
-        return [say(UI, "import_exited", lang, file=file, how=s.how)]
+            return "timeout", [say(UI, "import_timeout", lang, file=file, seconds=f"{timeout:g}")]
+        return "exited", [say(UI, "import_exited", lang, file=file, how=s.how)]
     if error is None:
         return None
     if error.get("cls") == "exit":
-        return [say(UI, "import_exited", lang, file=file, how=error.get("msg", ""))]
+        return "exited", [say(UI, "import_exited", lang, file=file, how=error.get("msg", ""))]
     if error.get("cls") == "syntax":
-        line = say(UI, "syntax_error", lang, file=file, line=error.get("line"), msg=error["msg"])
-    else:
-        where = say(UI, "where", lang, line=error["line"], file=error["file"]) if error.get(
-            "line") else ""  # fmt: skip
-        line = say(UI, "import_error", lang, file=file, exc=error.get("exc", ""),
-                   msg=error.get("msg", ""), where=where)  # fmt: skip
+        return _syntax(file, error.get("line"), str(error.get("msg", "")), lang)
+    where = say(UI, "where", lang, line=error["line"], file=error["file"]) if error.get(
+        "line") else ""  # fmt: skip
+    line = say(UI, "import_error", lang, file=file, exc=error.get("exc", ""),
+               msg=error.get("msg", ""), where=where)  # fmt: skip
     printed = sandbox.printed.rstrip()
-    return [line, *([say(UI, "printed", lang)] if printed else []),
-            *(f"  │ {x}" for x in printed.splitlines()[:40])]  # fmt: skip
+    return "import_error", [line, *([say(UI, "printed", lang)] if printed else []),
+                            *(f"  │ {x}" for x in printed.splitlines()[:40])]  # fmt: skip
 
 
 def load(path: str | os.PathLike[str], lang: str | None = None) -> types.ModuleType:
@@ -391,9 +395,7 @@ def load(path: str | os.PathLike[str], lang: str | None = None) -> types.ModuleT
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
-        raise LoadError(
-            say(UI, "syntax_error", lang, file=file, line=e.lineno, msg=e.msg)
-        ) from None
+        raise LoadError(_syntax(file, e.lineno, e.msg, lang)[1][0]) from None
     except Exception as e:  # the learner's module-level code
         err = describe_error(e, "<module>")
         where = say(UI, "where", lang, line=err["line"], file=err["file"]) if err["line"] else ""

@@ -18,9 +18,21 @@ particle after a name is chosen by the name's last sound: ``{fn:을}`` prints
 from __future__ import annotations
 
 import os
+import re
 import string
 
-__all__ = ["DERIVATION", "KINDS", "NOTES", "UI", "LANGS", "choose_lang", "say", "hint", "particle"]
+__all__ = [
+    "DERIVATION",
+    "KINDS",
+    "NOTES",
+    "UI",
+    "LANGS",
+    "choose_lang",
+    "say",
+    "hint",
+    "particle",
+    "syntax_message",
+]
 
 LANGS = ("en", "ko")
 
@@ -487,6 +499,43 @@ UI: dict[str, dict[str, str]] = {
         "python -m jaxbp.exercises check {file}",
     ),
 }
+
+# ---- Python's syntax errors, said in Korean (the original follows in parentheses) -------------
+SYNTAX_KO = (
+    (r"expected ':'", "':'가 필요합니다"),
+    (r"invalid syntax\. Perhaps you forgot a comma\?", "잘못된 문법입니다. 쉼표를 빠뜨렸나요?"),
+    (r"invalid syntax", "잘못된 문법입니다"),
+    (r"unexpected indent", "예상하지 못한 들여쓰기입니다"),
+    (r"expected an indented block.*", "들여쓴 블록이 필요합니다"),
+    (r"unindent does not match any outer indentation level",
+     "들여쓰기가 바깥 블록과 맞지 않습니다"),
+    (r"inconsistent use of tabs and spaces in indentation", "들여쓰기에 탭과 공백을 섞어 썼습니다"),
+    (r"'(.)' was never closed", "'\\1'가 닫히지 않았습니다"),
+    (r"unmatched '(.)'", "짝이 없는 '\\1'입니다"),
+    (r"closing parenthesis '(.)' does not match opening parenthesis '(.)'.*",
+     "닫는 괄호 '\\1'가 여는 괄호 '\\2'와 짝이 맞지 않습니다"),
+    (r"unterminated (triple-quoted )?string literal.*", "문자열이 닫히지 않았습니다"),
+    (r"invalid character .*", "쓸 수 없는 문자가 있습니다"),
+    (r"cannot assign to .*", "여기에는 값을 대입할 수 없습니다"),
+    (r"'return' outside function", "함수 밖에서 return을 썼습니다"),
+)  # fmt: skip
+
+
+def syntax_message(msg: str, lang: str) -> str:
+    """Python's syntax-error message ``msg`` in ``lang`` (Korean: the common ones
+    translated, the original kept in parentheses).
+
+    >>> syntax_message("expected ':'", "ko")
+    "':'가 필요합니다 (expected ':')"
+    """
+    if lang != "ko":
+        return msg
+    for pattern, words in SYNTAX_KO:
+        match = re.fullmatch(pattern, msg)
+        if match:
+            return f"{match.expand(words)} ({msg})"
+    return msg
+
 
 # ---- particles --------------------------------------------------------------------------------
 _PAIRS = {"은": ("은", "는"), "이": ("이", "가"), "을": ("을", "를"), "과": ("과", "와")}

@@ -52,7 +52,8 @@ class Report:
     """Every graded exercise, in order; ``str(report)`` is the printed report.
 
     ``file_lines``: what went wrong with the file as a whole (it does not
-    import, it hung or exited while importing); then no exercise passed.
+    import, it hung or exited while importing), ``file_kind`` its key; then
+    no exercise was graded.
     """
 
     results: tuple[Result, ...]
@@ -60,6 +61,7 @@ class Report:
     source: str = "namespace"
     title: str = ""
     file_lines: tuple[str, ...] = field(default=())
+    file_kind: str | None = None  # syntax_error, import_error, timeout, exited, unreadable
     shown: bool = field(default=False, compare=False, repr=False)  # printed by check()
 
     @property
