@@ -330,25 +330,13 @@ def _check_pair_case(ex, k, case, rec, want, written, lang, missing_bwd: list) -
     return [f[4].kind for f in found if f[4].accepted]
 
 
-def _check_rule(ex: Exercise, obs, wants, lang: str) -> None:
-    """The pair, right when called directly, must also be right as a ``custom_vjp`` rule."""
-    for rec, (_, want_cots) in zip(obs["cases"], wants):
+def _check_rule(ex: Exercise, obs, lang: str) -> None:
+    """The pair, right when called directly, must also run as a ``custom_vjp`` rule."""
+    for rec in obs["cases"]:
         rule = rec.get("rule")
-        if _is_error(rule):
-            msg = rule["error"]["msg"]
-        elif not isinstance(rule, list):
-            msg = describe(rule, lang)
-        else:
-            bad = [
-                what
-                for what, got, want in zip(ex.grads, rule, want_cots)
-                if isinstance(got, np.ndarray)
-                and what not in ex.labels
-                and not _close(np.asarray(got, np.float64), np.asarray(want, np.float64))
-            ]
-            if not bad:
-                continue
-            msg = ", ".join(bad) + " differ"
+        if rule == "ok":
+            continue
+        msg = rule["error"]["msg"] if _is_error(rule) else describe(rule, lang)
         line = f"{ex.name}: {say(KINDS, 'in_jax', lang, msg=msg)}"
         raise _fail(ex.name, [line, *_hints(ex.name, ["in_jax"], lang, equation=False)], "in_jax")
 
@@ -402,7 +390,7 @@ def judge_pair(ex: Exercise, cases: list[Case], wants: list, obs: dict, lang: st
                 else say(UI, "fwd_raised", lang, n=n, what=error_line(err, lang, ex.bwd)[1])
             )
             return Result(ex.name, "incomplete", (line,), notes=tuple(dict.fromkeys(notes)))
-        _check_rule(ex, obs, wants, lang)
+        _check_rule(ex, obs, lang)
     except _Verdict as v:
         return v.result
     notes = tuple(dict.fromkeys(notes))

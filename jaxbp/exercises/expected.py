@@ -10,48 +10,59 @@ which runs elsewhere, cannot reach them.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxbp.exercises.runner import fast_jit
-from jaxbp.exercises.spec import Case, Exercise, Network
+from jaxbp.exercises.spec import Exercise, Network
 from jaxbp.numerical import enable_x64
 
 __all__ = ["expected"]
 
 
-def _pair(ex: Exercise, cases: list[Case]) -> list:
-    def program(inputs, douts):
-        out = []
-        for xs, dout in zip(inputs, douts):
-            value, vjp = jax.vjp(ex.reference, *xs)
-            out.append((value, vjp(dout)))
-        return out
-
-    inputs = [tuple(jnp.asarray(v) for v in c.inputs) for c in cases]
-    return fast_jit(program)(inputs, [jnp.asarray(c.dout) for c in cases])
+def _pair(ex: Exercise, inputs, douts) -> list:
+    out = []
+    for xs, dout in zip(inputs, douts):
+        value, vjp = jax.vjp(ex.reference, *xs)
+        out.append((value, vjp(dout)))
+    return out
 
 
-def _net(net: Network, cases: list) -> list:
-    def program(params, xs, ts):
-        return [jax.grad(net.loss)(p, x, t) for p, x, t in zip(params, xs, ts)]
-
-    params = [{k: jnp.asarray(v) for k, v in p.items()} for p, _, _ in cases]
-    return fast_jit(program)(params, [jnp.asarray(x) for _, x, _ in cases], [t for *_, t in cases])
+def _net(net: Network, cases) -> list:
+    return [jax.grad(net.loss)(p, x, t) for p, x, t in cases]
 
 
-def expected(item: Exercise | Network, cases: list) -> list:
-    """The right answers for ``cases``, as NumPy float64.
+def _args(it, cases: list):
+    """The cases as NumPy arrays (not jnp: converting them eagerly would compile)."""
+    if isinstance(it, Network):
+        return ([{k: np.asarray(v) for k, v in p.items()}, np.asarray(x), np.asarray(t)]
+                for p, x, t in cases)  # fmt: skip
+    return [tuple(np.asarray(v) for v in c.inputs) for c in cases], [
+        np.asarray(c.dout) for c in cases
+    ]
+
+
+def expected(items: list, cases: list[list]) -> list[list]:
+    """The right answers of each of ``items`` on its ``cases``, as NumPy float64, all
+    computed by one compiled program.
 
     A pair's: per case ``(out, (cotangent per input, ...))``; a network's: per
     case ``{key: gradient}``.
 
     >>> from jaxbp.exercises.spec import EXERCISES
     >>> ex = EXERCISES["mul"]
-    >>> out, (dx, dy) = expected(ex, ex.cases())[0]     # 100 * 2, dout 1.1
+    >>> [[(out, (dx, dy)), *_]] = expected([ex], [ex.cases()])     # 100 * 2, dout 1.1
     >>> float(out), float(dx), float(dy)
     (200.0, 2.2, 110.00000000000001)
     """
+
+    def program(args):
+        return [
+            _net(it, list(a)) if isinstance(it, Network) else _pair(it, *a)
+            for it, a in zip(items, args)
+        ]
+
+    args = [list(_args(it, c)) if isinstance(it, Network) else _args(it, c)
+            for it, c in zip(items, cases)]  # fmt: skip
     with enable_x64():
-        answers = _net(item, cases) if isinstance(item, Network) else _pair(item, cases)
-        return jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), jax.device_get(answers))
+        answers = jax.device_get(fast_jit(program)(args))
+    return jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), answers)

@@ -21,7 +21,6 @@ report also says which of the learner's rules it uses are wrong, and
 
 from __future__ import annotations
 
-import functools
 import os
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -104,13 +103,19 @@ def _printed(result: Result, printed: str, lang: str) -> Result:
     return replace(result, lines=result.lines + tuple(lines))
 
 
-@functools.cache
-def _answers(name: str) -> list:
-    """The right answers of exercise ``name`` (its inputs are fixed: computed once)."""
+_ANSWERS: dict[str, list] = {}  # the exercises' inputs are fixed: their answers are too
+
+
+def _answers(*names: str) -> list:
+    """The right answers of exercises ``names``; those not yet known are computed
+    together, in one compiled program."""
     from jaxbp.exercises.expected import expected  # JAX: after the child has started
 
-    it = item(name)
-    return expected(it, it.cases())
+    todo = [n for n in dict.fromkeys(names) if n not in _ANSWERS]
+    if todo:
+        items = [item(n) for n in todo]
+        _ANSWERS.update(zip(todo, expected(items, [it.cases() for it in items])))
+    return [_ANSWERS[n] for n in names]
 
 
 def _judge(it, cases, wants, obs, lang, written) -> Result:
@@ -133,7 +138,7 @@ class _Grading:
         self.results: dict[str, Result] = {}
 
     def wants(self, it) -> list:
-        return _answers(it.name)
+        return _answers(it.name)[0]
 
     def attempted(self, it) -> bool:
         if self.written is None:
@@ -324,9 +329,7 @@ def grade_file(
                 on_result(r)
         return Report(tuple(results), lang, path, title)
     with Sandbox(path, timeout, memory_mb) as sandbox:
-        for n in todo:  # the right answers, while the child starts
-            if grading.attempted(item(n)):
-                grading.wants(item(n))
+        _answers(*(n for n in todo if grading.attempted(item(n))))  # while the child starts
         failure = _load(sandbox, file, lang, timeout)
         if failure is not None:
             return _file_report(path, lang, failure, title)
