@@ -154,7 +154,7 @@ def test_every_key_of_the_network_is_reported(tmp_path):
     assert result.status == "failed"
     said = "\n".join(result.lines)
     assert "W1:" in said and "b1: all zeros: is b1 used in your loss?" in said
-    assert "t (3, 3) one-hot" in said  # the labels as the learner has them
+    assert "t (4, 3) one-hot" in said  # the labels as the learner has them
 
 
 BOOK_BACKWARD = """def two_layer_net_gradient(params, x, t):

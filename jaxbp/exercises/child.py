@@ -76,10 +76,26 @@ def _load(path: str):
     return module
 
 
+def _snapshot() -> dict:
+    """The grader's own modules as they are now, to put back after the learner's code ran
+    (a file that replaces their functions breaks only its own grading, never the verdict)."""
+    ours = ("jaxbp.exercises", "jaxbp.rule_check")
+    mine = [m for name, m in list(sys.modules.items()) if name.startswith(ours) and m]
+    return {m: dict(vars(m)) for m in mine}
+
+
+def _restore(snapshot: dict, capture: _Capture) -> None:
+    for module, saved in snapshot.items():
+        vars(module).clear()
+        vars(module).update(saved)
+    sys.stdout = sys.stderr = capture
+
+
 def _serve(requests, answers, capture: _Capture) -> None:
+    from jaxbp import rule_check  # noqa: F401 - imported before the learner's code runs
     from jaxbp.exercises import runner, spec, wire
 
-    ns, last = None, [None]
+    ns, last, saved = None, [None], _snapshot()
 
     def send(header: dict, arrays=None) -> None:
         wire.write(answers, header, arrays)
@@ -90,6 +106,7 @@ def _serve(requests, answers, capture: _Capture) -> None:
             send({"type": "progress", "fn": fn})
 
     while True:
+        _restore(saved, capture)
         try:
             header, arrays = wire.read(requests)
         except EOFError:
@@ -103,6 +120,7 @@ def _serve(requests, answers, capture: _Capture) -> None:
                 reply = {"type": "loaded"}
             except BaseException as e:  # noqa: BLE001 - the learner's module-level code
                 reply = {"type": "load_error", "error": _load_error(e, runner)}
+            _restore(saved, capture)
         else:
             cases = wire.unpack(header["cases"], arrays)
             item = spec.item(header["name"])
@@ -113,6 +131,7 @@ def _serve(requests, answers, capture: _Capture) -> None:
                 }
             else:
                 reply = {"type": "checked", "check": runner.rule_check(ns, item, _net_case(cases))}
+            _restore(saved, capture)
         reply["printed"] = capture.take()
         out: dict = {}
         reply = wire.pack(reply, out)

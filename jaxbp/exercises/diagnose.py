@@ -16,6 +16,7 @@ answers and the book's equation as the hint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -59,11 +60,12 @@ def _by_factor(got, want, factors: dict) -> Finding | None:
     """``got`` is ``want`` divided (missing) or multiplied (extra) by a named factor."""
     for name, q in factors.items():
         q = np.broadcast_to(np.asarray(q, np.float64), want.shape)
-        if np.all(np.abs(q) > 1e-6) and not np.allclose(q, 1):
-            if _close(got, want / q):
-                return Finding("missing_factor", {"q": name})
-            if _close(got, want * q):
-                return Finding("extra_factor", {"q": name})
+        if np.allclose(q, 1):
+            continue
+        if np.all(np.abs(q) > 1e-6) and _close(got, want / q):
+            return Finding("missing_factor", {"q": name})
+        if _close(got, want * q):
+            return Finding("extra_factor", {"q": name})
     return None
 
 
@@ -75,8 +77,9 @@ def _by_shape(got, want, dout) -> Finding:
     if got.ndim == want.ndim + 1 and _close(got.sum(axis=0), want):
         return Finding("not_summed", fields)
     d = np.asarray(dout, np.float64)
-    if d.ndim >= 2 and any(_close(got, d.sum(axis=a)) for a in range(1, d.ndim)):
-        return Finding("wrong_axis", fields)
+    sums = [d.sum(axis=a) for a in range(1, d.ndim)] + [d.sum()] * (d.ndim >= 1)
+    if any(_close(got, s) for s in sums):  # over the features, or over everything
+        return Finding("wrong_axis", {**fields, "message": "wrong_axis_sum"})
     return Finding("wrong_shape", fields)
 
 
@@ -94,19 +97,28 @@ def _by_values(got, want, dout, batch: int, factors: dict) -> Finding:
     if worst <= 1e-3 * scale:  # close, but more than rounding: an epsilon, float16?
         return Finding("inexact", {"d": f"{worst:.2g}"})
     r = _ratio(got, want)
-    if r is not None:
-        if np.isclose(r, -1):
-            return Finding("sign")
-        if d.ndim == 0 and not np.isclose(d, 1) and np.isclose(r * d, 1):
-            return Finding("ignores_dout")
-        if batch > 1 and np.isclose(r, batch):
-            return Finding("factor_n", {"r": f"{r:.4g}"})
-        if batch > 1 and np.isclose(r, 1 / batch):
-            return Finding("factor_inv_n", {"r": f"{r:.4g}"})
-        return Finding("factor", {"r": f"{r:.4g}"})
+    if r is not None and np.isclose(r, -1):
+        return Finding("sign")
+    if r is not None and d.ndim == 0 and not np.isclose(d, 1) and np.isclose(r * d, 1):
+        return Finding("ignores_dout")
     if d.shape == want.shape and np.all(np.abs(d) > 1e-6) and _close(got * d, want):
         return Finding("ignores_dout")
-    return _by_factor(got, want, factors) or Finding("values")
+    named = _by_factor(got, want, factors)
+    if named is not None:
+        return named
+    if r is not None and batch > 1 and np.isclose(r, batch):
+        return Finding("factor_n", {"r": f"{r:.4g}"})
+    if r is not None and batch > 1 and np.isclose(r, 1 / batch):
+        return Finding("factor_inv_n", {"r": f"{r:.4g}"})
+    if r is not None and (got.size > 1 or _simple(r)):  # any two numbers have some ratio
+        return Finding("factor", {"r": f"{r:.4g}"})
+    return Finding("values")
+
+
+def _simple(r: float) -> bool:
+    """``r`` is a small fraction (1/2, 3, 2/3): a factor, even between two single numbers."""
+    f = Fraction(r).limit_denominator(12)
+    return abs(f.numerator) <= 12 and abs(float(f) - r) <= 1e-9 * max(1.0, abs(r))
 
 
 def compare(got, want, *, known=(), dout=1.0, batch=1, factors=None) -> Finding | None:
@@ -194,7 +206,7 @@ def _hints(exercise: str, kinds: list[str], lang: str, equation: bool = True) ->
 
 def _finding_line(label: str, what: str, f: Finding, lang: str) -> str:
     fields = {"what": what, "got": "", "want": "", **f.fields}
-    return f"{label}: {what}: {say(KINDS, f.kind, lang, **fields)}"
+    return f"{label}: {what}: {say(KINDS, fields.pop('message', f.kind), lang, **fields)}"
 
 
 # ---- a custom_vjp pair ----------------------------------------------------------------------
@@ -245,8 +257,20 @@ class _Verdict(Exception):
         self.result = result
 
 
-def _fail(name: str, lines: list[str], kind: str) -> _Verdict:
-    return _Verdict(Result(name, "failed", tuple(lines), kind))
+def _fail(name: str, lines: list[str], kind: str, findings=()) -> _Verdict:
+    """A failed verdict; ``findings``: ``(output, kind)`` of each wrong output."""
+    return _Verdict(Result(name, "failed", tuple(lines), kind, findings=tuple(findings)))
+
+
+def _block(label: str, what: str, got, want, f: Finding, lang: str) -> list[str]:
+    """One wrong output's lines: what is wrong with it, then both answers."""
+    if f.kind == "not_array":
+        return [say(KINDS, "not_array", lang, what=what, got=describe(got, lang))]
+    return [
+        _finding_line(label, what, f, lang),
+        f"    {say(UI, 'expected', lang)} {what} = {_show(want)}",
+        f"    {say(UI, 'got', lang)} {what} = {_show(got)}",
+    ]
 
 
 def _unwritten(fn: str, err: dict, written: dict | None) -> bool:
@@ -279,18 +303,12 @@ def _judge_value_list(ex, label, what_names, values, wants, case, out, lang):
 
 
 def _report_findings(ex: Exercise, case: Case, findings, lang: str) -> _Verdict:
-    lines, kinds = [], []
-    for label, what, got, want, f in findings:
-        if f.kind == "not_array":
-            lines.append(say(KINDS, "not_array", lang, what=what, got=describe(got, lang)))
-            kinds.append("not_array")
-            continue
-        lines.append(_finding_line(label, what, f, lang))
-        lines.append(f"    {say(UI, 'expected', lang)} {what} = {_show(want)}")
-        lines.append(f"    {say(UI, 'got', lang)} {what} = {_show(got)}")
-        kinds.append(f.kind)
+    lines = [line for label, what, got, want, f in findings
+             for line in _block(label, what, got, want, f, lang)]  # fmt: skip
+    pairs = [(what, f.kind) for _, what, _, _, f in findings]
+    kinds = [k for _, k in pairs]
     lines.append(_shown(ex.args, case, lang))
-    return _fail(ex.name, [*lines, *_hints(ex.name, kinds, lang)], kinds[0])
+    return _fail(ex.name, [*lines, *_hints(ex.name, kinds, lang)], kinds[0], pairs)
 
 
 def _check_pair_case(ex, k, case, rec, want, written, lang, missing_bwd: list) -> list:
@@ -402,14 +420,27 @@ def judge_pair(ex: Exercise, cases: list[Case], wants: list, obs: dict, lang: st
 
 # ---- the network -----------------------------------------------------------------------------
 def _order_finding(net: Network, calls: list[str], lang: str) -> str | None:
-    """The layers_order line when the learner's backward called the rules out of order."""
-    fwd = [c[: -len("_fwd")] for c in calls if c.endswith("_fwd")][: len(net.rules)]
-    bwd = [c[: -len("_bwd")] for c in calls if c.endswith("_bwd")][: len(net.rules)]
-    want = list(reversed(fwd or net.rules))
-    if not bwd or bwd == want[: len(bwd)]:
+    """The layers_order line when the learner's backward ran the layers out of order.
+
+    ``calls``: the runner's log, ``NAME_fwd#k`` and ``NAME_bwd#k`` (``k``: the
+    forward call whose residuals the backward got, ``?`` if unknown).
+    """
+    split = [c.rsplit("#", 1) for c in calls if "#" in c]
+    fwd = [(n[: -len("_fwd")], k) for n, k in split if n.endswith("_fwd")]
+    bwd = [(n[: -len("_bwd")], k) for n, k in split if n.endswith("_bwd")]
+    if not bwd or len(fwd) < len(net.rules):
         return None
-    got = " -> ".join(f"{n}_bwd" for n in bwd)
-    want_text = " -> ".join(f"{n}_bwd" for n in want)
+    fwd, first = fwd[: len(net.rules)], int(fwd[0][1])
+    layer = {str(first + p): name for p, name in enumerate(net.layers)}
+    want = [layer[k] for _, k in reversed(fwd)]
+    if all(k in layer for _, k in bwd):  # each backward traced to its forward call
+        got_layers = [layer[k] for _, k in bwd]
+    else:  # by name only: two affine layers look alike
+        got_layers = [n for n, _ in bwd]
+        want = [n for n, _ in reversed(fwd)]
+    if got_layers == want[: len(got_layers)]:
+        return None
+    got, want_text = " -> ".join(got_layers), " -> ".join(want)
     return (
         say(KINDS, "layers_order", lang, got=got)
         + "; "
@@ -451,29 +482,27 @@ def _check_net_case(net, params, x, t, grads, want, order, written, lang) -> Non
         )
         line = say(KINDS, "grads_structure", lang, fn=net.name, keys=" ".join(net.keys), got=got)
         raise _fail(net.name, [line], "grads_structure")
-    lines, kinds = [], []
+    lines, pairs = [], []
     for key in net.keys:
         got = grads[key]
         if not isinstance(got, np.ndarray):
-            lines.append(say(KINDS, "not_array", lang, what=key, got=describe(got, lang)))
-            kinds.append("not_array")
-            continue
-        f = compare(got, want[key], batch=x.shape[0])
+            f = Finding("not_array")
+        else:
+            f = compare(got, want[key], batch=x.shape[0])
         if f is None:
             continue
         if f.kind == "zeros" and key.startswith("b"):
             f = Finding("bias_missing")
-        lines.append(_finding_line(net.name, key, f, lang))
-        lines.append(f"    {say(UI, 'expected', lang)} {key} = {_show(want[key])}")
-        lines.append(f"    {say(UI, 'got', lang)} {key} = {_show(got)}")
-        kinds.append(f.kind)
+        lines += _block(net.name, key, got, want[key], f, lang)
+        pairs.append((key, f.kind))
     if not lines:
         return
     if order is not None:
         lines.insert(0, order)
-        kinds.insert(0, "layers_order")
+        pairs.insert(0, ("", "layers_order"))
+    kinds = [k for _, k in pairs]
     shapes = [f"{k} {tuple(np.shape(v))}" for k, v in params.items()]
     one_hot = say(UI, "one_hot", lang)
     shown = "; ".join([*shapes, f"x {tuple(x.shape)}", f"t {tuple(t.shape)} {one_hot}"])
     lines.append(f"{say(UI, 'input', lang)}: {shown}")
-    raise _fail(net.name, [*lines, *_hints(net.name, kinds, lang)], kinds[0])
+    raise _fail(net.name, [*lines, *_hints(net.name, kinds, lang)], kinds[0], pairs)

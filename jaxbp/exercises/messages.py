@@ -179,8 +179,10 @@ KINDS: dict[str, dict[str, str]] = {
     ),
     "zeros": _k("all zeros (forgotten?)", "모두 0입니다 (빠뜨렸나요?)"),
     "bias_missing": _k(
-        "all zeros: is {what} used in your loss? (a bias left out of the forward pass)",
-        "모두 0입니다: {what:이} 손실 계산에 쓰였나요? (순전파에서 편향을 빠뜨렸나요?)",
+        "the bias is left out of the forward pass (out = x . W without + b; the gradient of "
+        "a bias that is not used is all zeros)",
+        "순전파에서 편향을 빠뜨렸습니다 (+ b 없이 out = x . W입니다. 쓰이지 않은 편향의 "
+        "기울기는 모두 0입니다)",
     ),
     "factor_n": _k(
         "wrong by a constant factor {r} = N, the batch size (a missing / N?)",
@@ -211,6 +213,10 @@ KINDS: dict[str, dict[str, str]] = {
         "배치 축으로 합하지 않았습니다: 형상 {got}, 기대한 형상은 {want} (sum(dout, axis=0))",
     ),
     "wrong_axis": _k(
+        "taken over the wrong axis: axis 0 runs over the batch, axis -1 over each sample's values",
+        "다른 축을 따라 계산했습니다: 축 0은 배치를, 축 -1은 각 데이터의 값을 따라갑니다",
+    ),
+    "wrong_axis_sum": _k(
         "summed over the wrong axis: got shape {got}, expected {want} "
         "(axis 0 is the batch: sum(dout, axis=0))",
         "다른 축으로 합했습니다: 형상 {got}, 기대한 형상은 {want} "

@@ -24,8 +24,10 @@ class Result:
 
     ``status``: one of :data:`STATUSES`; ``lines``: what the report prints under
     it; ``kind``: the first mistake's key in
-    :data:`jaxbp.exercises.messages.KINDS` (``None`` unless failed); ``notes``:
-    keys of :data:`jaxbp.exercises.messages.NOTES` said beside a pass.
+    :data:`jaxbp.exercises.messages.KINDS` (``None`` unless failed);
+    ``findings``: ``(output, kind)`` of every wrong output (``("dy",
+    "not_swapped")``); ``notes``: keys of :data:`jaxbp.exercises.messages.NOTES`
+    said beside a pass.
     """
 
     name: str
@@ -33,6 +35,7 @@ class Result:
     lines: tuple[str, ...]
     kind: str | None = None
     notes: tuple[str, ...] = ()
+    findings: tuple[tuple[str, str], ...] = ()
 
 
 def format_result(r: Result, lang: str) -> str:

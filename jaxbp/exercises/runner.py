@@ -112,9 +112,12 @@ def _error_class(exc: BaseException) -> str:
     if "immutable" in msg or "does not support item assignment" in msg:
         return "in_place"
     if (
-        isinstance(exc, jax.errors.ConcretizationTypeError)
+        isinstance(
+            exc, (jax.errors.ConcretizationTypeError, jax.errors.NonConcreteBooleanIndexError)
+        )
         or "Tracer" in type(exc).__name__
         or "truth value of an array" in msg
+        or "converted to Python scalars" in msg  # math.exp(x), float(x) on an array
     ):
         return "not_traceable"
     if isinstance(exc, (TypeError, ValueError)) and any(
@@ -275,14 +278,28 @@ def _not_defined(name: str) -> Callable:
 
 
 def _with_call_log(ns, names: tuple[str, ...], log: list) -> dict:
-    """Wrap ``ns``'s functions ``names`` to append their name to ``log`` when called;
-    returns the originals (to put back)."""
+    """Wrap ``ns``'s functions ``names`` to log their calls; returns the originals.
+
+    ``log`` gets ``"NAME_fwd#k"`` for the k-th forward call, and ``"NAME_bwd#k"``
+    for a backward given the residuals that forward call returned (``#?`` for
+    residuals it cannot trace back), so that two affine layers are told apart.
+    """
     originals = {n: ns[n] for n in names if callable(ns.get(n))}
+    made: dict[int, int] = {}  # id(residuals) -> the forward call that returned them
+    count = [0]
 
     def logged(name, fn):
         def call(*args, **kwargs):
-            log.append(name)
-            return fn(*args, **kwargs)
+            if name.endswith("_bwd"):
+                k = made.get(id(args[0])) if args else None
+                log.append(f"{name}#{'?' if k is None else k}")
+                return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+            if isinstance(out, tuple) and len(out) == 2:
+                made[id(out[1])] = count[0]
+            log.append(f"{name}#{count[0]}")
+            count[0] += 1
+            return out
 
         call.__name__ = getattr(fn, "__name__", name)
         return call
@@ -363,9 +380,11 @@ def _observe_net(ns: Mapping, net: Network, cases: list, progress) -> dict:
 
 
 def _run(parts: _Parts, program, *args) -> dict:
-    """Trace and run ``program`` once; a failure of the whole program is recorded."""
+    """Trace and run ``program`` once, in float64; a failure of the whole program is
+    recorded."""
     try:
-        return jax.device_get(fast_jit(program)(*args))
+        with enable_x64():
+            return jax.device_get(fast_jit(program)(*args))
     except BaseException as e:  # noqa: BLE001 - the learner's code: anything at all
         if isinstance(e, KeyboardInterrupt):
             raise

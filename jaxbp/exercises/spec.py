@@ -113,6 +113,7 @@ class Network:
     section: str
     keys: tuple[str, ...]
     rules: tuple[str, ...]
+    layers: tuple[str, ...]  # the book's names of the layers, in forward order
     loss: Callable  # reference loss(params, x, t); jax.grad of it is the right answer
     cases: Callable[[], list[tuple[dict, np.ndarray, np.ndarray]]]
 
@@ -157,9 +158,14 @@ def _sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def _softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _loss(y, t):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(t * np.log(y)) / t.shape[0]
 
 
 def _pair_cases(book: tuple[float, float]) -> Callable[[], list[Case]]:
@@ -206,18 +212,31 @@ def _softmax_cases() -> list[Case]:
 
 
 def net_cases() -> list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
-    """``(params, x, t)`` for TwoLayerNet (4 inputs, 5 hidden, 3 classes): batch 3, then 1."""
+    """``(params, x, t)`` for TwoLayerNet (4 inputs, 5 hidden, 3 classes): batch 4, then 1.
+
+    The batch holds an all-zero image and ``b1`` two zeros: hidden inputs exactly 0,
+    where ReLU passes no ``dout`` (eq. 5.8).
+    """
     rng = np.random.default_rng(4)
     out = []
-    for N in (3, 1):
+    for N in (4, 1):  # N != C: a missing / N is told from a / C
         params = {
             "W1": _vals(rng, 4, 5),
             "b1": _vals(rng, 5),
             "W2": _vals(rng, 5, 3),
             "b2": _vals(rng, 3),
         }
-        out.append((params, _vals(rng, N, 4), _one_hot(rng, N, 3)))
+        x = _vals(rng, N, 4)
+        if N > 1:
+            x[1], params["b1"][[0, 3]] = 0.0, 0.0
+        out.append((params, x, _one_hot(rng, N, 3)))
     return out
+
+
+def _softmax_axis0_dx(i, d):
+    """The backward of a softmax taken over the batch (axis 0) instead of each row."""
+    x, t = i
+    return d * (_softmax(x, 0) - t) / x.shape[0]
 
 
 def _book_loss(i, d):
@@ -258,6 +277,7 @@ EXERCISES: dict[str, Exercise] = {
                 Pattern("ignores_dout", "dx", lambda i, d: np.ones_like(d)),
                 Pattern("ignores_dout", "dy", lambda i, d: np.ones_like(d)),
             ),
+            factors=lambda i, out: {"x": i[0], "y": i[1]},
         ),
         Exercise(
             "relu", "5.5.1", ("x",), ("dx",), ("self.mask = (x <= 0)",),
@@ -270,6 +290,7 @@ EXERCISES: dict[str, Exercise] = {
                 Pattern("ignores_dout", "dx", lambda i, d: (i[0] > 0) * 1.0),
                 Pattern("relu_fwd_mask_inverted", "out", lambda i, d: np.where(i[0] <= 0, i[0], 0)),
             ),
+            factors=lambda i, out: {"x": i[0]},
         ),
         Exercise(
             "sigmoid", "5.5.2", ("x",), ("dx",), ("self.out = out",),
@@ -281,7 +302,10 @@ EXERCISES: dict[str, Exercise] = {
             "affine", "5.6.2", ("x", "W", "b"), ("dx", "dW", "db"), ("self.x = x", "self.W = W"),
             "x: (N, n) a batch of N samples; W: (n, m); b: (m,); out = x . W + b: (N, m)",
             _ref("affine"), _affine_cases,
-            (Pattern("w_not_transposed", "dx", lambda i, d: d @ i[1]),),
+            (
+                Pattern("w_not_transposed", "dx", lambda i, d: d @ i[1]),
+                Pattern("bias_missing", "out", lambda i, d: i[0] @ i[1]),
+            ),
         ),
         Exercise(
             "softmax_with_loss", "5.6.3", ("x", "t"), ("dx", "dt"),
@@ -294,6 +318,8 @@ EXERCISES: dict[str, Exercise] = {
                 Pattern(
                     "ignores_dout", "dx", lambda i, d: (_softmax(i[0]) - i[1]) / i[0].shape[0]
                 ),
+                Pattern("wrong_axis", "out", lambda i, d: _loss(_softmax(i[0], 0), i[1])),
+                Pattern("wrong_axis", "dx", _softmax_axis0_dx),
             ),
             labels=("dt",),
         ),
@@ -305,6 +331,7 @@ NET = Network(
     "5.7.2",
     ("W1", "b1", "W2", "b2"),
     ("affine", "relu", "affine", "softmax_with_loss"),
+    ("Affine1", "Relu1", "Affine2", "SoftmaxWithLoss"),
     _ref("loss"),
     net_cases,
 )
