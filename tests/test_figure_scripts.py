@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, _have_mnist, missing
+from conftest import DATA_DIR, _have_mnist, missing, mnist_missing_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "figures"
@@ -40,11 +40,7 @@ def ch06():
 @pytest.fixture
 def mnist_dir():
     if not _have_mnist():
-        missing(
-            f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}; set it to a folder "
-            "with the four *-ubyte.gz files)",
-            "CI",
-        )
+        missing(mnist_missing_reason(), "CI")
     return DATA_DIR
 
 
