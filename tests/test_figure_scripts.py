@@ -76,7 +76,10 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 def _printed(capsys, paths):
-    out = capsys.readouterr().out
+    _printed_in(capsys.readouterr().out, paths)
+
+
+def _printed_in(out, paths):
     for p in paths:
         assert f"wrote {Path(p).resolve()}" in out, out
 
@@ -150,6 +153,21 @@ def test_ch05_update_docs_target():
     ch05 = _script("ch05/draw_figures.py")
     assert ch05.output_dir(["--update-docs"]) == DOCS
     assert ch05.output_dir([]) == Path("figures")
+
+
+def test_ch05_without_graphviz_writes_the_pages_and_says_what_it_skipped(
+    in_tmp, capsys, monkeypatch, tmp_path_factory
+):
+    """Without `dot` it died at the first .svg with a traceback and wrote no page."""
+    monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("bin-without-dot")))
+    _script("ch05/draw_figures.py").main([])
+    pages = {f"{stem}.html" for stem in CH05_STEMS[:3]}
+    assert {p.name for p in (in_tmp / "figures").iterdir()} == pages
+    out = capsys.readouterr().out
+    _printed_in(out, [in_tmp / "figures" / n for n in pages])
+    (line,) = [s for s in out.splitlines() if not s.startswith("wrote ")]
+    assert line.startswith("skipped ") and "dot" in line and "graphviz" in line, line
+    assert all(stem in line for stem in CH05_STEMS) and ".svg" in line and ".png" in line
 
 
 @pytest.mark.needs_dot
