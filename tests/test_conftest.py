@@ -29,7 +29,7 @@ NAMES = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ]
-SUITE = '''
+SUITE = """
 import json, os
 from conftest import DATA_DIR, _have_mnist
 from jaxbp.mnist import default_cache_dir
@@ -43,7 +43,7 @@ def test_where():
 
 def test_needs_mnist(mnist_raw):
     pass
-'''
+"""
 
 
 def _home(tmp_path: Path, with_data: bool) -> Path:
