@@ -189,7 +189,10 @@ def fresh_venv(tmp_path_factory) -> Path:
 def _uninstall(venv_root: Path) -> None:
     python = venv_root / "venv" / "bin" / "python"
     subprocess.run([python, "-m", "pip", "uninstall", "-q", "-y", "jaxbp"], timeout=120)
-    where = subprocess.run([python, "-c", "import jaxbp"], capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run(
+        [python, "-c", "import jaxbp"], cwd=venv_root, env=env, capture_output=True
+    )
     assert where.returncode != 0, "jaxbp is importable in the fresh venv"
 
 
