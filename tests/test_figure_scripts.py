@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,22 @@ def test_ch06_out_folder_is_created(ch06, in_tmp, monkeypatch):
     assert not (in_tmp / "figures").exists()
 
 
+def test_ch06_regenerates_byte_for_byte_without_a_version_stamp(ch06, in_tmp):
+    """The PNGs carried "Software: Matplotlib version3.11.2": the same figure drawn by
+    another matplotlib gave other bytes.  (docs/figures' trained figures differ from this
+    machine's for another reason: the CPU's instruction set rounds the training
+    differently; each kind of CPU regenerates its own bytes, run after run.)"""
+    a, b = (ch06.main(["--only", "histograms", "--out", d])[0].read_bytes() for d in "ab")
+    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a == b
+    assert b"Matplotlib" not in a and b"Software" not in a
+
+
+def test_ch07_regenerates_byte_for_byte_without_a_version_stamp(mnist_dir, in_tmp):
+    main = _script("ch07/visualize_filter.py").main
+    a, b = (main(["--steps", "2", "--test-images", "200", "--out", d]).read_bytes() for d in "ab")
+    assert a == b and b"Matplotlib" not in a
+
+
 def test_update_docs_targets_the_repository_docs(ch06):
     args = ch06.parse_args(["--update-docs", "--quick"])
     assert args.out == DOCS and (args.iters, args.epochs) == (20, 2)
@@ -147,6 +164,21 @@ def test_ch07_update_docs_target():
     assert ch07.parse_args(["--update-docs"]).out == DOCS
     with pytest.raises(SystemExit):
         ch07.parse_args(["--test-images", "0"])
+
+
+def test_default_outputs_are_ignored_by_git():
+    """./figures (the scripts' default) and dist/ (python -m build) were not in .gitignore."""
+    paths = ["figures/apple.svg", "examples/figures/optimizers.png", "dist/jaxbp-0.1.0.tar.gz"]
+    kept = ["docs/figures/new.png"]  # README's figures stay tracked
+    r = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths, *kept],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode == 128:
+        pytest.skip(f"not a git checkout: {r.stderr.strip()}")
+    assert r.stdout.split() == paths
 
 
 def test_ch05_update_docs_target():
