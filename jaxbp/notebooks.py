@@ -12,12 +12,12 @@ does, and stops *Run all* there with that one line (no traceback).
 
 writes each notebook found under ``examples/`` (``colab.ipynb``, every
 ``chNN/exercises.ipynb``) to ``OUT_DIR`` under the same relative path, its first code
-cell holding this jaxbp's wheel (base64, about 180 KB).
+cell holding this jaxbp's wheel (about 185 KB; 250 KB of base64, folded away in Colab).
 
 The wheel is written here, from the installed package's own files and metadata, with
 the standard library's ``zipfile``, rather than built by ``pip wheel``: that needs the
 build backend (setuptools, fetched from an index unless installed), runs only from a
-checkout, and stamps the time into the archive.  Written here it needs no network and
+checkout, and records the files' times in the archive (another SHA-256 for the same files).  Written here it needs no network and
 no build tool, works from an editable checkout and from an installed jaxbp alike, and
 gives the same bytes for the same files (sorted entries, fixed timestamps), so the
 SHA-256 the cell checks names exactly what is inside.
@@ -177,6 +177,11 @@ def bundle(out_dir: str | Path, examples: str | Path, carried: Wheel | None = No
 
     Raises ``ValueError`` (one line) for a notebook whose first code cell is not the
     install cell, and when there is no notebook, before writing anything.
+
+    >>> import tempfile
+    >>> out, examples = Path(tempfile.mkdtemp()), PACKAGE.parent / "examples"
+    >>> [p.relative_to(out).as_posix() for p in bundle(out, examples)]
+    ['ch05/exercises.ipynb', 'colab.ipynb']
     """
     from jaxbp._files import atomic_write
 
@@ -206,7 +211,16 @@ def _default_examples() -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m jaxbp.notebooks bundle OUT_DIR [--examples DIR]``; an error is one line."""
+    """``python -m jaxbp.notebooks bundle OUT_DIR [--examples DIR]``; 0 when written, else
+    2 with one line on stderr (a notebook without the install cell, no notebooks, ...).
+
+    >>> import tempfile
+    >>> main(["bundle", tempfile.mkdtemp()])
+    wrote .../ch05/exercises.ipynb
+    wrote .../colab.ipynb
+    each carries jaxbp-...-py3-none-any.whl (... KB, SHA-256 ...)
+    0
+    """
     parser = argparse.ArgumentParser(
         prog="python -m jaxbp.notebooks", description=__doc__.splitlines()[0]
     )
@@ -220,16 +234,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     examples = Path(args.examples) if args.examples else _default_examples()
-    if examples is None:
-        parser.error(
-            "no examples/ folder with notebooks here: run it in a jaxbp checkout, "
-            "or give --examples DIR"
-        )
     try:
+        if examples is None:
+            raise ValueError(
+                "no examples/ folder with notebooks here: run it in a jaxbp "
+                "checkout, or give --examples DIR"
+            )
         carried = wheel()
         written = bundle(args.out_dir, examples, carried)
     except (ValueError, LookupError, OSError) as e:
-        parser.error(str(e))
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
     for path in written:
         print(f"wrote {path}")
     print(f"each carries {carried.name} ({len(carried.data) // 1024} KB, SHA-256 {carried.sha256})")
