@@ -17,10 +17,11 @@ cell holding this jaxbp's wheel (about 185 KB; 250 KB of base64, folded away in 
 The wheel is written here, from the installed package's own files and metadata, with
 the standard library's ``zipfile``, rather than built by ``pip wheel``: that needs the
 build backend (setuptools, fetched from an index unless installed), runs only from a
-checkout, and records the files' times in the archive (another SHA-256 for the same files).  Written here it needs no network and
-no build tool, works from an editable checkout and from an installed jaxbp alike, and
-gives the same bytes for the same files (sorted entries, fixed timestamps), so the
-SHA-256 the cell checks names exactly what is inside.
+checkout, and records the files' times in the archive (another SHA-256 for the same
+files).  Written here it needs no network and no build tool, works from an editable
+checkout and from an installed jaxbp alike, and gives the same bytes for the same files
+(sorted entries, fixed timestamps), so the SHA-256 the cell checks names exactly what
+is inside.
 """
 
 from __future__ import annotations
