@@ -113,13 +113,19 @@ def wheel(root: Path = PACKAGE) -> Wheel:
         (f"{info}/top_level.txt", b"jaxbp\n"),
     ]
     record = "\n".join([*(_record_line(n, d) for n, d in members), f"{info}/RECORD,,"]) + "\n"
+    members.append((f"{info}/RECORD", record.encode()))
+    return Wheel(f"jaxbp-{version}-py3-none-any.whl", _zip(members))
+
+
+def _zip(members: list[tuple[str, bytes]]) -> bytes:
+    """A zip archive of ``(name, data)`` in that order, every entry dated 1980-01-01."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in [*members, (f"{info}/RECORD", record.encode())]:
+        for name, data in members:
             entry = zipfile.ZipInfo(name, _EPOCH)
             entry.external_attr, entry.compress_type = 0o644 << 16, zipfile.ZIP_DEFLATED
             z.writestr(entry, data)
-    return Wheel(f"jaxbp-{version}-py3-none-any.whl", buf.getvalue())
+    return buf.getvalue()
 
 
 _NO_WHEEL = "WHEEL_NAME = None\nWHEEL_SHA256 = None\nWHEEL = None  # the wheel, base64\n"
