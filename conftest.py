@@ -22,6 +22,7 @@ DOCTESTED = {
     "forward.py",
     "drawing.py",
     "explore.py",
+    "notebooks.py",
     "exercises/__init__.py",
     "exercises/grader.py",
     "exercises/messages.py",

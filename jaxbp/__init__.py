@@ -23,6 +23,7 @@ The table of contents, in the book's order (the book's ``common/`` is this folde
   simple_conv_net  7.5      SimpleConvNet
   mnist            3.6.1    the data: load_mnist, verified
   train            5.7.4    the training loop, compiled, and everything around a run
+  notebooks                 the notebooks with jaxbp inside: python -m jaxbp.notebooks bundle
 
 ``import jaxbp`` is cheap: it imports no submodule (so neither JAX nor
 matplotlib nor graphviz).  Each submodule is imported on first use of
@@ -55,6 +56,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import layers as layers
     from jaxbp import mnist as mnist
     from jaxbp import multi_layer_net as multi_layer_net
+    from jaxbp import notebooks as notebooks
     from jaxbp import numerical as numerical
     from jaxbp import optimizer as optimizer
     from jaxbp import reference as reference

@@ -7,8 +7,15 @@ which the same absence fails instead, so CI cannot pass by skipping:
 
 * ``@pytest.mark.needs_dot``: Graphviz's ``dot`` program on PATH; required
   when ``JAXBP_REQUIRE_GRAPHVIZ=1`` (``.ci/run`` sets it).
-* the ``mnist_raw`` fixture: the real MNIST in ``$JAXBP_DATA_DIR``; required
-  when ``CI`` is set (``.ci/run`` points ``JAXBP_DATA_DIR`` at the shared copy).
+* the ``mnist_raw`` fixture: the real MNIST, found by README's rule (the trainer's):
+  ``$JAXBP_DATA_DIR``, else ``~/.cache/jaxbp/mnist``; required when ``CI`` is set
+  (``.ci/run`` points ``JAXBP_DATA_DIR`` at its copy).
+
+The run's caches (compiled programs, the parsed MNIST, the ``--cpu-matmul auto``
+decision) go to a temporary folder per process, never the user's ``~/.cache``, and
+the folder is removed when the process's tests end.  MNIST is looked for before the
+caches move: found in the user's cache folder, it is passed on to the tests (and the
+processes they start) as ``$JAXBP_DATA_DIR``, which the loader only reads from.
 """
 
 from __future__ import annotations
@@ -19,12 +26,45 @@ import tempfile
 
 import pytest
 
-# The tests' caches (compiled programs, the parsed MNIST, the --cpu-matmul auto
-# decision) go to a fresh folder, never the user's ~/.cache: a decision timed under
-# a test's load must not stick to the machine.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="jaxbp-tests-cache-")
+
+def _find_users_mnist() -> None:
+    """Before the caches move: look for MNIST where the user keeps it (README's rule), and
+    hand a copy found in the user's cache folder on as ``$JAXBP_DATA_DIR``.  The folder
+    the rule looked in is kept in ``$JAXBP_TESTS_MNIST_FOLDER`` for the skip message (an
+    xdist worker inherits both, and the moved cache, from the process that started it)."""
+    if "JAXBP_TESTS_MNIST_FOLDER" in os.environ:
+        return
+    from jaxbp.mnist import DatasetError, default_cache_dir, find_data_dir
+
+    os.environ["JAXBP_TESTS_MNIST_FOLDER"] = str(default_cache_dir("mnist"))
+    try:
+        found = find_data_dir("mnist")
+    except DatasetError:
+        found = None
+    if found is not None and not os.environ.get("JAXBP_DATA_DIR"):
+        os.environ["JAXBP_DATA_DIR"] = str(found)
+
+
+_find_users_mnist()
+# The tests' caches go to a fresh folder, never the user's ~/.cache: a decision timed
+# under a test's load must not stick to the machine.  Removed when the tests end.
+_CACHE = tempfile.mkdtemp(prefix="jaxbp-tests-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE
 
 DATA_DIR = os.environ.get("JAXBP_DATA_DIR")
+
+
+def mnist_missing_reason() -> str:
+    """Why the real MNIST is not there, naming the folders README's rule looks in."""
+    if DATA_DIR:
+        return f"real MNIST not found: $JAXBP_DATA_DIR ({DATA_DIR}) lacks the four *-ubyte.gz files"
+    return (
+        f"real MNIST not found: JAXBP_DATA_DIR is not set and "
+        f"{os.environ['JAXBP_TESTS_MNIST_FOLDER']} lacks the four *-ubyte.gz files "
+        "(put them there, or set JAXBP_DATA_DIR to a folder holding them)"
+    )
+
+
 DOT_HINT = (
     "Graphviz's `dot` is not on PATH (apt-get install graphviz; "
     "JAXBP_REQUIRE_GRAPHVIZ=1 makes this a failure)"
@@ -51,6 +91,7 @@ def have_dot() -> bool:
 #: leaves them out, for a quick check while working; CI runs everything.
 SLOW = {
     "test_cli.py",
+    "test_conftest.py",
     "test_train.py",
     "test_sharding.py",
     "test_shard_map.py",
@@ -85,6 +126,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a long test file (see tests/conftest.py SLOW)")
 
 
+def pytest_sessionfinish(session, exitstatus):
+    # here, not only at unconfigure: an xdist worker reports its end after this hook and
+    # may be stopped before it unconfigures
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SLOW:
@@ -105,7 +156,8 @@ def pytest_runtest_setup(item):
 
 def _mnist_dir():
     """Where MNIST is by the loader's own rule (the trainer and the notebook use it too):
-    ``$JAXBP_DATA_DIR``, else the per-user cache folder; None when neither holds it."""
+    ``$JAXBP_DATA_DIR`` (set above when the user's cache folder holds it); None when
+    it is not there."""
     from jaxbp.mnist import DatasetError, find_data_dir
 
     try:
@@ -123,14 +175,7 @@ def mnist_raw():
     """
     found = _mnist_dir()
     if found is None:
-        from jaxbp.mnist import default_cache_dir
-
-        missing(
-            f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}, and none in "
-            f"{default_cache_dir('mnist')}; set JAXBP_DATA_DIR to a folder with the four "
-            "*-ubyte.gz files)",
-            "CI",
-        )
+        missing(mnist_missing_reason(), "CI")
     from jaxbp.mnist import load_raw
 
     return load_raw(data_dir=found, download=False, progress=False)

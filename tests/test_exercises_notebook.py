@@ -9,6 +9,7 @@ cell to report a pass.
 
 from __future__ import annotations
 
+import html
 import inspect
 import os
 
@@ -19,6 +20,7 @@ import nbformat
 import pytest
 
 from jaxbp.exercises.spec import EXERCISES, NAMES, NET_NAME
+from jaxbp.notebooks import install_cell
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "examples", "ch05", "exercises.ipynb")
@@ -46,7 +48,7 @@ def test_notebook_structure():
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert 'find_spec("jaxbp") is None' in code[0].source and "://" not in code[0].source
+    assert code[0].source == install_cell() and "://" not in code[0].source
     assert [exercise_of(c) for c in code if exercise_of(c)] == list(NAMES)
     for c in code:
         assert not c.get("outputs"), "commit the notebook without outputs"
@@ -57,6 +59,8 @@ def test_notebook_structure():
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for word in ("순전파", "역전파", "연쇄법칙", "국소적 미분", "chain rule", "local derivative"):
         assert word in text
+    assert 'lang="ko"' in "\n".join(c.source for c in nb.cells)  # the reports in Korean
+    assert "explore(" in code[-1].source  # the learner's own rules, stepped through
 
 
 def _outputs(cell) -> str:
@@ -91,4 +95,13 @@ def test_notebook_runs_with_the_answers(tmp_path):
     for cell in checks[:-1]:
         assert "1 passed, 0 failed, 0 incomplete, 0 skipped" in _outputs(cell)
     assert f"{len(NAMES)} passed, 0 failed, 0 incomplete, 0 skipped" in _outputs(checks[-1])
-    assert "price 220; dapple dapple_num dtax: 2.2 110 200" in _outputs(nb.cells[2])
+    (apple,) = [c for c in nb.cells if "price = buy_apple(100.0" in c.source]
+    assert "price 220; dapple dapple_num dtax: 2.2 110 200" in _outputs(apple)
+    # the last cell: figure 5-17 from the learner's mul and add, as explore's page
+    (page,) = [
+        o.data["text/html"] for o in nb.cells[-1].outputs if "text/html" in o.get("data", {})
+    ]
+    page = html.unescape(page)
+    assert page.startswith("<iframe srcdoc=") and "dout * y" in page
+    for value in ("110", "2.2", "3.3", "165", "650", "715"):  # the book's numbers
+        assert value in page

@@ -127,7 +127,9 @@ def test_the_cycle_check_finds_a_planted_cycle():
     assert ["jaxbp.gradient", "jaxbp.numerical", "jaxbp.gradient"] in _cycles(planted)
 
 
-BOOK = [m for m in MODULES if m.count(".") == 1 and m not in ("jaxbp.train", "jaxbp.mnist")]
+#: the modules around the book's: the trainer, the data, the notebooks' bundler
+AROUND = ("jaxbp.train", "jaxbp.mnist", "jaxbp.notebooks")
+BOOK = [m for m in MODULES if m.count(".") == 1 and m not in AROUND]
 MACHINERY = ("jaxbp.train", "jaxbp.mnist")
 
 
