@@ -32,6 +32,7 @@ GLOSSARY = ROOT / "docs" / "glossary.ko.md"
 #: messages module is one more line: "jaxbp/exercises/messages.py").
 SOURCES = [
     "README.ko.md",
+    "jaxbp/exercises/messages.py",
     *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "examples").rglob("*.ipynb")),
 ]
 SLIDES_TERMS = [

@@ -177,7 +177,7 @@ KINDS: dict[str, dict[str, str]] = {
         "sign flipped: got -1 times the right answer",
         "부호가 반대입니다: 정답에 -1을 곱한 값이 나왔습니다",
     ),
-    "zeros": _k("all zeros (forgotten?)", "모두 0입니다 (빠뜨렸나요?)"),
+    "zeros": _k("all zeros (forgotten?)", "모두 0입니다 (빠뜨렸습니까?)"),
     "bias_missing": _k(
         "the bias is left out of the forward pass (out = x . W without + b; the gradient of "
         "a bias that is not used is all zeros)",
@@ -186,17 +186,17 @@ KINDS: dict[str, dict[str, str]] = {
     ),
     "factor_n": _k(
         "wrong by a constant factor {r} = N, the batch size (a missing / N?)",
-        "상수배 {r} = N(배치 크기)만큼 틀렸습니다 (/ N을 빠뜨렸나요?)",
+        "상수배 {r} = N(배치 크기)만큼 틀렸습니다 (/ N을 빠뜨렸습니까?)",
     ),
     "factor_inv_n": _k(
         "wrong by a constant factor {r} = 1/N (divided by the batch size once too often, "
         "or a mean where a sum belongs?)",
-        "상수배 {r} = 1/N만큼 틀렸습니다 (배치 크기로 한 번 더 나누었거나 합 대신 평균을 썼나요?)",
+        "상수배 {r} = 1/N만큼 틀렸습니다 (배치 크기로 한 번 더 나누었거나 합 대신 평균을 썼습니까?)",
     ),
     "factor": _k("wrong by a constant factor {r}", "상수배 {r}만큼 틀렸습니다"),
     "inexact": _k(
         "close, but off by up to {d}: more than rounding (an epsilon added somewhere?)",
-        "거의 맞지만 최대 {d}만큼 다릅니다: 반올림 오차보다 큽니다 (어딘가에 작은 값을 더했나요?)",
+        "거의 맞지만 최대 {d}만큼 다릅니다: 반올림 오차보다 큽니다 (어딘가에 작은 값을 더했습니까?)",
     ),
     "missing_factor": _k(
         "a factor is missing: got {what} / ({q})", "인수가 빠졌습니다: {what} / ({q})가 나왔습니다"
@@ -329,12 +329,12 @@ KINDS: dict[str, dict[str, str]] = {
     ),
     "shape_error": _k(
         "the shapes do not fit inside {fn} (a missing or extra transpose?): {msg}{where}",
-        "{fn} 안에서 형상이 맞지 않습니다 (전치를 빠뜨렸거나 더했나요?): {msg}{where}",
+        "{fn} 안에서 형상이 맞지 않습니다 (전치를 빠뜨렸거나 더했습니까?): {msg}{where}",
     ),
     "raised": _k("{fn} raised {exc}: {msg}{where}", "{fn}에서 {exc} 발생: {msg}{where}"),
     "not_implemented": _k(
         "{fn} raised NotImplementedError{where} (not finished?)",
-        "{fn}에서 NotImplementedError 발생{where} (아직 작성 중인가요?)",
+        "{fn}에서 NotImplementedError 발생{where} (아직 작성 중입니까?)",
     ),
     "memory": _k(
         "{fn} ran out of memory{where}",
@@ -348,7 +348,7 @@ KINDS: dict[str, dict[str, str]] = {
     ),
     "timeout": _k(
         "no answer within {seconds} s: {fn} was running (an endless loop?)",
-        "{seconds}초 안에 끝나지 않았습니다: {fn:을} 실행하던 중이었습니다 (무한 루프인가요?)",
+        "{seconds}초 안에 끝나지 않았습니다: {fn:을} 실행하던 중이었습니다 (무한 루프입니까?)",
         "the time limit is --timeout SECONDS",
         "시간 한도는 --timeout SECONDS로 바꿀 수 있습니다",
     ),
@@ -479,7 +479,7 @@ UI: dict[str, dict[str, str]] = {
     "import_timeout": _k(
         "{file}: importing it did not finish within {seconds} s (an endless loop at the top "
         "level?); nothing was graded",
-        "{file}: {seconds}초 안에 불러오기가 끝나지 않았습니다 (최상위 수준의 무한 루프인가요?). "
+        "{file}: {seconds}초 안에 불러오기가 끝나지 않았습니다 (최상위 수준의 무한 루프입니까?). "
         "아무것도 채점하지 않았습니다",
     ),
     "import_exited": _k(
@@ -509,7 +509,7 @@ UI: dict[str, dict[str, str]] = {
 # ---- Python's syntax errors, said in Korean (the original follows in parentheses) -------------
 SYNTAX_KO = (
     (r"expected ':'", "':'가 필요합니다"),
-    (r"invalid syntax\. Perhaps you forgot a comma\?", "잘못된 문법입니다. 쉼표를 빠뜨렸나요?"),
+    (r"invalid syntax\. Perhaps you forgot a comma\?", "잘못된 문법입니다. 쉼표를 빠뜨렸습니까?"),
     (r"invalid syntax", "잘못된 문법입니다"),
     (r"unexpected indent", "예상하지 못한 들여쓰기입니다"),
     (r"expected an indented block.*", "들여쓴 블록이 필요합니다"),
