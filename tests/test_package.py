@@ -124,7 +124,8 @@ def test_the_package_has_no_import_cycle():
 
 def test_the_cycle_check_finds_a_planted_cycle():
     planted = {**GRAPH, "jaxbp.numerical": GRAPH["jaxbp.numerical"] | {"jaxbp.gradient"}}
-    assert ["jaxbp.gradient", "jaxbp.numerical", "jaxbp.gradient"] in _cycles(planted)
+    cycles = _cycles(planted)  # a cycle is listed from wherever the walk first met it
+    assert any(set(c) == {"jaxbp.gradient", "jaxbp.numerical"} for c in cycles), cycles
 
 
 #: the modules around the book's: the trainer, the data, the notebooks' bundler
