@@ -153,7 +153,8 @@ def test_every_key_of_the_network_is_reported(tmp_path):
     result = graded(tmp_path, text, wrong, "two_layer_net_gradient").results[0]
     assert result.status == "failed"
     said = "\n".join(result.lines)
-    assert "W1:" in said and "b1: all zeros: is b1 used in your loss?" in said
+    assert "W1:" in said and "b1: the bias is left out of the forward pass" in said
+    assert ("b1", "bias_missing") in result.findings
     assert "t (4, 3) one-hot" in said  # the labels as the learner has them
 
 
@@ -184,7 +185,8 @@ def test_a_book_style_backward_passes_and_the_wrong_order_is_named(tmp_path):
     wrong.write_text(_net_source(BOOK_BACKWARD.format(middle=WRONG_ORDER)), encoding="utf-8")
     result = grade(load(wrong), ["two_layer_net_gradient"], lang="en").results[0]
     assert result.kind == "layers_order", result
-    assert "relu_bwd -> affine_bwd" in result.lines[0]
+    assert "SoftmaxWithLoss -> Relu1;" in result.lines[0]  # Relu1 before Affine2
+    assert "SoftmaxWithLoss -> Affine2 -> Relu1 -> Affine1" in result.lines[0]
     assert "reverse order" in result.lines[0] and "transpose" not in result.lines[0]
 
 

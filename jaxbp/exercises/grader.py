@@ -136,14 +136,16 @@ class _Grading:
         self.runs, self.lang, self.written = runs, lang, written
         self.timeout, self.memory_mb = timeout, memory_mb
         self.results: dict[str, Result] = {}
+        # per function: written (not the template's stub); None: judged from what runs
+        self.done = (
+            None if written is None else {f: s == source.WRITTEN for f, s in written.items()}
+        )
 
     def wants(self, it) -> list:
         return _answers(it.name)[0]
 
     def attempted(self, it) -> bool:
-        if self.written is None:
-            return True
-        return any(self.written.get(fn) == source.WRITTEN for fn in it.functions)
+        return self.done is None or any(self.done.get(fn) for fn in it.functions)
 
     def unattempted(self, it) -> Result:
         fn = next(f for f in it.functions if self.written.get(f) != source.WRITTEN)
@@ -159,10 +161,7 @@ class _Grading:
             obs, printed = self.runs.run(it, cases)
         except Stopped as s:
             return _stopped(it.name, s, self.lang, self.timeout, self.memory_mb)
-        written = None if self.written is None else {
-            fn: state == source.WRITTEN for fn, state in self.written.items()
-        }  # fmt: skip
-        result = _judge(it, cases, self.wants(it), obs, self.lang, written)
+        result = _judge(it, cases, self.wants(it), obs, self.lang, self.done)
         if result.kind == "memory" and self.memory_mb:
             limit = hint(KINDS, "memory", self.lang, limit=self.memory_mb)
             result = replace(
@@ -186,13 +185,15 @@ class _Grading:
         return [*lines, _rule_check_line(check, net, self.lang)]
 
 
-def _rule_check_line(check: dict, net: Network, lang: str) -> str:
-    if not isinstance(check, dict) or "rows" not in check:
-        why = (check or {}).get("not_run") if isinstance(check, dict) else None
-        if why:
-            return say(UI, "rule_check_not_run", lang, why=say(UI, "not_defined", lang, fn=why))
-        err = (check or {}).get("error", {}) if isinstance(check, dict) else {}
-        return say(UI, "rule_check_not_run", lang, why=str(err.get("msg", "")))
+def _rule_check_line(check, net: Network, lang: str) -> str:
+    """The rule check's verdict on the learner's loss: its first wrong node, or why none."""
+    check = check if isinstance(check, dict) else {}
+    if check.get("not_run"):
+        why = say(UI, "not_defined", lang, fn=check["not_run"])
+        return say(UI, "rule_check_not_run", lang, why=why)
+    if not isinstance(check.get("rows"), list):
+        why = str((check.get("error") or {}).get("msg", ""))
+        return say(UI, "rule_check_not_run", lang, why=why)
     bad = next((r for r in check["rows"] if not r.get("passed")), None)
     if bad is None:
         return say(UI, "rule_check_ok", lang, fn=net.name)

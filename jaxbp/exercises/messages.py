@@ -191,12 +191,14 @@ KINDS: dict[str, dict[str, str]] = {
     "factor_inv_n": _k(
         "wrong by a constant factor {r} = 1/N (divided by the batch size once too often, "
         "or a mean where a sum belongs?)",
-        "상수배 {r} = 1/N만큼 틀렸습니다 (배치 크기로 한 번 더 나누었거나 합 대신 평균을 썼습니까?)",
+        "상수배 {r} = 1/N만큼 틀렸습니다 (배치 크기로 한 번 더 나누었거나 합 대신 평균을 "
+        "썼습니까?)",
     ),
     "factor": _k("wrong by a constant factor {r}", "상수배 {r}만큼 틀렸습니다"),
     "inexact": _k(
         "close, but off by up to {d}: more than rounding (an epsilon added somewhere?)",
-        "거의 맞지만 최대 {d}만큼 다릅니다: 반올림 오차보다 큽니다 (어딘가에 작은 값을 더했습니까?)",
+        "거의 맞지만 최대 {d}만큼 다릅니다: 반올림 오차보다 큽니다 (어딘가에 작은 값을 "
+        "더했습니까?)",
     ),
     "missing_factor": _k(
         "a factor is missing: got {what} / ({q})", "인수가 빠졌습니다: {what} / ({q})가 나왔습니다"
