@@ -47,7 +47,8 @@ def verdict(check: Any) -> str:
     """The last line: the first wrong rule (the innermost one), or that all agree."""
     bad = check.first_failure
     if bad is None:
-        return f"all {len(check)} rules agree with autodiff and central differences"
+        rules = "the rule agrees" if len(check) == 1 else f"all {len(check)} rules agree"
+        return f"{rules} with autodiff and central differences"
     where = f" ({bad.book})" if bad.book else ""
     line = f"first wrong rule: node {bad.node}, {bad.name}{where}"
     return line + (f"\n  its backward raised {bad.error}" if bad.error else "")
