@@ -3,11 +3,12 @@
     python experiments/bench_explore.py [--sizes 100 200 500 1000] [--timeout 600]
 
 Each size is a chain of that many operations on one float32 scalar (``sin``, ``* 1.01``,
-``+ 0.1`` in turn), traced with
-``jaxbp.trace.trace`` (values and the derivative on every edge) and made into a page
-with ``jaxbp.explore.explore``.  Each size runs in a fresh Python process (JAX's
-compile caches start empty, as a user's first call does), cut off after
-``--timeout`` seconds.  Prints the graph's node count and the seconds of each step.
+``+ 0.1`` in turn), traced with ``jaxbp.trace.trace`` (values and the derivative on
+every edge; ``trace s``) and then made into a page with ``jaxbp.explore.explore``
+(which traces again, JAX's compiled operations now warm; ``explore s``).  Each size
+runs in a fresh Python process (JAX's caches start empty, as a user's first call
+does), cut off after ``--timeout`` seconds.  Prints the graph's node count, the
+seconds of each step, and whether the derivative shown at the input is jax.grad's.
 """
 
 from __future__ import annotations

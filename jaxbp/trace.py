@@ -171,13 +171,21 @@ def number_text(v) -> str:
 
 
 def fwd_text(v) -> str:
-    """A forward value as an edge writes it: the number, or ``(shape) dtype``."""
+    """A forward value as an edge writes it: the number, or ``(shape) dtype``.
+
+    >>> fwd_text(np.float32(1.1) * 3), fwd_text(np.zeros((100, 784), np.float32))
+    ('3.3', '(100, 784) float32')
+    """
     v = np.asarray(v)
     return number_text(v) if v.ndim == 0 else f"{tuple(v.shape)} {v.dtype}"
 
 
 def bwd_text(g) -> str | None:
-    """A derivative as an edge writes it: the number, or ``‖·‖=`` its norm; None for None."""
+    """A derivative as an edge writes it: the number, or ``‖·‖=`` its norm; None for None.
+
+    >>> bwd_text(np.float32(2.2)), bwd_text(np.array([3.0, 4.0])), bwd_text(None)
+    ('2.2', '‖·‖=5', None)
+    """
     if g is None:
         return None
     g = np.asarray(g)
