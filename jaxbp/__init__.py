@@ -4,6 +4,7 @@ The table of contents, in the book's order (the book's ``common/`` is this folde
 
   numerical        4.4      numerical_gradient: the witness every rule is checked against
   graph            5.1-5.4  add and multiply nodes, the shopping examples, draw
+  trace            5.1-5.6  a function's graph as data: each edge's value and derivative
   drawing          5.1-5.6  the chapter's graph figures (Graphviz renders them)
   layers           5.5-5.6  relu, sigmoid, affine, softmax_with_loss
   labels           5.6.3    the one label check, one-hot rows, the accuracy test
@@ -63,6 +64,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import rule_check as rule_check
     from jaxbp import simple_conv_net as simple_conv_net
     from jaxbp import techniques as techniques
+    from jaxbp import trace as trace
     from jaxbp import train as train
     from jaxbp import two_layer_net as two_layer_net
     from jaxbp import weight_init as weight_init

@@ -174,7 +174,7 @@ def print_gradient_check(
 
 def __getattr__(name: str):
     """``check_rules`` and ``print_rule_check``, from :mod:`jaxbp.rule_check` on first use
-    (it imports the drawing code, which the trainer's start-up does not need)."""
+    (it imports the tracer, which the trainer's start-up does not need)."""
     if name in ("check_rules", "print_rule_check"):
         from jaxbp import rule_check
 

@@ -145,6 +145,7 @@ CHAPTERS = {
     "numerical": 4,
     "graph": 5,
     "drawing": 5,
+    "trace": 5,
     "layers": 5,
     "labels": 5,
     "two_layer_net": 5,
