@@ -1,6 +1,6 @@
 """Grading a class: ``python -m jaxbp.exercises grade SUBMISSIONS --out REPORT``.
 
-A synthetic class of 23 submissions (:data:`PUPILS`: the project's answers,
+A synthetic class of 24 submissions (:data:`PUPILS`: the project's answers,
 ``tests/exercise_answers.py``, with mistakes planted as ``test_exercises.py``
 plants them; broken, hostile and hanging files; an untouched template; two
 notebooks) is graded once, end to end, through the command line on 2 jobs.
@@ -56,6 +56,7 @@ NOT_SUMMED = ("jnp.sum(dout, axis=0)", "dout")
 NO_N = ("(y - t) / t.shape[0]", "(y - t)")
 SYNTAX = ("def relu_fwd(x):", "def relu_fwd(x)")
 ADD_LOOPS = ("    return dout * 1, dout * 1", "    while True:\n        pass")
+SIGMOID_CRASHES = ("    y = residuals\n", "    import ctypes\n    ctypes.string_at(0)  # SIGSEGV\n")
 MUL_EXITS = ("    x, y = residuals\n    return dout * y", "    import sys\n    sys.exit(0)")
 RELU_BODY = "    mask = residuals\n    return (jnp.where(mask, 0.0, dout),)  # dout[self.mask] = 0"
 RELU_STUB = (RELU_BODY, "    raise NotImplementedError")
@@ -128,6 +129,7 @@ PUPILS: dict[str, tuple[str, dict[str, str], str]] = {
     "rosa.py": (planted(ADD_LOOPS), {"add": "timed out"}, ""),
     "sami.py": (template_text(), {"*": "skipped"}, ""),
     "tara.py": (planted(MUL_EXITS), {"mul": "error"}, ""),
+    "uma.py": (planted(SIGMOID_CRASHES), {"sigmoid": "error"}, ""),
     "우 진 (2).py": (partial(), {n: "skipped" for n in NAMES[2:]}, ""),
     "=HYPERLINK(1).py": (planted(RELU_STUB), {"relu": "incomplete", NET: "incomplete"}, ""),
 }  # fmt: skip
@@ -223,16 +225,16 @@ def test_the_csvs_counts_per_exercise_status_and_kind(graded_class):
     assert counts["relu"]["failed: relu_mask_inverted"] == 1
     assert counts["relu"]["incomplete"] == 1
     assert counts["sigmoid"]["failed: sigmoid_dout_y"] == 3  # the forged print did not help
-    assert counts["affine"] == Counter({"passed": 14, "error": 4, "timed out": 1, "skipped": 2,
+    assert counts["affine"] == Counter({"passed": 15, "error": 4, "timed out": 1, "skipped": 2,
                                         "failed: w_not_transposed": 1,
                                         "failed: not_summed": 1})  # fmt: skip
-    assert counts["mul"] == Counter({"passed": 15, "error": 5, "timed out": 1, "skipped": 1,
+    assert counts["mul"] == Counter({"passed": 16, "error": 5, "timed out": 1, "skipped": 1,
                                      "failed: not_swapped": 1})  # fmt: skip
-    assert counts["add"]["timed out"] == 2 and counts["add"]["passed"] == 16
+    assert counts["add"]["timed out"] == 2 and counts["add"]["passed"] == 17
     assert sum(c.startswith("failed: ") for c in (r[NET] for r in rows)) == 4
-    assert counts[NET]["passed"] == 11
+    assert counts[NET]["passed"] == 12
     assert Counter(r["file_error"] for r in rows) == Counter(
-        {"": 18, "unreadable": 1, "syntax_error": 1, "import_error": 1, "import_exited": 1,
+        {"": 19, "unreadable": 1, "syntax_error": 1, "import_error": 1, "import_exited": 1,
          "import_timeout": 1})  # fmt: skip
     for n in NAMES:  # every planned cell, counted
         want = Counter(planned(f)[n] for f in PUPILS)
@@ -256,6 +258,7 @@ def test_hostile_and_hanging_files_are_named_in_their_reports(graded_class):
     assert "No module named 'no_such_module_jaxbp'" in lines["minh.py"]
     assert "Jupyter notebook" in lines["alice.ipynb"]
     assert "lena.py:" in lines["lena.py"] and "syntax error" in lines["lena.py"]
+    assert "died (signal SIGSEGV) while running sigmoid_bwd" in lines["uma.py"]
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,11 @@ class UsageError(Exception):
 
 
 def default_jobs() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on.
+
+    >>> default_jobs() >= 1
+    True
+    """
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -44,7 +48,12 @@ def default_jobs() -> int:
 
 class Progress:
     """Students done out of the total: a bar redrawn in place on a terminal, one
-    plain line per student on a pipe or a file."""
+    plain line per student on a pipe or a file.
+
+    >>> from jaxbp.exercises.report import Report
+    >>> Progress(sys.stdout, 20, "en")(Graded("kim.py", "kim", "", Report(())), 1)
+    1/20 kim: 0 passed, 0 failed, 0 incomplete, 0 skipped
+    """
 
     def __init__(self, stream: TextIO, todo: int, lang: str, width: int = 30):
         self.stream, self.todo, self.lang, self.width = stream, todo, lang, width
@@ -79,7 +88,13 @@ def _summary(g: Graded, lang: str) -> str:
 
 # ---- the folders --------------------------------------------------------------------------
 def submissions_in(folder: str, lang: str) -> tuple[list[Submission], list[str]]:
-    """The folder's submissions (and the names left out), or a :class:`UsageError`."""
+    """The folder's submissions (and the names left out), or a :class:`UsageError`.
+
+    >>> submissions_in("no-such-folder", "ko")
+    Traceback (most recent call last):
+    ...
+    jaxbp.exercises.class_command.UsageError: no-such-folder: 폴더가 없습니다
+    """
     if not os.path.exists(folder):
         raise UsageError(say(CLASS, "no_folder", lang, folder=folder))
     if not os.path.isdir(folder):
@@ -96,7 +111,18 @@ def submissions_in(folder: str, lang: str) -> tuple[list[Submission], list[str]]
 
 def prepare_out(out: str, folder: str, force: bool, lang: str) -> None:
     """Make ``out`` ready: a new or empty folder, or a jaxbp report's (``--force``: any
-    folder), and writable; else a :class:`UsageError`."""
+    folder), and writable; else a :class:`UsageError`.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, "mine.txt"), "w").write("x")
+    >>> try:
+    ...     prepare_out(d, ".", False, "en")
+    ... except UsageError as e:
+    ...     print(str(e).replace(d, "DIR").split(":")[0])
+    --out DIR holds files but is not a jaxbp report (no grades.json)
+    >>> prepare_out(os.path.join(d, "report"), ".", False, "en")   # a new folder: made
+    """
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(say(CLASS, "out_is_file", lang, out=out))
     if os.path.isdir(out) and os.path.samefile(out, folder):
@@ -162,29 +188,42 @@ def _grade(args, settings: Settings, subs: list[Submission], state: _Run) -> Non
 
 
 def run(args, lang: str) -> int:
-    """The ``grade`` command on parsed ``args``; returns the exit status."""
-    settings = Settings(lang, float(args.timeout), int(args.memory))
+    """The ``grade`` command on parsed ``args``; returns the exit status.
+
+    >>> from jaxbp.exercises.__main__ import parser
+    >>> run(parser().parse_args(["grade", "no-such-folder", "--out", "report"]), "en")  # one line
+    2
+    """
+    settings, state = Settings(lang, float(args.timeout), int(args.memory)), _Run()
     try:
-        subs, other = submissions_in(args.submissions, lang)
-        prepare_out(args.out, args.submissions, args.force, lang)
+        return _run(args, settings, state)
     except UsageError as e:
         print(e, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside the grading itself (reading the folder, writing)
+        return _interrupted(args, state, lang)
+
+
+def _interrupted(args, state: _Run, lang: str) -> int:
+    print(say(CLASS, "interrupted", lang, done=state.fresh, todo=state.todo, out=args.out),
+          file=sys.stderr)  # fmt: skip
+    return 130
+
+
+def _run(args, settings: Settings, state: _Run) -> int:
+    lang = settings.lang
+    subs, other = submissions_in(args.submissions, lang)
+    prepare_out(args.out, args.submissions, args.force, lang)
     if other:
         names = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
         print(say(CLASS, "left_out", lang, names=names), file=sys.stderr)
-    state = _Run()
     try:
         _grade(args, settings, subs, state)
         html_path, csv_path = class_page.write(args.out, state.graded, lang)
     except OutputError as e:
         print(e, file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        state.interrupted = True
     if state.interrupted:
-        print(say(CLASS, "interrupted", lang, done=state.fresh, todo=state.todo, out=args.out),
-              file=sys.stderr)  # fmt: skip
-        return 130
+        return _interrupted(args, state, lang)
     print(say(CLASS, "wrote", lang, html=html_path, csv=csv_path))
     return 1 if any(g.failure == "grader_error" for g in state.graded) else 0

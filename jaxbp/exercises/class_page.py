@@ -38,8 +38,23 @@ _MARKS = {"passed": "✓", "failed": "✗", "incomplete": "◐", "timed_out": "�
 _TOP = 5  # kinds of mistake shown per exercise
 
 
+def _example() -> list[Graded]:
+    """Two students for the examples: kim passes mul, lee's file does not parse."""
+    from jaxbp.exercises.report import Report, Result
+
+    kim = Report((Result("mul", "passed", ("ok",)), Result("relu", "failed", ("x < 0",),
+                                                           "relu_mask_strict")))  # fmt: skip
+    lee = Report((), "en", "lee.py", "", ("lee.py:1: syntax error: expected ':'",))
+    return [Graded("kim.py", "kim", "a" * 64, kim), Graded("lee.py", "lee", "b" * 64, lee,
+                                                             "syntax_error")]  # fmt: skip
+
+
 def exercises(graded: list[Graded]) -> list[str]:
-    """The exercises the reports hold, in the order they come (the chapter's)."""
+    """The exercises the reports hold, in the order they come (the chapter's).
+
+    >>> exercises(_example())
+    ['mul', 'relu']
+    """
     return list(dict.fromkeys(r.name for g in graded for r in g.report.results))
 
 
@@ -54,7 +69,12 @@ class Stats:
 
 def stats(graded: list[Graded], names: list[str]) -> list[Stats]:
     """Per exercise: students per outcome, and per kind of mistake (a file that did not
-    run at all is counted as an error, its reason apart: :func:`page` shows them)."""
+    run at all is counted as an error, its reason apart: :func:`page` shows them).
+
+    >>> relu = stats(_example(), ["mul", "relu"])[1]
+    >>> dict(relu.outcomes), dict(relu.kinds)
+    ({'failed': 1, 'error': 1}, {'relu_mask_strict': 1})
+    """
     out = []
     for name in names:
         seen = [(outcome(g, name), g.failure) for g in graded]
@@ -81,7 +101,13 @@ def _text_cell(text: str) -> str:
 
 
 def csv_text(graded: list[Graded], names: list[str]) -> str:
-    """``scores.csv``'s text: student, file, one column per exercise, passed, file_error."""
+    """``scores.csv``'s text: student, file, one column per exercise, passed, file_error.
+
+    >>> print(csv_text(_example(), ["mul", "relu"]), end="")
+    student,file,mul,relu,passed,file_error
+    kim,kim.py,passed,failed: relu_mask_strict,1,
+    lee,lee.py,error,error,0,syntax_error
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["student", "file", *names, "passed", "file_error"])
@@ -140,6 +166,13 @@ def _rates(all_stats: list[Stats], n: int, lang: str) -> str:
             f'aria-label="{_e(say(CLASS, "rates_h", lang))}">{"".join(rows)}</svg>')  # fmt: skip
 
 
+def _color(kind: str, cls: str) -> str:
+    """A bar's colour: the outcome's that the kind of mistake gives (the legend's)."""
+    if kind in ("timeout", "import_timeout"):
+        return _COLORS["timed_out"]
+    return _COLORS["error" if cls == "file" or kind in ("exited", "died") else "failed"]
+
+
 def _bars(counts: Counter, n: int, lang: str, cls: str, exercise: str = "") -> str:
     """A bar chart of ``counts`` (kind -> students), most common first, in words."""
     row, width = 42, 480
@@ -152,7 +185,7 @@ def _bars(counts: Counter, n: int, lang: str, cls: str, exercise: str = "") -> s
         rows.append(f'<g class="{cls}" data-exercise="{_e(exercise)}" data-kind="{_e(kind)}" '
                     f'data-count="{count}"><text class="label" x="0" y="{y + 14}">{_e(label)}'
                     f'</text><rect x="0" y="{y + 20}" width="{w:.2f}" height="14" '
-                    f'fill="#c62828"/><text class="count" x="{w + 6:.2f}" y="{y + 32}">'
+                    f'fill="{_color(kind, cls)}"/><text class="count" x="{w + 6:.2f}" y="{y + 32}">'
                     f"{_e(many)}</text></g>")  # fmt: skip
     more = len(counts) - len(top)
     extra = f"<p>{_e(say(CLASS, 'more_kinds', lang, n=more))}</p>" if more > 0 else ""
@@ -214,7 +247,12 @@ def _title(graded: list[Graded]) -> str:
 
 
 def page(graded: list[Graded], names: list[str], lang: str) -> str:
-    """``index.html``'s text for the class ``graded`` (in ``lang``)."""
+    """``index.html``'s text for the class ``graded`` (in ``lang``).
+
+    >>> html_text = page(_example(), ["mul", "relu"], "en")
+    >>> "1 of 2 passed (50%)" in html_text, "ReLU mask x &lt; 0, not x &lt;= 0" in html_text
+    (True, True)
+    """
     from jaxbp import __version__
 
     n, all_stats = len(graded), stats(graded, names)
@@ -235,7 +273,12 @@ def page(graded: list[Graded], names: list[str], lang: str) -> str:
 
 
 def write(out: str, graded: list[Graded], lang: str) -> tuple[str, str]:
-    """Write ``out/index.html`` and ``out/scores.csv`` atomically; returns their paths."""
+    """Write ``out/index.html`` and ``out/scores.csv`` atomically; returns their paths.
+
+    >>> import tempfile
+    >>> [os.path.basename(p) for p in write(tempfile.mkdtemp(), _example(), "ko")]
+    ['index.html', 'scores.csv']
+    """
     names = exercises(graded)
     html_path, csv_path = os.path.join(out, "index.html"), os.path.join(out, "scores.csv")
     text = csv_text(graded, names)

@@ -37,7 +37,7 @@ from jaxbp.exercises.report import STATUSES, Report, Result
 from jaxbp.exercises.submissions import Submission, SubmissionError
 
 __all__ = ["CACHE", "Graded", "Settings", "grade_all", "grade_one", "load_cache", "save_cache",
-           "file_failure", "outcome"]  # fmt: skip
+           "reuse", "grader_id", "file_failure", "outcome"]  # fmt: skip
 
 CACHE = "grades.json"
 _FORMAT, _VERSION = "jaxbp class grades", 1
@@ -111,6 +111,13 @@ def grade_one(sub: Submission, folder: str, settings: Settings,
     The code to grade (:func:`jaxbp.exercises.submissions.script`) is written
     alone into the new folder ``folder``, so that no other student's file can
     be imported from beside it.  The report's lines name the file as collected.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, "kim.ipynb"), "w").write("{not json")
+    >>> g = grade_one(submissions.find(d)[0][0], os.path.join(d, "work"), Settings("en", 10, 4096))
+    >>> g.failure, g.report.file_lines
+    ('unreadable', ('kim.ipynb: not a Jupyter notebook (JSONDecodeError); nothing was graded',))
     """
     from jaxbp.exercises.grader import grade_file
 
@@ -169,7 +176,11 @@ def _worker(todo: queue.SimpleQueue, done: queue.SimpleQueue, stop: threading.Ev
             i, sub = todo.get_nowait()
         except queue.Empty:
             return
-        g = grade_one(sub, os.path.join(workdir, str(i)), settings, stop)
+        try:
+            g = grade_one(sub, os.path.join(workdir, str(i)), settings, stop)
+        except Exception as e:  # noqa: BLE001 - one file's trouble must not lose the others
+            line = say(CLASS, "grader_failed", settings.lang, exc=type(e).__name__, msg=e)
+            g = _failed(sub, "grader_error", line, settings.lang)
         done.put((i, g))
 
 
@@ -205,6 +216,14 @@ def grade_all(
     ``on_done(graded, count)`` is called in this thread as each one is done.
     A submission being graded when Ctrl-C comes is dropped (and its process
     killed): it is graded next time.
+
+    >>> import tempfile
+    >>> from jaxbp.exercises.template import new
+    >>> d = tempfile.mkdtemp()
+    >>> _ = new(os.path.join(d, "kim.py"))              # nothing written: no process to start
+    >>> graded, stopped = grade_all(submissions.find(d)[0], Settings("en", 10, 4096), jobs=2)
+    >>> graded[0].report.summary().splitlines()[0], stopped
+    ('0 passed, 0 failed, 0 incomplete, 7 skipped', False)
     """
     todo, done = queue.SimpleQueue(), queue.SimpleQueue()
     for i, sub in enumerate(subs):
@@ -242,7 +261,12 @@ def grade_all(
 # ---- the saved grades ---------------------------------------------------------------------
 def grader_id() -> str:
     """The jaxbp version and a SHA-256 of the grader's source: grades saved by another
-    version or another grader are not trusted."""
+    version or another grader are not trusted.
+
+    >>> from jaxbp import __version__
+    >>> grader_id().split()[0] == __version__, len(grader_id().split()[1])
+    (True, 64)
+    """
     from jaxbp import __version__
 
     h = hashlib.sha256()
@@ -299,7 +323,16 @@ def _digest(entries: list) -> str:
 
 
 def save_cache(out: str, graded: list[Graded], settings: Settings) -> None:
-    """Write ``out/grades.json`` atomically (a grader's own failure is not saved)."""
+    """Write ``out/grades.json`` atomically (a grader's own failure is not saved).
+
+    >>> import tempfile
+    >>> d, settings = tempfile.mkdtemp(), Settings("en", 10.0, 4096)
+    >>> g = Graded("kim.py", "kim", "a" * 64, Report((Result("mul", "passed", ("ok",)),)))
+    >>> save_cache(d, [g], settings)
+    >>> cached, note = load_cache(d, settings)
+    >>> cached["kim.py"].report.status("mul"), note
+    ('passed', None)
+    """
     entries = [_entry(g) for g in graded if g.failure != "grader_error"]
     write_json(os.path.join(out, CACHE), {
         "format": _FORMAT, "version": _VERSION, "grader": grader_id(),
@@ -326,7 +359,17 @@ def _checked(data, settings: Settings) -> list[Graded]:
 
 def load_cache(out: str, settings: Settings) -> tuple[dict[str, Graded], str | None]:
     """The grades saved in ``out`` by file name, and a one-line note when the file is
-    there but not trusted (then no grades).  No file: no grades and no note."""
+    there but not trusted (then no grades).  No file: no grades and no note.
+
+    >>> import tempfile
+    >>> d, settings = tempfile.mkdtemp(), Settings("en", 10.0, 4096)
+    >>> load_cache(d, settings)
+    ({}, None)
+    >>> _ = open(os.path.join(d, CACHE), "w").write('{"format": "something else"}')
+    >>> load_cache(d, settings)[1].split("(")[1]
+    'not a jaxbp grades file); every submission is graded again'
+
+    """
     path = os.path.join(out, CACHE)
     try:
         with open(path, encoding="utf-8") as fh:
@@ -348,7 +391,15 @@ def load_cache(out: str, settings: Settings) -> tuple[dict[str, Graded], str | N
 
 def reuse(subs: list[Submission], cached: dict[str, Graded]) -> tuple[dict[str, Graded], list]:
     """The saved grades of the unchanged submissions (same name, same SHA-256), shown
-    under today's student names, and the submissions to grade."""
+    under today's student names, and the submissions to grade.
+
+    >>> same = Submission("kim.py", "kim", "", "a" * 64)
+    >>> new = Submission("lee.py", "lee", "", "b" * 64)
+    >>> saved = {"kim.py": Graded("kim.py", "kim", "a" * 64, Report(()))}
+    >>> hits, todo = reuse([same, new], saved)
+    >>> list(hits), [s.name for s in todo]
+    (['kim.py'], ['lee.py'])
+    """
     hits, todo = {}, []
     for sub in subs:
         g = cached.get(sub.name)

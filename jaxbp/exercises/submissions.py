@@ -20,7 +20,8 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Submission", "SubmissionError", "find", "script", "EXTENSIONS"]
+__all__ = ["Submission", "SubmissionError", "find", "script", "notebook_code",
+           "without_grader_calls", "EXTENSIONS"]  # fmt: skip
 
 EXTENSIONS = (".py", ".ipynb")
 _GRADER = "jaxbp.exercises"
@@ -202,7 +203,14 @@ def notebook_code(text: str) -> str:
 
 def script(sub: Submission) -> str:
     """The code to grade for ``sub``: its text (a notebook's code cells), without the
-    grader's own calls.  Raises :class:`SubmissionError` (one line) if it cannot be read."""
+    grader's own calls.  Raises :class:`SubmissionError` if it cannot be read.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, "kim.py"), "w").write("x = 1\\njaxbp.exercises.check()\\n")
+    >>> script(find(d)[0][0])
+    'x = 1\\n\\n'
+    """
     try:
         with open(sub.path, encoding="utf-8") as fh:
             text = fh.read()
