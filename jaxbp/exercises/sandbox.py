@@ -1,7 +1,7 @@
 """Run a learner's file in a child process, with a time and a memory limit.
 
-:class:`Sandbox` starts ``python -m jaxbp.exercises.child`` (in a session of
-its own, so that Ctrl-C reaches only the grader), has it import the file,
+:class:`Sandbox` starts ``python -m jaxbp.exercises.child`` (in a process
+group of its own, so that Ctrl-C reaches only the grader), has it import the file,
 then asks it, one exercise at a time, for its observations.  An exercise
 that takes longer than ``timeout`` seconds, or a child that exits or dies,
 becomes a :class:`Stopped` naming what was running; the next request starts
