@@ -193,7 +193,6 @@ def _stop(threads: list[threading.Thread], seconds: float = 30.0) -> None:
         stop_all()  # again: a thread may have started a fresh child since
         for t in threads:
             t.join(0.2)
-    stop_all()
 
 
 def _ignoring_ctrl_c():
@@ -251,7 +250,8 @@ def grade_all(
         stop.set()
         restore = _ignoring_ctrl_c()
         try:
-            _stop(threads)
+            if any(t.is_alive() for t in threads):  # stopped early (Ctrl-C, or on_done raised)
+                _stop(threads)
         finally:
             restore()
             shutil.rmtree(workdir, ignore_errors=True)
