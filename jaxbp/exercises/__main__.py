@@ -1,7 +1,11 @@
-"""``python -m jaxbp.exercises new FILE`` | ``check FILE [NAME ...]`` [``--lang en|ko``].
+"""``python -m jaxbp.exercises new FILE`` | ``check FILE [NAME ...]`` |
+``grade SUBMISSIONS --out REPORT`` [``--lang en|ko``].
 
 ``check`` runs FILE in a child process (``--timeout`` seconds per exercise,
 ``--memory`` MiB) and prints each exercise's verdict as soon as it is known.
+``grade`` grades a class's folder of files and notebooks, several at once, into
+REPORT/scores.csv and REPORT/index.html (:mod:`jaxbp.exercises.class_command`,
+which gives its exit statuses).
 
 Exit status: 0 every attempted exercise passed; 1 one failed or is
 incomplete, or the file does not import; 2 a usage error (bad arguments, an
@@ -45,14 +49,54 @@ def _megabytes(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+GRADE_EPILOG = (
+    "exit status: 0 the class was graded, 1 the grader failed on a file, 2 usage error, "
+    "130 interrupted (what was graded is kept)"
+)
+
+
+def _limits(p: argparse.ArgumentParser) -> None:
+    from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
+
+    seconds = f"time each exercise may take (default {DEFAULT_TIMEOUT:g})"
+    p.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=seconds)  # fmt: skip
+    memory = f"memory the file's process may use (default {DEFAULT_MEMORY_MB})"
+    p.add_argument("--memory", type=_megabytes, default=DEFAULT_MEMORY_MB, metavar="MIB",
+                   help=memory)  # fmt: skip
+
+
+def _grade_parser(sub, lang: argparse.ArgumentParser) -> None:
+    from jaxbp.exercises.class_command import default_jobs
+
+    what = "grade a class: every .py file and .ipynb notebook in a folder"
+    g = sub.add_parser("grade", parents=[lang], epilog=GRADE_EPILOG, help=what)
+    g.add_argument("submissions", metavar="SUBMISSIONS", help="the folder, one file per student")
+    g.add_argument("--out", required=True, metavar="REPORT",
+                   help="the report's folder: scores.csv, index.html, grades.json")  # fmt: skip
+    again = "grade every file again (and write into a folder that is not a report)"
+    g.add_argument("--force", action="store_true", help=again)
+    g.add_argument("--jobs", type=_jobs, default=default_jobs(), metavar="N",
+                   help="files graded at once (default: the cores, here %(default)s)")  # fmt: skip
+    _limits(g)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line's parser: the subcommands ``new`` and ``check``.
 
     >>> parser().parse_args(["check", "mine.py", "relu"]).names
     ['relu']
     """
-    from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT
-
     p = argparse.ArgumentParser(
         prog="python -m jaxbp.exercises",
         description="Chapter 5's exercises: write each rule as a custom_vjp pair, then check it.",
@@ -67,12 +111,8 @@ def parser() -> argparse.ArgumentParser:
                          epilog=EPILOG)  # fmt: skip
     chk.add_argument("file", metavar="FILE")
     chk.add_argument("names", metavar="NAME", nargs="*", help=f"any of: {' '.join(NAMES)}")
-    seconds = f"time each exercise may take (default {DEFAULT_TIMEOUT:g})"
-    chk.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                     help=seconds)  # fmt: skip
-    memory = f"memory the file's process may use (default {DEFAULT_MEMORY_MB})"
-    chk.add_argument("--memory", type=_megabytes, default=DEFAULT_MEMORY_MB, metavar="MIB",
-                     help=memory)  # fmt: skip
+    _limits(chk)
+    _grade_parser(sub, lang)
     return p
 
 
@@ -143,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     lang = choose_lang(args.lang)
     if args.command == "new":
         return _new(args.file, lang)
+    if args.command == "grade":
+        from jaxbp.exercises.class_command import run
+
+        return run(args, lang)
     return _check(args, lang)
 
 

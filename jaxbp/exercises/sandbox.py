@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from jaxbp.exercises import wire
 
-__all__ = ["Sandbox", "Stopped", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]
+__all__ = ["Sandbox", "Stopped", "stop_all", "DEFAULT_TIMEOUT", "DEFAULT_MEMORY_MB"]
 
 DEFAULT_TIMEOUT = 10.0  # seconds per exercise (and for importing the file)
 DEFAULT_MEMORY_MB = 4096  # address space; JAX alone reserves about 1.5 GiB
@@ -57,6 +57,22 @@ def _how(returncode: int | None) -> str:
     return f"exit status {returncode}"
 
 
+_LIVE: set = set()  # the children this process has running (see stop_all)
+_LIVE_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every learner's process this process has running, from any thread.
+
+    For a grader that runs several sandboxes at once in threads (a class's
+    Ctrl-C): each sandbox's pending request ends as :class:`Stopped`.
+    """
+    with _LIVE_LOCK:
+        children = list(_LIVE)
+    for child in children:
+        child.kill()
+
+
 class _Child:
     """One child process and the thread that reads its answers."""
 
@@ -75,6 +91,8 @@ class _Child:
         )
         os.close(req_r)
         os.close(res_w)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
         self.requests = os.fdopen(self._req_w, "wb")
         self.answers: queue.Queue = queue.Queue()
         self.fn = ""
@@ -139,6 +157,8 @@ class _Child:
             pass
 
     def close(self) -> None:
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
         self.send({"type": "bye"})
         try:
             self.proc.wait(timeout=2)
