@@ -30,11 +30,11 @@ import exercise_answers
 import pytest
 
 from conftest import missing
-from jaxbp.exercises import class_page, classroom, submissions, template_text
+from jaxbp.exercises import class_page, classroom, grade_file, submissions, template_text
 from jaxbp.exercises.__main__ import main
 from jaxbp.exercises.class_command import Progress
 from jaxbp.exercises.class_words import CLASS, LABELS, kind_label
-from jaxbp.exercises.messages import KINDS, UI, say
+from jaxbp.exercises.messages import KINDS, say
 from jaxbp.exercises.report import Report, Result
 from jaxbp.exercises.spec import CHAPTERS, EXERCISES, NET_NAME
 
@@ -602,17 +602,22 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_on_a_pipe():
     assert pipe.getvalue().splitlines() == [f"1/2 {line}", f"2/2 {line}"]
 
 
-def test_a_files_failure_is_read_from_its_report_in_both_languages():
-    fields = {"file": "kim.py", "line": 3, "msg": "m", "exc": "E", "where": "", "seconds": "3",
-              "how": "exit status 0"}  # fmt: skip
-    for lang in ("en", "ko"):
-        for kind in ("syntax_error", "import_error", "import_timeout", "import_exited"):
-            line = say(UI, kind, lang, **fields)
-            assert classroom.file_failure(Report((), lang, "kim.py", "", (line,))) == kind
-        assert classroom.file_failure(Report((), lang, "kim.py", "", ("kim.py: odd",))) == (
-            "unreadable"
-        )
-        assert classroom.file_failure(Report((), lang)) is None
+def test_a_files_failure_is_read_from_its_report(tmp_path):
+    cases = {
+        "syntax_error": "def relu_fwd(x)\n",
+        "import_error": "import no_such_module_here\n",
+        "import_timeout": "while True:\n    pass\n",
+        "import_exited": "import sys\nsys.exit(0)\n",
+    }
+    for kind, text in cases.items():
+        path = tmp_path / f"{kind}.py"
+        path.write_text(text + SOURCE, encoding="utf-8")
+        report = grade_file(path, ["mul"], "en", timeout=3)
+        assert classroom.file_failure(report) == kind, str(report)
+    assert classroom.file_failure(Report((), "en", "kim.py", "", ("kim.py: odd",))) == (
+        "unreadable"
+    )
+    assert classroom.file_failure(Report((), "en")) is None
 
 
 def test_every_kind_has_a_label_in_words():

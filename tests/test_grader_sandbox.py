@@ -179,3 +179,30 @@ def test_a_printed_tracer_gets_the_debug_print_hint(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "│ mask is" in proc.stdout and "Tracer" in proc.stdout
     assert "jax.debug.print" in proc.stdout
+
+
+def _landlock() -> bool:
+    """Whether this machine's kernel has Landlock (the child forbids itself writes with it)."""
+    code = "import sys, tempfile; from jaxbp.exercises.landlock import forbid_writes; "
+    code += "sys.exit(0 if forbid_writes(tempfile.mkdtemp()) else 1)"
+    return subprocess.run([sys.executable, "-c", code], env=env()).returncode == 0
+
+
+@pytest.mark.skipif(not _landlock(), reason="no Landlock on this kernel: writes are not fenced")
+def test_the_learners_code_cannot_write_outside_its_own_folder(tmp_path):
+    """A file that rewrites what a grader or a teacher keeps (here: a report's saved grades
+    and the grader's own module file, stood in for by two files) fails, and writes nothing."""
+    grades, module = tmp_path / "grades.json", tmp_path / "diagnose.py"
+    module.write_text("# the grader's code\n", encoding="utf-8")
+    head = f"open({str(grades)!r}, 'w').write('forged')\n"
+    proc = check(write(tmp_path, head=head), "mul")
+    assert proc.returncode == 1 and "PermissionError" in proc.stdout, proc.stdout
+    assert not grades.exists()
+    inside = "    open(" + repr(str(module)) + ", 'a').write('patched')\n    x, y = residuals"
+    proc = check(write(tmp_path, ("    x, y = residuals", inside), name="rule.py"), "mul")
+    assert_flagged(proc, "mul", "PermissionError")
+    assert module.read_text(encoding="utf-8") == "# the grader's code\n"
+    scratch = "    import tempfile\n    open(tempfile.mkstemp()[1], 'w').write('ok')\n"
+    scratch += "    x, y = residuals"
+    proc = check(write(tmp_path, ("    x, y = residuals", scratch), name="tmp.py"), "mul")
+    assert proc.returncode == 0, proc.stdout  # its own temporary folder stays writable

@@ -1,9 +1,11 @@
-"""The process that runs a learner's file: ``python -m jaxbp.exercises.child IN OUT MB``.
+"""The process that runs a learner's file: ``python -m jaxbp.exercises.child IN OUT MB DIR``.
 
 :mod:`jaxbp.exercises.sandbox` starts it with two pipes (``IN``: requests,
-``OUT``: answers, file descriptors) and a memory limit in MiB; it is not meant
-to be run by hand.  It imports the learner's file, then answers requests one
-at a time with :mod:`jaxbp.exercises.runner`'s observations:
+``OUT``: answers, file descriptors), a memory limit in MiB and the one folder
+it may write in (:func:`jaxbp.exercises.landlock.forbid_writes`, where the OS
+allows it); it is not meant to be run by hand.  It imports the learner's
+file, then answers requests one at a time with :mod:`jaxbp.exercises.runner`'s
+observations:
 
 * ``load {path}``       -> ``loaded`` or ``load_error {error}``
 * ``run {name, cases}`` -> ``observed {obs}``
@@ -92,7 +94,6 @@ def _restore(snapshot: dict, capture: _Capture) -> None:
 
 
 def _serve(requests, answers, capture: _Capture) -> None:
-    from jaxbp import rule_check  # noqa: F401 - imported before the learner's code runs
     from jaxbp.exercises import runner, spec, wire
 
     ns, last, saved = None, [None], _snapshot()
@@ -159,20 +160,26 @@ def _net_case(cases: list):
 
 
 def main(argv: list[str]) -> int:
-    """Serve the grader on the pipes named in ``argv`` until it says ``bye``."""
+    """Serve the grader on the pipes named in ``argv`` until it says ``bye``.
+
+    ``argv``: the requests' and answers' file descriptors, the memory limit in
+    MiB, and the one folder the learner's code may write in.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader handles Ctrl-C and ends us
-    in_fd, out_fd, megabytes = (int(a) for a in argv)
+    in_fd, out_fd, megabytes = (int(a) for a in argv[:3])
     _limit_memory(megabytes)
     sys.dont_write_bytecode = True  # leave no __pycache__ beside the learner's file
     requests, answers = os.fdopen(in_fd, "rb"), os.fdopen(out_fd, "wb")
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from jaxbp.exercises import wire
+    from jaxbp import rule_check  # noqa: F401 - every module the child needs, before the file
+    from jaxbp.exercises import landlock, runner, spec, wire  # noqa: F401
 
+    forbidden = landlock.forbid_writes(argv[3])  # before any of the learner's code runs
     capture = _Capture()
     sys.stdout = sys.stderr = capture
-    wire.write(answers, {"type": "ready"})
+    wire.write(answers, {"type": "ready", "writes_forbidden": forbidden})
     _serve(requests, answers, capture)
     return 0
 

@@ -22,7 +22,6 @@ import queue
 import re
 import shutil
 import signal
-import string
 import tempfile
 import threading
 import time
@@ -32,7 +31,7 @@ from dataclasses import dataclass, replace
 from jaxbp._files import write_json
 from jaxbp.exercises import submissions
 from jaxbp.exercises.class_words import CLASS
-from jaxbp.exercises.messages import UI, say
+from jaxbp.exercises.messages import say
 from jaxbp.exercises.report import STATUSES, Report, Result
 from jaxbp.exercises.submissions import Submission, SubmissionError
 
@@ -66,33 +65,24 @@ class Graded:
 
 
 # ---- one submission -----------------------------------------------------------------------
-def _template(template: str) -> re.Pattern:
-    """A message template of :data:`~jaxbp.exercises.messages.UI` as a pattern (fields: any)."""
-    parts = string.Formatter().parse(template)
-    body = "".join(re.escape(text) + (".*?" if f is not None else "") for text, f, _, _ in parts)
-    return re.compile(body + r"\Z", re.S)
+_IMPORT = {"timeout": "import_timeout", "exited": "import_exited"}  # while importing it
 
 
 def file_failure(report: Report) -> str | None:
     """How ``report``'s file failed as a whole (``"syntax_error"``, ``"import_error"``,
     ``"import_timeout"``, ``"import_exited"``, ``"unreadable"``), or ``None``.
 
-    >>> line = say(UI, "import_timeout", "ko", file="kim.py", seconds="3")
-    >>> file_failure(Report((), "ko", "kim.py", "", (line,)))
+    >>> file_failure(Report((), "ko", "kim.py", "", ("...",), file_kind="timeout"))
     'import_timeout'
     """
     if not report.file_lines:
         return None
-    first = report.file_lines[0]
-    for kind in ("syntax_error", "import_timeout", "import_exited", "import_error"):
-        if _template(UI[kind][report.lang]).match(first):
-            return kind
-    return "unreadable"
+    return _IMPORT.get(report.file_kind, report.file_kind or "unreadable")
 
 
 def _failed(sub: Submission, failure: str, line: str, lang: str) -> Graded:
-    return Graded(sub.name, sub.student, sub.sha256, Report((), lang, sub.name, "", (line,)),
-                  failure)  # fmt: skip
+    report = Report((), lang, sub.name, "", (line,), failure)
+    return Graded(sub.name, sub.student, sub.sha256, report, failure)
 
 
 class _Cancelled(Exception):
@@ -283,7 +273,8 @@ def _entry(g: Graded) -> dict:
     results = [{"name": x.name, "status": x.status, "lines": list(x.lines), "kind": x.kind,
                 "notes": list(x.notes)} for x in r.results]  # fmt: skip
     return {"name": g.name, "sha256": g.sha256, "failure": g.failure, "title": r.title,
-            "file_lines": list(r.file_lines), "results": results}  # fmt: skip
+            "file_lines": list(r.file_lines), "file_kind": r.file_kind,
+            "results": results}  # fmt: skip
 
 
 def _strings(value, what: str) -> tuple[str, ...]:
@@ -313,8 +304,11 @@ def _graded(d, lang: str) -> Graded:
     results = d.get("results")
     if not isinstance(results, list):
         raise ValueError(f"{name}: no list of results")
+    file_kind = d.get("file_kind")
+    if not isinstance(file_kind, (str, type(None))):
+        raise ValueError(f"{name}: a file kind that is not text")
     report = Report(tuple(_result(r) for r in results), lang, name, d["title"],
-                    _strings(d.get("file_lines"), "file_lines"))  # fmt: skip
+                    _strings(d.get("file_lines"), "file_lines"), file_kind)  # fmt: skip
     return Graded(name, name, digest, report, failure)
 
 

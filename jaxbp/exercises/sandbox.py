@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,14 +81,16 @@ class _Child:
         req_r, self._req_w = os.pipe()
         self._res_r, res_w = os.pipe()
         self._stderr = tempfile.TemporaryFile()
+        self.folder = tempfile.mkdtemp(prefix="jaxbp-learner-")  # the one it may write in
         cmd = [sys.executable, "-m", "jaxbp.exercises.child", str(req_r), str(res_w)]
         self.proc = subprocess.Popen(
-            [*cmd, str(memory_mb)],
+            [*cmd, str(memory_mb), self.folder],
             pass_fds=(req_r, res_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             start_new_session=True,
+            env={**os.environ, "TMPDIR": self.folder},
         )
         os.close(req_r)
         os.close(res_w)
@@ -170,6 +173,7 @@ class _Child:
         except OSError:
             pass
         self._stderr.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Sandbox:
@@ -186,6 +190,7 @@ class Sandbox:
         self._child: _Child | None = _Child(memory_mb)
         self._loaded = False
         self.printed = ""  # what the learner's code printed while importing
+        self.writes_forbidden = False  # the child may write only in its own folder (Landlock)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -203,7 +208,8 @@ class Sandbox:
         child = self._child
         child.fn = "<module>"
         try:
-            child.wait(_START_TIMEOUT)  # "ready": Python and JAX are up
+            ready, _ = child.wait(_START_TIMEOUT)  # Python and JAX are up
+            self.writes_forbidden = bool(ready.get("writes_forbidden"))
         except Stopped as s:
             self._drop()
             raise Stopped(s.why, "<start>", s.how, s.stderr) from None
