@@ -245,7 +245,11 @@ def net_cases() -> list[tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]:
 
     The images are not rounded: a window's two largest values never tie, so
     which one the pooling picks does not depend on how the convolution's
-    sums were rounded (the plain twin's and the learner's differ)."""
+    sums were rounded (the plain twin's and the learner's differ).
+
+    >>> [(x.shape, t.shape) for _, x, t in net_cases()]
+    [((3, 2, 6, 6), (3, 3)), ((1, 2, 6, 6), (1, 3))]
+    """
     rng = np.random.default_rng(75)
     out = []
     for N in (3, 1):

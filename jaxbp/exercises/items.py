@@ -206,7 +206,11 @@ class Chapter:
 
 def ref(module: str, name: str) -> Callable:
     """``jaxbp.MODULE.NAME``, imported on first call (the grader starts the learner's
-    process before it loads JAX)."""
+    process before it loads JAX).
+
+    >>> ref("reference", "relu")(np.array([-1.0, 2.0]))
+    Array([0., 2.], dtype=float32)
+    """
 
     def call(*args):
         import importlib
@@ -218,10 +222,19 @@ def ref(module: str, name: str) -> Callable:
 
 
 def vals(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """Values in [-2, 2] with one decimal, zeros moved to 0.5 (0 is placed on purpose)."""
+    """Values in [-2, 2] with one decimal, zeros moved to 0.5 (0 is placed on purpose).
+
+    >>> vals(np.random.default_rng(0), 2, 3).shape
+    (2, 3)
+    """
     v = rng.uniform(-2, 2, shape).round(1)
     return np.where(v == 0, 0.5, v)
 
 
 def one_hot(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    """``n`` one-hot rows ``(n, c)`` of random classes.
+
+    >>> one_hot(np.random.default_rng(0), 2, 3).sum(axis=1)
+    array([1., 1.])
+    """
     return np.eye(c)[rng.integers(0, c, n)]

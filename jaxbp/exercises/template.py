@@ -144,7 +144,11 @@ _IMPORTS = {7: "from jaxbp.layers import affine, relu, softmax_with_loss  # chap
 
 
 def header_line(chapter: int) -> str:
-    """The template's first line, which the grader reads: ``# jaxbp exercises: chapter N``."""
+    """The template's first line, which the grader reads: ``# jaxbp exercises: chapter N``.
+
+    >>> header_line(6)
+    '# jaxbp exercises: chapter 6'
+    """
     return f"# jaxbp exercises: chapter {chapter}"
 
 
