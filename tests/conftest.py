@@ -111,6 +111,8 @@ SLOW = {
     "test_two_layer_net.py",
     "test_forward.py",
     "test_exercises.py",
+    "test_exercises_ch67.py",
+    "test_corpus_ch67.py",
     "test_conv.py",
     "test_techniques.py",
     "test_validation.py",

@@ -1,26 +1,34 @@
-"""Chapter 5's exercises, graded: write each rule as JAX's own ``custom_vjp`` pair.
+"""The exercises of chapters 5-7, graded: write each rule as JAX's own ``custom_vjp`` pair.
 
-For ``mul`` and ``add`` (5.4), ``relu`` (5.5.1), ``sigmoid`` (5.5.2),
-``affine`` (5.6.2) and ``softmax_with_loss`` (5.6.3) the learner writes
-``NAME_fwd(inputs...) -> (out, residuals)`` and
+Chapter 5: for ``mul`` and ``add`` (5.4), ``relu`` (5.5.1), ``sigmoid``
+(5.5.2), ``affine`` (5.6.2) and ``softmax_with_loss`` (5.6.3) the learner
+writes ``NAME_fwd(inputs...) -> (out, residuals)`` and
 ``NAME_bwd(residuals, dout) -> (dx, ...)``; then ``two_layer_net_gradient``
 (5.7.2) from those rules.  Labels ``t`` are one-hot rows ``(N, C)``.
+Chapter 6: the update rules of 6.1 as pure functions
+``NAME_update(params, grads, state, ...) -> (params, state)``, then
+``batch_norm``, ``weight_decay`` and ``dropout`` pairs and ``dropout_test``.
+Chapter 7: ``im2col`` and ``col2im``, ``convolution`` and ``max_pooling``
+pairs, and ``simple_conv_net_gradient``.
 
 From a shell (the file runs in a child process, with a time limit per
 exercise; the verdicts are made by the grader, outside it)::
 
-    python -m jaxbp.exercises new my_backprop.py      # the template
+    python -m jaxbp.exercises new my_backprop.py      # chapter 5's template
+    python -m jaxbp.exercises new my_conv.py --chapter 7
     python -m jaxbp.exercises check my_backprop.py    # grade what is written
     python -m jaxbp.exercises check my_backprop.py relu affine --lang ko
 
 From a notebook: ``jaxbp.exercises.check(globals(), ["relu"])`` (in place).
 
-The modules: ``spec`` (the exercises and their inputs), ``runner`` (runs the
+The modules: ``spec`` (the chapters and their exercises; ``items`` the kinds
+of exercise, ``chapter6`` and ``chapter7`` theirs), ``runner`` (runs the
 learner's functions, no verdicts), ``child`` and ``sandbox`` (the child
 process and its limits), ``wire`` (their messages), ``expected`` (the right
 answers), ``diagnose`` (verdicts and the mistakes' names), ``messages`` (every
-word, English and Korean), ``report``, ``source`` (what a file has written),
-``template``, ``grader`` (the grading loop).
+word, English and Korean; chapters 6-7's in ``messages67``), ``report``,
+``source`` (what a file has written), ``template``, ``grader`` (the grading
+loop).
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ _FACE = {
     "Report": "report",
     "Result": "report",
     "NAMES": "spec",
+    "CHAPTERS": "spec",
+    "names_of": "spec",
 }
 __all__ = list(_FACE)
 
@@ -52,7 +62,9 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp.exercises.report import Report as Report
     from jaxbp.exercises.report import Result as Result
     from jaxbp.exercises.runner import custom_rule as custom_rule
+    from jaxbp.exercises.spec import CHAPTERS as CHAPTERS
     from jaxbp.exercises.spec import NAMES as NAMES
+    from jaxbp.exercises.spec import names_of as names_of
     from jaxbp.exercises.template import new as new
     from jaxbp.exercises.template import template_text as template_text
 

@@ -1,11 +1,14 @@
-"""``python -m jaxbp.exercises new FILE`` | ``check FILE [NAME ...]`` |
-``grade SUBMISSIONS --out REPORT`` [``--lang en|ko``].
+"""``python -m jaxbp.exercises new FILE [--chapter N]`` | ``check FILE [NAME ...]`` |
+``grade SUBMISSIONS --out REPORT``; each takes ``--lang en|ko``.
 
-``check`` runs FILE in a child process (``--timeout`` seconds per exercise,
-``--memory`` MiB) and prints each exercise's verdict as soon as it is known.
-``grade`` grades a class's folder of files and notebooks, several at once, into
-REPORT/scores.csv and REPORT/index.html (:mod:`jaxbp.exercises.class_command`,
-which gives its exit statuses).
+``new`` writes chapter N's template (5, 6 or 7; 5 by default).  ``check``
+finds the chapter from the file (its first line, ``# jaxbp exercises:
+chapter N``, else the exercises it defines), runs FILE in a child process
+(``--timeout`` seconds per exercise, ``--memory`` MiB) and prints each
+exercise's verdict as soon as it is known.  ``grade`` grades a class's folder
+of files and notebooks, several at once, into REPORT/scores.csv and
+REPORT/index.html (:mod:`jaxbp.exercises.class_command`, which gives its exit
+statuses).
 
 Exit status: 0 every attempted exercise passed; 1 one failed or is
 incomplete, or the file does not import; 2 a usage error (bad arguments, an
@@ -19,7 +22,7 @@ import argparse
 import sys
 
 from jaxbp.exercises.messages import LANGS, UI, choose_lang, say
-from jaxbp.exercises.spec import NAMES
+from jaxbp.exercises.spec import ALL_NAMES, CHAPTERS, chapter_of, names_of
 
 __all__ = ["main", "parser"]
 
@@ -99,28 +102,32 @@ def parser() -> argparse.ArgumentParser:
     """
     p = argparse.ArgumentParser(
         prog="python -m jaxbp.exercises",
-        description="Chapter 5's exercises: write each rule as a custom_vjp pair, then check it.",
+        description="The exercises of chapters 5-7: write each rule as a custom_vjp pair (or "
+        "function), then check it.",
         epilog=EPILOG,
     )
     lang = argparse.ArgumentParser(add_help=False)
     lang.add_argument("--lang", choices=LANGS, help="report language (default: from LANG)")
     sub = p.add_subparsers(dest="command", required=True)
-    new = sub.add_parser("new", parents=[lang], help="write the template to FILE")
+    new = sub.add_parser("new", parents=[lang], help="write a chapter's template to FILE")
     new.add_argument("file", metavar="FILE")
+    new.add_argument("--chapter", type=int, choices=sorted(CHAPTERS), default=5,
+                     help="the book's chapter (default 5)")  # fmt: skip
     chk = sub.add_parser("check", parents=[lang], help="grade the exercises written in FILE",
                          epilog=EPILOG)  # fmt: skip
     chk.add_argument("file", metavar="FILE")
-    chk.add_argument("names", metavar="NAME", nargs="*", help=f"any of: {' '.join(NAMES)}")
+    chk.add_argument("names", metavar="NAME", nargs="*",
+                     help=f"exercises of one chapter, any of: {' '.join(ALL_NAMES)}")  # fmt: skip
     _limits(chk)
     _grade_parser(sub, lang)
     return p
 
 
-def _new(path: str, lang: str) -> int:
+def _new(path: str, lang: str, chapter: int) -> int:
     from jaxbp.exercises.template import new
 
     try:
-        new(path)
+        new(path, chapter)
     except FileExistsError:
         print(say(UI, "exists", lang, file=path), file=sys.stderr)
         return 2
@@ -132,18 +139,25 @@ def _new(path: str, lang: str) -> int:
 
 
 def _check(args, lang: str) -> int:
-    from jaxbp.exercises.grader import grade_file
+    from jaxbp.exercises.grader import file_chapter, grade_file
     from jaxbp.exercises.report import Report, format_result
 
-    unknown = [n for n in args.names if n not in NAMES]
+    unknown = [n for n in args.names if n not in ALL_NAMES]
     if unknown:
-        print(f"unknown exercise {unknown[0]!r}; choose from: {' '.join(NAMES)}", file=sys.stderr)
+        print(f"unknown exercise {unknown[0]!r}; choose from: {' '.join(ALL_NAMES)}",
+              file=sys.stderr)  # fmt: skip
         return 2
+    chapters = sorted({chapter_of(n) for n in args.names})
+    if len(chapters) > 1:
+        print(f"{' '.join(args.names)}: exercises of chapters {' and '.join(map(str, chapters))}; "
+              "check one chapter at a time", file=sys.stderr)  # fmt: skip
+        return 2
+    chapter = file_chapter(args.file, args.names or None) or 5
     done: list = []
 
     def show(result) -> None:
         if not done:
-            print(Report((), lang, args.file, _title(lang)).header(), flush=True)
+            print(Report((), lang, args.file, _title(lang, chapter)).header(), flush=True)
         done.append(result)
         print(format_result(result, lang), flush=True)
 
@@ -154,7 +168,7 @@ def _check(args, lang: str) -> int:
         print(e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        total = len(args.names or NAMES)
+        total = len(args.names or names_of(chapter))
         print(say(UI, "interrupted", lang, done=len(done), total=total), file=sys.stderr)
         return 130
     if not done:  # nothing streamed: the file failed as a whole, or nothing was graded
@@ -164,10 +178,8 @@ def _check(args, lang: str) -> int:
     return report.exit_code
 
 
-def _title(lang: str) -> str:
-    from jaxbp.exercises.spec import CHAPTERS
-
-    return CHAPTERS[5].title[lang]
+def _title(lang: str, chapter: int) -> str:
+    return CHAPTERS[chapter].title[lang]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     lang = choose_lang(args.lang)
     if args.command == "new":
-        return _new(args.file, lang)
+        return _new(args.file, lang, args.chapter)
     if args.command == "grade":
         from jaxbp.exercises.class_command import run
 

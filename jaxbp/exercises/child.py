@@ -147,11 +147,19 @@ def _load_error(e: BaseException, runner) -> dict:
 
 
 def _cases(item, cases: list) -> list:
-    from jaxbp.exercises.spec import Case, Network
+    from jaxbp.exercises.spec import Case, Network, Steps, Update
 
     if isinstance(item, Network):
         return [(c["params"], c["x"], c["t"]) for c in cases]
-    return [Case(tuple(c["inputs"]), c["dout"]) for c in cases]
+    if isinstance(item, Update):
+        return [Steps(c["params"], tuple(c["grads"]), tuple(c["hyper"])) for c in cases]
+    return [Case(tuple(c["inputs"]), c["dout"], _static(c.get("static", []))) for c in cases]
+
+
+def _static(value):
+    """The static arguments as the grader sent them: lists back to tuples (an
+    ``input_shape``), numbers as they are."""
+    return tuple(_static(v) for v in value) if isinstance(value, list) else value
 
 
 def _net_case(cases: list):

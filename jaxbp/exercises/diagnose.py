@@ -20,11 +20,20 @@ from fractions import Fraction
 
 import numpy as np
 
+from jaxbp.exercises.items import ATOL, RTOL, Case, Exercise, Function, Network, Steps, Update
 from jaxbp.exercises.messages import DERIVATION, KINDS, NOTES, UI, hint, say
 from jaxbp.exercises.report import Result
-from jaxbp.exercises.spec import ATOL, RTOL, Case, Exercise, Network
 
-__all__ = ["Finding", "compare", "judge_pair", "judge_net", "error_line", "describe"]
+__all__ = [
+    "Finding",
+    "compare",
+    "judge_pair",
+    "judge_function",
+    "judge_update",
+    "judge_net",
+    "error_line",
+    "describe",
+]
 
 
 @dataclass(frozen=True)
@@ -204,9 +213,13 @@ def _hints(exercise: str, kinds: list[str], lang: str, equation: bool = True) ->
     return [f"{say(UI, 'hint', lang)}: {h}" for h in [words] * equation + extra if h]
 
 
-def _finding_line(label: str, what: str, f: Finding, lang: str) -> str:
-    fields = {"what": what, "got": "", "want": "", **f.fields}
+def _finding_line(label: str, what: str, f: Finding, lang: str, got=None, want=None) -> str:
+    fields = {"what": what, "got": _shape_of(got), "want": _shape_of(want), **f.fields}
     return f"{label}: {what}: {say(KINDS, fields.pop('message', f.kind), lang, **fields)}"
+
+
+def _shape_of(a) -> tuple | str:
+    return tuple(np.shape(a)) if isinstance(a, np.ndarray) else ""
 
 
 # ---- a custom_vjp pair ----------------------------------------------------------------------
@@ -214,21 +227,24 @@ def _is_error(v) -> bool:
     return isinstance(v, dict) and "error" in v
 
 
-def _known(ex: Exercise, what: str, case: Case) -> list:
+def _known(ex, what: str, case: Case) -> list:
     out = []
     for p in ex.patterns:
         if p.output == what:
             try:
-                value = p.fn(case.inputs, case.dout)
-            except ValueError:  # e.g. dout . W without a transpose: the shapes do not fit
-                value = None
+                with np.errstate(all="ignore"):
+                    value = p.value(case)
+            except (ValueError, ArithmeticError, IndexError):  # the mistake cannot happen here:
+                value = None  # dout . W without a transpose, a division by N - 1 for N = 1
             out.append((p.kind, value, p.fields, p.accept))
     return out
 
 
-def _shown(names, case: Case, lang: str) -> str:
-    named = [f"{n} {_show(v)}" for n, v in zip(names, case.inputs)]
-    return f"{say(UI, 'input', lang)}: " + "; ".join([*named, f"dout {_show(case.dout)}"])
+def _shown(ex, case: Case, lang: str) -> str:
+    named = [f"{n} {_show(v)}" for n, v in zip(ex.args, case.inputs)]
+    named += [f"{n} {v!r}" for n, v in zip(getattr(ex, "static", ()), case.static)]
+    dout = [] if case.dout is None else [f"dout {_show(case.dout)}"]
+    return f"{say(UI, 'input', lang)}: " + "; ".join([*named, *dout])
 
 
 def _value_finding(ex, what, got, want, case, out) -> Finding | None:
@@ -257,9 +273,12 @@ class _Verdict(Exception):
         self.result = result
 
 
-def _fail(name: str, lines: list[str], kind: str, findings=()) -> _Verdict:
-    """A failed verdict; ``findings``: ``(output, kind)`` of each wrong output."""
-    return _Verdict(Result(name, "failed", tuple(lines), kind, findings=tuple(findings)))
+def _fail(name: str, lines: list[str], kind: str, output: str | None = None,
+          findings: tuple = ()) -> _Verdict:  # fmt: skip
+    """A failed verdict; ``output``: where the first mistake is; ``findings``:
+    ``(output, kind)`` of each wrong output."""
+    findings = tuple(findings) or (((output, kind),) if output else ())
+    return _Verdict(Result(name, "failed", tuple(lines), kind, output=output, findings=findings))
 
 
 def _block(label: str, what: str, got, want, f: Finding, lang: str) -> list[str]:
@@ -267,7 +286,7 @@ def _block(label: str, what: str, got, want, f: Finding, lang: str) -> list[str]
     if f.kind == "not_array":
         return [say(KINDS, "not_array", lang, what=what, got=describe(got, lang))]
     return [
-        _finding_line(label, what, f, lang),
+        _finding_line(label, what, f, lang, got, np.asarray(want)),
         f"    {say(UI, 'expected', lang)} {what} = {_show(want)}",
         f"    {say(UI, 'got', lang)} {what} = {_show(got)}",
     ]
@@ -302,13 +321,13 @@ def _judge_value_list(ex, label, what_names, values, wants, case, out, lang):
     return out_findings
 
 
-def _report_findings(ex: Exercise, case: Case, findings, lang: str) -> _Verdict:
+def _report_findings(ex, case: Case, findings, lang: str) -> _Verdict:
     lines = [line for label, what, got, want, f in findings
              for line in _block(label, what, got, want, f, lang)]  # fmt: skip
-    pairs = [(what, f.kind) for _, what, _, _, f in findings]
+    pairs = tuple((what, f.kind) for _, what, _, _, f in findings)
     kinds = [k for _, k in pairs]
-    lines.append(_shown(ex.args, case, lang))
-    return _fail(ex.name, [*lines, *_hints(ex.name, kinds, lang)], kinds[0], pairs)
+    lines.append(_shown(ex, case, lang))
+    return _fail(ex.name, [*lines, *_hints(ex.name, kinds, lang)], kinds[0], pairs[0][0], pairs)
 
 
 def _check_pair_case(ex, k, case, rec, want, written, lang, missing_bwd: list) -> list:
@@ -359,7 +378,9 @@ def _check_rule(ex: Exercise, obs, lang: str) -> None:
         raise _fail(ex.name, [line, *_hints(ex.name, ["in_jax"], lang, equation=False)], "in_jax")
 
 
-def _which_cases(ex: Exercise) -> str:
+def _which_cases(ex) -> str:
+    if ex.which:
+        return ex.which
     return {"relu": "cases_relu", "softmax_with_loss": "cases_softmax"}.get(
         ex.name, "cases_affine" if ex.name == "affine" else "cases_pair"
     )
@@ -377,7 +398,7 @@ def _judge_start(name: str, obs: dict, lang: str, want_args: dict) -> None:
         kind = "args_order" if sig["args_order"] else "signature"
         want = want_args.get(sig["fn"], "...")
         line = say(KINDS, kind, lang, fn=sig["fn"], sig=sig["sig"], want=want)
-        raise _fail(name, [line], kind)
+        raise _fail(name, [line], kind, sig["fn"])
     if "program" in obs:
         kind, line = error_line(obs["program"]["error"], lang, name)
         raise _fail(name, [line], kind)
@@ -395,7 +416,10 @@ def judge_pair(ex: Exercise, cases: list[Case], wants: list, obs: dict, lang: st
         (from its source); ``None``: judge from what ran.
     """
     try:
-        want_args = {ex.fwd: ", ".join(ex.args), ex.bwd: "residuals, dout"}
+        want_args = {
+            ex.fwd: ", ".join((*ex.args, *ex.static)),
+            ex.bwd: ", ".join((*ex.static, "residuals", "dout")),
+        }
         _judge_start(ex.name, obs, lang, want_args)
         notes, missing_bwd = [], []
         for k, (case, rec, want) in enumerate(zip(cases, obs["cases"], wants)):
@@ -416,6 +440,130 @@ def judge_pair(ex: Exercise, cases: list[Case], wants: list, obs: dict, lang: st
     lines = [say(UI, "passed_detail", lang, n=len(cases), which=which)]
     lines += [f"{say(UI, 'note', lang)}: {say(NOTES, n, lang)}" for n in notes]
     return Result(ex.name, "passed", tuple(lines), notes=notes)
+
+
+# ---- a plain function (im2col, col2im, dropout's test mode) ------------------------------------
+def judge_function(fn: Function, cases: list[Case], wants: list, obs: dict, lang: str,
+                   written: dict | None = None) -> Result:  # fmt: skip
+    """The verdict on a plain function ``NAME(*arrays, *static) -> out``.
+
+    ``wants``: per case the right ``out``; ``obs``: the runner's record.
+    """
+    try:
+        _judge_start(fn.name, obs, lang, {fn.name: ", ".join((*fn.args, *fn.static))})
+        notes = []
+        for case, rec, want in zip(cases, obs["cases"], wants):
+            out = rec["out"]
+            if _is_error(out):
+                if _unwritten(fn.name, out["error"], written):
+                    line = say(UI, "not_written", lang, fn=fn.name)
+                    raise _Verdict(Result(fn.name, "skipped", (line,)))
+                raise _raised(fn.name, fn.name, out["error"], lang)
+            found = _judge_value_list(fn, fn.name, ["out"], [out], [want], case, None, lang)
+            wrong = [f for f in found if not f[4].accepted]
+            if wrong:
+                raise _report_findings(fn, case, wrong, lang)
+            notes += [f[4].kind for f in found]
+    except _Verdict as v:
+        return v.result
+    which = say(UI, _which_cases(fn), lang)
+    lines = [say(UI, "passed_function", lang, n=len(cases), which=which)]
+    lines += [f"{say(UI, 'note', lang)}: {say(NOTES, n, lang)}" for n in dict.fromkeys(notes)]
+    return Result(fn.name, "passed", tuple(lines), notes=tuple(dict.fromkeys(notes)))
+
+
+# ---- an update rule (6.1), over several steps ---------------------------------------------------
+def _same_run(got: list, want: list) -> bool:
+    return len(got) == len(want) and all(
+        set(g) == set(w) and all(_close(np.asarray(g[k], np.float64), w[k]) for k in w)
+        for g, w in zip(got, want)
+    )
+
+
+def _run_finding(up: Update, case: Steps, got: list, want: list) -> tuple[Finding, int, str]:
+    """The finding for a run whose params differ: a known mistake of the whole run,
+    else the general kind at its first differing step and key."""
+    s, key = next(
+        (s, k)
+        for s, (g, w) in enumerate(zip(got, want))
+        for k in w
+        if not _close(np.asarray(g[k], np.float64), w[k])
+    )
+    for p in up.patterns:
+        with np.errstate(all="ignore"):
+            run = p.value(case)
+        if _same_run(got, run[: len(got)]):
+            return Finding(p.kind, dict(p.fields), p.accept), s, key
+    start = case.params[key] if s == 0 else np.asarray(got[s - 1][key], np.float64)
+    f = compare(got[s][key] - start, want[s][key] - start)  # judge the step, not the params
+    return f or Finding("values"), s, key
+
+
+def _steps_shown(up: Update, case: Steps, lang: str) -> str:
+    params = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in case.params.items())
+    hyper = ", ".join(f"{n} {v:g}" for n, v in zip(up.hyper, case.hyper))
+    words = say(UI, "steps_input", lang, params=params, steps=len(case.grads), hyper=hyper)
+    return f"{say(UI, 'input', lang)}: {words}"
+
+
+def _check_steps(up: Update, case: Steps, steps: list, want: list, written, lang) -> list[str]:
+    """The notes of a right run (accepted alternatives); raises the verdict otherwise."""
+    keys = " ".join(case.params)
+    for got in steps:
+        if _is_error(got):
+            if _unwritten(up.name, got["error"], written):
+                line = say(UI, "not_written", lang, fn=up.name)
+                raise _Verdict(Result(up.name, "skipped", (line,)))
+            raise _raised(up.name, up.name, got["error"], lang)
+        if not isinstance(got, dict) or "structure" in got or set(got) != set(case.params):
+            shown = describe(got, lang) if not isinstance(got, dict) or "structure" in got else (
+                say(UI, "dict", lang, keys=" ".join(got)))  # fmt: skip
+            line = say(KINDS, "update_structure", lang, fn=up.name, keys=keys, got=shown)
+            raise _fail(up.name, [line, *_hints(up.name, ["update_structure"], lang)],
+                        "update_structure")  # fmt: skip
+        bad = [k for k, v in got.items() if not isinstance(v, np.ndarray)]
+        if bad:
+            line = say(KINDS, "not_array", lang, what=bad[0], got=describe(got[bad[0]], lang))
+            raise _fail(up.name, [line], "not_array", bad[0])
+    if _same_run(steps, want):
+        return []
+    f, s, key = _run_finding(up, case, steps, want)
+    if f.accepted:
+        return [f.kind]
+    label = f"{up.name}: {say(UI, 'step', lang, step=s + 1)}"
+    lines = [
+        _finding_line(label, key, f, lang, steps[s][key], want[s][key]),
+        f"    {say(UI, 'expected', lang)} {key} = {_show(want[s][key])}",
+        f"    {say(UI, 'got', lang)} {key} = {_show(steps[s][key])}",
+        _steps_shown(up, case, lang),
+    ]
+    raise _fail(up.name, [*lines, *_hints(up.name, [f.kind], lang)], f.kind, key)
+
+
+def judge_update(up: Update, cases: list[Steps], wants: list, obs: dict, lang: str,
+                 written: dict | None = None) -> Result:  # fmt: skip
+    """The verdict on an update rule run over several steps from ``state=None``.
+
+    ``wants``: per case the right params after each step; ``obs``: the
+    runner's record (per case the learner's params after each step).  A run
+    that matches a known mistake is named as such (the state not kept, 1e-7
+    inside the square root, a hyperparameter ignored); else the first step
+    and key that differ, judged by the step taken.
+    """
+    try:
+        args = ", ".join(("params", "grads", "state", *up.hyper))
+        _judge_start(up.name, obs, lang, {up.name: args})
+        notes = []
+        for case, rec, want in zip(cases, obs["cases"], wants):
+            steps = rec["steps"] if isinstance(rec, dict) and "steps" in rec else [rec]
+            notes += _check_steps(up, case, steps, want, written, lang)
+    except _Verdict as v:
+        return v.result
+    notes = list(dict.fromkeys(notes))
+    steps = sum(len(c.grads) for c in cases)
+    lines = [say(UI, "passed_update", lang, n=len(cases), steps=steps)]
+    lines += [f"{say(UI, 'note', lang)}: {say(NOTES, n, lang)}" for n in notes]
+    return Result(up.name, "passed", tuple(lines), notes=tuple(notes))
 
 
 # ---- the network -----------------------------------------------------------------------------
@@ -505,4 +653,6 @@ def _check_net_case(net, params, x, t, grads, want, order, written, lang) -> Non
     one_hot = say(UI, "one_hot", lang)
     shown = "; ".join([*shapes, f"x {tuple(x.shape)}", f"t {tuple(t.shape)} {one_hot}"])
     lines.append(f"{say(UI, 'input', lang)}: {shown}")
-    raise _fail(net.name, [*lines, *_hints(net.name, kinds, lang)], kinds[0], pairs)
+    found = tuple(p for p in pairs if p[0])
+    raise _fail(net.name, [*lines, *_hints(net.name, kinds, lang)], kinds[0], pairs[0][0] or None,
+                found)  # fmt: skip

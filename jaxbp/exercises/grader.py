@@ -14,9 +14,15 @@ Two ways in, one grading loop (:func:`_grade`):
 For each exercise the runner (:mod:`jaxbp.exercises.runner`) records what the
 learner's functions return on a few fixed inputs in float64, and the
 diagnosis (:mod:`jaxbp.exercises.diagnose`) compares it with JAX's own
-derivatives and names the mistake.  When the network's gradient fails, the
-report also says which of the learner's rules it uses are wrong, and
-:func:`jaxbp.rule_check.check_rules`' first wrong node.
+derivatives and names the mistake.  When a network's gradient fails, the
+report also says which of the learner's rules it uses are wrong, and (for
+TwoLayerNet) :func:`jaxbp.rule_check.check_rules`' first wrong node.
+
+One chapter is graded at a time (:data:`jaxbp.exercises.spec.CHAPTERS`):
+the one the exercise names belong to, else the one a file names in a line
+``# jaxbp exercises: chapter N`` (the template's first line), else the one
+whose exercises the file or namespace defines; code that defines exercises
+of several chapters, and names none, is told so in one line.
 """
 
 from __future__ import annotations
@@ -30,9 +36,18 @@ from jaxbp.exercises import diagnose, source
 from jaxbp.exercises.messages import KINDS, NOTES, UI, choose_lang, hint, say, syntax_message
 from jaxbp.exercises.report import Report, Result
 from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Sandbox, Stopped
-from jaxbp.exercises.spec import CHAPTERS, NAMES, Network, item
+from jaxbp.exercises.spec import (
+    ALL_NAMES,
+    CHAPTERS,
+    Function,
+    Network,
+    Update,
+    chapter_of,
+    item,
+    names_of,
+)
 
-__all__ = ["check", "grade", "grade_file", "load", "LoadError"]
+__all__ = ["check", "grade", "grade_file", "load", "LoadError", "file_chapter"]
 
 
 class LoadError(Exception):
@@ -49,7 +64,10 @@ class _InProcess:
         self.ns, self.runner = ns, runner
 
     def run(self, it, cases) -> tuple[dict, str]:
-        return self.runner.observe(self.ns, it, cases), ""
+        from jaxbp.numerical import enable_x64
+
+        with enable_x64():  # float64, as in the child (which turns it on for good)
+            return self.runner.observe(self.ns, it, cases), ""
 
     def rule_check(self, net: Network, case) -> tuple[dict, str]:
         return self.runner.rule_check(self.ns, net, case), ""
@@ -71,7 +89,9 @@ class _InChild:
 def _wire_cases(it, cases: list) -> list:
     if isinstance(it, Network):
         return [{"params": p, "x": x, "t": t} for p, x, t in cases]
-    return [{"inputs": list(c.inputs), "dout": c.dout} for c in cases]
+    if isinstance(it, Update):
+        return [{"params": c.params, "grads": list(c.grads), "hyper": list(c.hyper)} for c in cases]
+    return [{"inputs": list(c.inputs), "dout": c.dout, "static": list(c.static)} for c in cases]
 
 
 # ---- one exercise -----------------------------------------------------------------------
@@ -120,10 +140,14 @@ def _answers(*names: str) -> list:
 
 def _judge(it, cases, wants, obs, lang, written) -> Result:
     """The diagnosis's verdict; an answer it cannot read is a failure, never a pass."""
+    judges = (
+        (Network, diagnose.judge_net),
+        (Update, diagnose.judge_update),
+        (Function, diagnose.judge_function),
+    )
+    judge = next((j for kind, j in judges if isinstance(it, kind)), diagnose.judge_pair)
     try:
-        if isinstance(it, Network):
-            return diagnose.judge_net(it, cases, wants, obs, lang, written)
-        return diagnose.judge_pair(it, cases, wants, obs, lang, written)
+        return judge(it, cases, wants, obs, lang, written)
     except Exception as e:  # noqa: BLE001 - a forged or broken answer from the child
         line = say(KINDS, "died", lang, how=f"an unreadable answer: {type(e).__name__}", fn=it.name)
         return Result(it.name, "failed", (line,), "died")
@@ -178,6 +202,8 @@ class _Grading:
         words = ", ".join(f"{r.name} {say(UI, r.status, self.lang)}" for r in rules)
         lines = [say(UI, "rules_verdict", self.lang, rules=words)]
         lines += [f"  {r.name}: {r.lines[0]}" for r in rules if r.status == "failed"]
+        if not net.rule_check:
+            return lines
         try:
             check, _ = self.runs.rule_check(net, cases[0])
         except Stopped as s:
@@ -196,8 +222,8 @@ def _rule_check_line(check, net: Network, lang: str) -> str:
         return say(UI, "rule_check_not_run", lang, why=why)
     bad = next((r for r in check["rows"] if not r.get("passed")), None)
     if bad is None:
-        return say(UI, "rule_check_ok", lang, fn=net.name)
-    return say(UI, "rule_check", lang, node=bad.get("node"), name=bad.get("name"))
+        return say(UI, "rule_check_ok", lang, fn=net.name, net=net.title)
+    return say(UI, "rule_check", lang, node=bad.get("node"), name=bad.get("name"), net=net.title)
 
 
 def _grade(runs, todo, lang, written, timeout, memory_mb, on_result) -> list[Result]:
@@ -222,36 +248,135 @@ def _as_namespace(namespace) -> Mapping:
     )
 
 
-def _names(names) -> tuple[str, ...]:
+def _names(names, chapter: int | None = None) -> tuple[int | None, tuple[str, ...]]:
+    """``(chapter, exercises)`` to grade: those of ``names`` (all of one chapter), else all
+    of ``chapter``; ``(None, ())`` when neither says (the code's chapter decides)."""
+    if chapter is not None and chapter not in CHAPTERS:
+        raise ValueError(f"chapter must be one of {', '.join(map(str, CHAPTERS))}, got {chapter!r}")
     if names is None:
-        return NAMES
+        return chapter, (names_of(chapter) if chapter is not None else ())
     if isinstance(names, str):
         names = [names]
     if not isinstance(names, Iterable):
         raise TypeError(f"names must be a list of exercise names, got {type(names).__name__}")
     names = list(names)
-    unknown = [n for n in names if n not in NAMES]
+    unknown = [n for n in names if n not in ALL_NAMES]
     if unknown:
-        raise ValueError(f"names: unknown exercise {unknown[0]!r}; choose from {', '.join(NAMES)}")
-    return tuple(n for n in NAMES if n in names)
+        raise ValueError(
+            f"names: unknown exercise {unknown[0]!r}; choose from {', '.join(ALL_NAMES)}"
+        )
+    chapters = sorted({chapter_of(n) for n in names} | ({chapter} if chapter else set()))
+    if len(chapters) > 1:
+        raise ValueError(
+            f"names: {', '.join(names)} are exercises of chapters "
+            f"{' and '.join(map(str, chapters))}: grade one chapter at a time"
+        )
+    chapter = chapters[0] if chapters else 5
+    return chapter, tuple(n for n in names_of(chapter) if n in names)
 
 
-def grade(namespace, names=None, lang: str | None = None, source: str = "namespace") -> Report:
-    """Grade the exercises ``names`` (all by default) found in ``namespace``; no printing.
+def _defined_chapters(defined) -> list[int]:
+    """The chapters with an exercise function ``defined(fn)`` says is there."""
+    return [c for c in CHAPTERS if any(defined(f) for n in names_of(c) for f in item(n).functions)]
 
-    The learner's functions run in this process (a notebook's).  For a file,
-    :func:`grade_file` runs them in a child process with time limits.
+
+def _chapter_from(header: int | None, chapters: list[int]) -> int | list[int]:
+    """The chapter to grade: the header's, else the one defined; several: the list."""
+    if header is not None:
+        return header
+    if len(chapters) > 1:
+        return chapters
+    return chapters[0] if chapters else 5
+
+
+def _mixed(where: str, chapters: list[int], defined, lang: str, path: str) -> Report:
+    """The one-line report of code that defines exercises of several chapters."""
+    firsts = [
+        next(f for n in names_of(c) for f in item(n).functions if defined(f)) for c in chapters
+    ]
+    line = say(UI, "mixed_chapters", lang, file=where, chapters=", ".join(map(str, chapters)),
+               names=", ".join(firsts))  # fmt: skip
+    title = CHAPTERS[chapters[-1]].title[lang]
+    return Report((), lang, path, title, (line,), "mixed_chapters", chapter=chapters[-1])
+
+
+def _all_functions() -> list[str]:
+    return [f for n in ALL_NAMES for f in item(n).functions]
+
+
+def file_chapter(path: str | os.PathLike[str], names=None) -> int | None:
+    """The chapter :func:`grade_file` grades for ``path`` (and ``names``): that of the
+    names, else the file's ``# jaxbp exercises: chapter N`` line, else the one whose
+    exercises it defines (5 if none); ``None`` if it defines several or cannot be read.
+
+    >>> import tempfile
+    >>> mine = os.path.join(tempfile.mkdtemp(), "mine.py")
+    >>> _ = open(mine, "w").write("def im2col(x, fh, fw, stride, pad):\\n    return x\\n")
+    >>> file_chapter(mine), file_chapter(mine, ["relu"])
+    (7, 5)
+    """
+    chapter, _ = _names(names)
+    if chapter is not None:
+        return chapter
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    header = _header(text)
+    try:
+        written = source.functions_in(text, _all_functions())
+    except (SyntaxError, ValueError):
+        return header or 5
+    found = _chapter_from(header, _defined_chapters(_is_there(written)))
+    return None if isinstance(found, list) else found
+
+
+def _header(text: str) -> int | None:
+    """The chapter the file's header line names, if it is one of :data:`CHAPTERS`."""
+    chapter = source.header_chapter(text)
+    return chapter if chapter in CHAPTERS else None
+
+
+def _is_there(written: dict | None):
+    return (lambda f: False) if written is None else (lambda f: written[f] != source.ABSENT)
+
+
+def _namespace_chapter(namespace, ns: Mapping) -> int | list[int]:
+    """A namespace's chapter: its module file's header line, else the exercises defined."""
+    header = None
+    path = getattr(namespace, "__file__", None) if isinstance(namespace, types.ModuleType) else None
+    if path and os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                header = _header(fh.read())
+        except (OSError, UnicodeDecodeError):
+            pass
+    return _chapter_from(header, _defined_chapters(lambda f: callable(ns.get(f))))
+
+
+def grade(namespace, names=None, lang: str | None = None, source: str = "namespace",
+          chapter: int | None = None) -> Report:  # fmt: skip
+    """Grade the exercises ``names`` (all of a chapter by default) found in ``namespace``.
+
+    The learner's functions run in this process (a notebook's); nothing is
+    printed.  For a file, :func:`grade_file` runs them in a child process
+    with time limits.
 
     Args:
       namespace: a module, a dict such as ``globals()``, or a ``SimpleNamespace``
-        holding the learner's ``NAME_fwd`` / ``NAME_bwd`` functions.
-      names: exercise names (see :data:`jaxbp.exercises.spec.NAMES`) or ``None`` for all.
+        holding the learner's functions (``NAME_fwd`` / ``NAME_bwd``, ...).
+      names: exercise names of one chapter (see :func:`jaxbp.exercises.spec.names_of`)
+        or ``None`` for all of the chapter.
       lang: ``"en"``, ``"ko"`` or ``None`` (from ``LANG``).
       source: what the report's header calls the learner's code.
+      chapter: 5, 6 or 7; ``None``: that of ``names``, else of the module's
+        ``# jaxbp exercises: chapter N`` line, else of the exercises defined.
 
     Returns:
       A :class:`~jaxbp.exercises.report.Report`: one result per exercise, in
-      the chapter's order.
+      the chapter's order (or one line, ``file_kind`` ``mixed_chapters``, for
+      a namespace that defines exercises of several chapters).
 
     >>> import types
     >>> mine = types.SimpleNamespace(
@@ -259,12 +384,18 @@ def grade(namespace, names=None, lang: str | None = None, source: str = "namespa
     >>> grade(mine, ["add", "mul"], lang="en").status("add")
     'passed'
     """
-    ns, todo, lang = _as_namespace(namespace), _names(names), choose_lang(lang)
+    ns, lang = _as_namespace(namespace), choose_lang(lang)
+    chapter, todo = _names(names, chapter)
+    if chapter is None:
+        found = _namespace_chapter(namespace, ns)
+        if isinstance(found, list):
+            return _mixed(source, found, lambda f: callable(ns.get(f)), lang, source)
+        chapter, todo = found, names_of(found)
     results = _grade(_InProcess(ns), todo, lang, None, 0.0, 0, None)
-    return Report(tuple(results), lang, source, CHAPTERS[5].title[lang])
+    return Report(tuple(results), lang, source, CHAPTERS[chapter].title[lang], chapter=chapter)
 
 
-def check(namespace, names=None, lang: str | None = None) -> Report:
+def check(namespace, names=None, lang: str | None = None, chapter: int | None = None) -> Report:
     """Grade and print the report: for notebooks (``check(globals(), ["relu"])``).
 
     Args and returns as :func:`grade`; the report goes to standard output (a
@@ -277,14 +408,16 @@ def check(namespace, names=None, lang: str | None = None) -> Report:
       relu                    incomplete: forward checked on 3 inputs; relu_bwd not written yet
     0 passed, 0 failed, 1 incomplete, 0 skipped
     """
-    report = grade(namespace, names, lang)
+    report = grade(namespace, names, lang, chapter=chapter)
     print(report)
     return replace(report, shown=True)
 
 
-def _file_report(path: str, lang: str, failure: tuple[str, list[str]], title: str) -> Report:
+def _file_report(path: str, lang: str, failure: tuple[str, list[str]], chapter: int) -> Report:
+    """The report of a file that failed as a whole: ``failure`` is ``(kind, lines)``."""
     kind, lines = failure
-    return Report((), lang, path, title, tuple(lines), kind)
+    return Report((), lang, path, CHAPTERS[chapter].title[lang], tuple(lines), kind,
+                  chapter=chapter)  # fmt: skip
 
 
 def grade_file(
@@ -295,6 +428,7 @@ def grade_file(
     timeout: float = DEFAULT_TIMEOUT,
     memory_mb: int = DEFAULT_MEMORY_MB,
     on_result: Callable[[Result], None] | None = None,
+    chapter: int | None = None,
 ) -> Report:
     """Grade the learner's file ``path`` in a child process; the verdicts are made here.
 
@@ -305,37 +439,49 @@ def grade_file(
       memory_mb: the child's address-space limit in MiB (where the OS has one).
       on_result: called with each :class:`~jaxbp.exercises.report.Result` as
         soon as it is known (the command line prints it).
+      chapter: as :func:`grade`; ``None``: that of ``names``, else the file's
+        (:func:`file_chapter`).
 
     Raises:
       FileNotFoundError: no such file.
     """
-    path, lang, todo = os.fspath(path), choose_lang(lang), _names(names)
-    title = CHAPTERS[5].title[lang]
+    path, lang = os.fspath(path), choose_lang(lang)
+    chapter, todo = _names(names, chapter)
     if not os.path.isfile(path):
         raise FileNotFoundError(say(UI, "no_file", lang, file=path))
     file = os.path.basename(path)
+    header = None
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-        written = source.functions_in(text, [f for n in NAMES for f in item(n).functions])
+        header = _header(text)
+        written = source.functions_in(text, _all_functions())
     except SyntaxError as e:
-        return _file_report(path, lang, _syntax(file, e.lineno, e.msg, lang), title)
+        ch = chapter or header or 5
+        return _file_report(path, lang, _syntax(file, e.lineno, e.msg, lang), ch)
     except (UnicodeDecodeError, ValueError) as e:
-        return _file_report(path, lang, ("unreadable", [f"{file}: {e}"]), title)
+        ch = chapter or header or 5
+        return _file_report(path, lang, ("unreadable", [f"{file}: {e}"]), ch)
+    if chapter is None:
+        found = _chapter_from(header, _defined_chapters(_is_there(written)))
+        if isinstance(found, list):
+            return _mixed(file, found, _is_there(written), lang, path)
+        chapter, todo = found, names_of(found)
+    title = CHAPTERS[chapter].title[lang]
     grading = _Grading(None, lang, written, timeout, memory_mb)
     if not any(grading.attempted(item(n)) for n in todo):
         results = [grading.unattempted(item(n)) for n in todo]
         for r in results:
             if on_result is not None:
                 on_result(r)
-        return Report(tuple(results), lang, path, title)
+        return Report(tuple(results), lang, path, title, chapter=chapter)
     with Sandbox(path, timeout, memory_mb) as sandbox:
         _answers(*(n for n in todo if grading.attempted(item(n))))  # while the child starts
         failure = _load(sandbox, file, lang, timeout)
         if failure is not None:
-            return _file_report(path, lang, failure, title)
+            return _file_report(path, lang, failure, chapter)
         results = _grade(_InChild(sandbox), todo, lang, written, timeout, memory_mb, on_result)
-    return Report(tuple(results), lang, path, title)
+    return Report(tuple(results), lang, path, title, chapter=chapter)
 
 
 def _syntax(file: str, line, msg: str, lang: str) -> tuple[str, list[str]]:

@@ -9,6 +9,9 @@ Four tables, each written once:
 * :data:`NOTES` - right answers written another way, said beside the pass;
 * :data:`UI` - the report's own words.
 
+Chapters 6 and 7's words are written in :mod:`jaxbp.exercises.messages67`
+and merged into these tables.
+
 Korean follows the slides' vocabulary (순전파, 역전파, 연쇄법칙, 국소적 미분,
 상류에서 넘어온 미분, 형상, 전치행렬, 정답 레이블) in 합니다체, and a
 particle after a name is chosen by the name's last sound: ``{fn:을}`` prints
@@ -20,6 +23,8 @@ from __future__ import annotations
 import os
 import re
 import string
+
+from jaxbp.exercises import messages67
 
 __all__ = [
     "DERIVATION",
@@ -293,8 +298,8 @@ KINDS: dict[str, dict[str, str]] = {
         "{fn}{sig:은} {fn}({want}) 형태로 호출할 수 없습니다",
     ),
     "args_order": _k(
-        "{fn}{sig}: the arguments are in the wrong order; JAX calls {fn}(residuals, dout)",
-        "{fn}{sig}: 인수의 순서가 틀렸습니다. JAX는 {fn}(residuals, dout) 형태로 호출합니다",
+        "{fn}{sig}: the arguments are in the wrong order; JAX calls {fn}({want})",
+        "{fn}{sig}: 인수의 순서가 틀렸습니다. JAX는 {fn}({want}) 형태로 호출합니다",
     ),
     "fwd_structure": _k(
         "{fn} must return a pair (out, residuals), got {got}",
@@ -461,15 +466,15 @@ UI: dict[str, dict[str, str]] = {
         "your rules in this network: {rules}", "이 신경망에 쓰인 여러분의 규칙: {rules}"
     ),
     "rule_check": _k(
-        "rule check of your TwoLayerNet loss (jaxbp.rule_check, each rule at its own inputs): "
+        "rule check of your {net} loss (jaxbp.rule_check, each rule at its own inputs): "
         "first wrong rule: node {node}, {name}",
-        "여러분의 TwoLayerNet 손실에 대한 규칙 검사 (jaxbp.rule_check, 각 규칙을 그 입력에서 "
+        "여러분의 {net} 손실에 대한 규칙 검사 (jaxbp.rule_check, 각 규칙을 그 입력에서 "
         "검사): 처음 틀린 규칙은 노드 {node}, {name}입니다",
     ),
     "rule_check_ok": _k(
-        "rule check of your TwoLayerNet loss (jaxbp.rule_check): every rule agrees, so the "
+        "rule check of your {net} loss (jaxbp.rule_check): every rule agrees, so the "
         "mistake is in how {fn} puts them together",
-        "여러분의 TwoLayerNet 손실에 대한 규칙 검사 (jaxbp.rule_check): 모든 규칙이 "
+        "여러분의 {net} 손실에 대한 규칙 검사 (jaxbp.rule_check): 모든 규칙이 "
         "일치하므로 {fn:이} 규칙을 조합하는 방식에 실수가 있습니다",
     ),
     "rule_check_not_run": _k("rule check not run: {why}", "규칙 검사를 실행하지 않았습니다: {why}"),
@@ -507,6 +512,17 @@ UI: dict[str, dict[str, str]] = {
         "python -m jaxbp.exercises check {file}",
     ),
 }
+
+# chapters 6 and 7: their words, kept in a module of their own, looked up here
+for _table, _more in (
+    (DERIVATION, messages67.DERIVATION),
+    (KINDS, messages67.KINDS),
+    (NOTES, messages67.NOTES),
+    (UI, messages67.UI),
+):
+    assert not set(_table) & set(_more), set(_table) & set(_more)
+    _table.update(_more)
+
 
 # ---- Python's syntax errors, said in Korean (the original follows in parentheses) -------------
 SYNTAX_KO = (

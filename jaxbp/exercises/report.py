@@ -24,10 +24,11 @@ class Result:
 
     ``status``: one of :data:`STATUSES`; ``lines``: what the report prints under
     it; ``kind``: the first mistake's key in
-    :data:`jaxbp.exercises.messages.KINDS` (``None`` unless failed);
-    ``findings``: ``(output, kind)`` of every wrong output (``("dy",
-    "not_swapped")``); ``notes``: keys of :data:`jaxbp.exercises.messages.NOTES`
-    said beside a pass.
+    :data:`jaxbp.exercises.messages.KINDS` (``None`` unless failed); ``notes``:
+    keys of :data:`jaxbp.exercises.messages.NOTES` said beside a pass;
+    ``output``: where the first mistake is (``"dx"``, ``"out"``, a parameter's
+    key such as ``"W1"``), ``None`` when the kind concerns the whole exercise;
+    ``findings``: ``(output, kind)`` of every wrong output found.
     """
 
     name: str
@@ -35,6 +36,7 @@ class Result:
     lines: tuple[str, ...]
     kind: str | None = None
     notes: tuple[str, ...] = ()
+    output: str | None = None
     findings: tuple[tuple[str, str], ...] = ()
 
 
@@ -44,10 +46,10 @@ def format_result(r: Result, lang: str) -> str:
     >>> print(format_result(Result("relu", "passed", ("agrees",)), "en"))
       relu                    passed: agrees
     """
-    word = say(UI, r.status, lang)
+    word, name = say(UI, r.status, lang), r.name + " "  # a long name keeps a space
     if r.status != "failed" and len(r.lines) == 1:
-        return f"  {r.name:<24}{word}: {r.lines[0]}"
-    return "\n".join([f"  {r.name:<24}{word}", *(f"      {line}" for line in r.lines)])
+        return f"  {name:<24}{word}: {r.lines[0]}"
+    return "\n".join([f"  {name:<24}{word}", *(f"      {line}" for line in r.lines)])
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ class Report:
     """Every graded exercise, in order; ``str(report)`` is the printed report.
 
     ``file_lines``: what went wrong with the file as a whole (it does not
-    import, it hung or exited while importing), ``file_kind`` its key; then
-    no exercise was graded.
+    import, it hung or exited while importing, it mixes chapters),
+    ``file_kind`` its key (also ``mixed_chapters``); then no exercise was graded.
     """
 
     results: tuple[Result, ...]
@@ -66,6 +68,7 @@ class Report:
     file_lines: tuple[str, ...] = field(default=())
     file_kind: str | None = None  # syntax_error, import_error, timeout, exited, unreadable
     shown: bool = field(default=False, compare=False, repr=False)  # printed by check()
+    chapter: int = 5  # the chapter whose exercises were graded
 
     @property
     def passed(self) -> bool:

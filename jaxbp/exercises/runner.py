@@ -11,9 +11,10 @@ with NumPy arrays in it, for :mod:`jaxbp.exercises.diagnose` to judge:
 * ``{"cases": [...], "calls": [...]}``: one record per input.  A pair's record
   has ``out`` (the forward's value), ``cots`` (the backward's cotangents) and
   ``rule`` (the cotangents of the pair run as a real ``jax.custom_vjp`` rule
-  under ``jax.vjp``); a network's has ``grads``.  A value is an array, ``None``
-  or ``{"desc": ...}`` (what else it was); a part that raised has
-  ``{"error": ...}`` instead (:func:`describe_error`).
+  under ``jax.vjp``); a function's has ``out``; an update rule's has ``steps``
+  (the params after each step, ``{key: array}``); a network's has ``grads``.
+  A value is an array, ``None`` or ``{"desc": ...}`` (what else it was); a
+  part that raised has ``{"error": ...}`` instead (:func:`describe_error`).
 
 All cases of one exercise run in one compiled program (one compilation, not
 one per case and operation); the learner's functions are traced inside it,
@@ -31,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbp.exercises.spec import RTOL, Exercise, Network
+from jaxbp.exercises.items import RTOL, Exercise, Function, Network, Update
 from jaxbp.numerical import enable_x64
 
 __all__ = ["observe", "rule_check", "describe_error", "custom_rule", "learner_loss", "fast_jit"]
@@ -53,12 +54,14 @@ def fast_jit(fn: Callable) -> Callable:
     return jax.jit(fn, compiler_options=_FAST_COMPILE)
 
 
-def custom_rule(fwd, bwd):
+def custom_rule(fwd, bwd, nondiff_argnums: tuple[int, ...] = ()):
     """``fwd``/``bwd`` as one function that ``jax.grad`` differentiates with that rule.
 
     Args:
       fwd: ``fwd(*inputs) -> (out, residuals)``.
-      bwd: ``bwd(residuals, dout) -> tuple of one cotangent per input``.
+      bwd: ``bwd(*static, residuals, dout) -> tuple of one cotangent per array input``.
+      nondiff_argnums: the positions of the Python-valued inputs (a stride, a
+        window size), passed first to ``bwd``: :func:`jax.custom_vjp`'s own.
 
     Returns:
       ``f(*inputs) -> out``, a :func:`jax.custom_vjp` function named after
@@ -67,6 +70,9 @@ def custom_rule(fwd, bwd):
     >>> double = custom_rule(lambda x: (2 * x, None), lambda res, dout: (2 * dout,))
     >>> float(jax.grad(double)(3.0))
     2.0
+    >>> scale = custom_rule(lambda x, k: (k * x, None), lambda k, res, dout: (k * dout,), (1,))
+    >>> float(jax.grad(scale)(3.0, 5))
+    5.0
     """
 
     def f(*args):
@@ -74,7 +80,7 @@ def custom_rule(fwd, bwd):
 
     name = getattr(fwd, "__name__", "rule")
     f.__name__ = f.__qualname__ = name[:-4] if name.endswith("_fwd") else name
-    f = jax.custom_vjp(f)
+    f = jax.custom_vjp(f, nondiff_argnums=tuple(nondiff_argnums))
     f.defvjp(fwd, bwd)
     return f
 
@@ -203,14 +209,14 @@ def _call(parts: _Parts, key: str, fn_name: str, progress, fn, *args):
         return False, None
 
 
-def _pair_case(parts, k, ex, fwd, bwd, inputs, dout, progress) -> None:
-    ok, got = _call(parts, f"{k}/out", ex.fwd, progress, fwd, *inputs)
+def _pair_case(parts, k, ex, fwd, bwd, inputs, dout, static, progress) -> None:
+    ok, got = _call(parts, f"{k}/out", ex.fwd, progress, fwd, *inputs, *static)
     if ok:
         if not isinstance(got, tuple | list) or len(got) != 2:
             parts.meta[f"{k}/out"] = {"structure": _describe(got)}
         else:
             parts.value(f"{k}/out", got[0])
-            ok, cots = _call(parts, f"{k}/cots", ex.bwd, progress, bwd, got[1], dout)
+            ok, cots = _call(parts, f"{k}/cots", ex.bwd, progress, bwd, *static, got[1], dout)
             if ok and (not isinstance(cots, tuple) or len(cots) != len(ex.grads)):
                 parts.meta[f"{k}/cots"] = {"structure": _describe(cots)}
             elif ok:
@@ -219,11 +225,37 @@ def _pair_case(parts, k, ex, fwd, bwd, inputs, dout, progress) -> None:
                     parts.value(f"{k}/cots/{j}", c)
     # The pair as a real custom_vjp rule under jax.vjp: traced only (its values are the
     # ones above), so that the compiled program is not twice as large.
-    rule = custom_rule(fwd, bwd)
+    n = len(inputs)
+    rule = custom_rule(fwd, bwd, tuple(range(n, n + len(static))))
     ok, _ = _call(parts, f"{k}/rule", ex.name, progress, jax.eval_shape,
-                  lambda xs, d: jax.vjp(rule, *xs)[1](d), inputs, dout)  # fmt: skip
+                  lambda xs, d: jax.vjp(lambda *a: rule(*a, *static), *xs)[1](d),
+                  inputs, dout)  # fmt: skip
     if ok:
         parts.meta[f"{k}/rule"] = "ok"
+
+
+def _function_case(parts, k, it: Function, fn, inputs, static, progress) -> None:
+    ok, got = _call(parts, f"{k}/out", it.name, progress, fn, *inputs, *static)
+    if ok:
+        parts.value(f"{k}/out", got)
+
+
+def _update_case(parts, k, up: Update, fn, steps, progress) -> None:
+    """The learner's rule run over the steps from ``state=None``, on its own params and
+    state; the params after each step are recorded (a wrong step ends the run)."""
+    params, state = steps.params, None
+    for s, grads in enumerate(steps.grads):
+        key = f"{k}/steps/{s}"
+        ok, got = _call(parts, key, up.name, progress, fn, params, grads, state, *steps.hyper)
+        if not ok:
+            return
+        if not isinstance(got, tuple | list) or len(got) != 2 or not isinstance(got[0], dict):
+            parts.meta[key] = {"structure": _describe(got)}
+            return
+        params, state = got
+        parts.meta[key] = [str(name) for name in params]
+        for name, v in params.items():
+            parts.value(f"{key}/{name}", v)
 
 
 def _net_case(parts, k, net, fn, params, x, t, progress) -> None:
@@ -239,8 +271,9 @@ def _net_case(parts, k, net, fn, params, x, t, progress) -> None:
 
 
 # ---- looking the functions up -----------------------------------------------------------
-def _lookup(ns: Mapping, name: str, n_args: int) -> dict | None:
-    """``None`` if ``ns[name]`` can be called with ``n_args`` arguments, else why not."""
+def _lookup(ns: Mapping, name: str, n_args: int, backward: bool = False) -> dict | None:
+    """``None`` if ``ns[name]`` can be called with ``n_args`` arguments, else why not
+    (for a ``backward``: also whether it names ``residuals, dout`` elsewhere than last)."""
     if name not in ns:
         return {"skip": {"why": "not_defined", "fn": name}}
     fn = ns[name]
@@ -251,16 +284,14 @@ def _lookup(ns: Mapping, name: str, n_args: int) -> dict | None:
     except (TypeError, ValueError):
         return None
     params = list(sig.parameters)
-    swapped = (
-        n_args == 2
-        and len(params) >= 2
-        and params[0] in _DOUT_NAMES
-        and params[1].lower() in _RES_NAMES
-    )
+    dout = next((i for i, p in enumerate(params) if p in _DOUT_NAMES), None)
+    res = next((i for i, p in enumerate(params) if p.lower() in _RES_NAMES), None)
+    named = dout is not None and res is not None  # then they must come last, in that order
+    swapped = backward and named and (res, dout) != (n_args - 2, n_args - 1)
     try:
         sig.bind(*range(n_args))
     except TypeError:
-        swapped = False
+        pass  # a signature that does not fit: in the wrong order too, if it names them so
     else:
         if not swapped:
             return None
@@ -270,7 +301,7 @@ def _lookup(ns: Mapping, name: str, n_args: int) -> dict | None:
 def _not_defined(name: str) -> Callable:
     """Stands in for a backward the learner has not defined: raises as the template's stub."""
 
-    def missing(residuals, dout):
+    def missing(*args):
         raise NotImplementedError(f"{name} is not defined")
 
     missing.__name__ = name
@@ -329,7 +360,10 @@ def observe(ns: Mapping, item: Exercise | Network, cases: list, progress=None) -
     progress = progress or (lambda name: None)
     if isinstance(item, Network):
         return _observe_net(ns, item, cases, progress)
-    problem = _lookup(ns, item.fwd, len(item.args)) or _lookup(ns, item.bwd, 2)
+    if isinstance(item, Function | Update):
+        return _observe_one(ns, item, cases, progress)
+    n, n_static = len(item.args), len(item.static)
+    problem = _lookup(ns, item.fwd, n + n_static) or _lookup(ns, item.bwd, n_static + 2, True)
     if problem is not None and problem.get("skip", {}).get("fn") != item.bwd:
         return problem
     fwd = ns[item.fwd]
@@ -337,14 +371,55 @@ def observe(ns: Mapping, item: Exercise | Network, cases: list, progress=None) -
     parts = _Parts()
 
     def program(inputs, douts):
-        for k, (xs, dout) in enumerate(zip(inputs, douts)):
-            _pair_case(parts, k, item, fwd, bwd, xs, dout, progress)
+        for k, (xs, dout, c) in enumerate(zip(inputs, douts, cases)):
+            _pair_case(parts, k, item, fwd, bwd, xs, dout, c.static, progress)
         return parts.arrays
 
     inputs = [tuple(np.asarray(v) for v in c.inputs) for c in cases]  # not jnp: no compiles
     douts = [np.asarray(c.dout) for c in cases]
     arrays = _run(parts, program, inputs, douts)
     return {"cases": [_case_record(parts, arrays, k, item) for k in range(len(cases))]}
+
+
+def _observe_one(ns: Mapping, it: Function | Update, cases: list, progress) -> dict:
+    """A function's or an update rule's observations: all cases in one program."""
+    n = len(it.args) + len(it.static) if isinstance(it, Function) else 3 + len(it.hyper)
+    found = _lookup(ns, it.name, n)
+    if found is not None:
+        return found
+    fn, parts = ns[it.name], _Parts()
+
+    def program(arrays):
+        for k, (a, c) in enumerate(zip(arrays, cases)):
+            if isinstance(it, Function):
+                _function_case(parts, k, it, fn, a, c.static, progress)
+            else:
+                steps = type(c)(a["params"], a["grads"], c.hyper)
+                _update_case(parts, k, it, fn, steps, progress)
+        return parts.arrays
+
+    if isinstance(it, Function):
+        arrays = [tuple(jnp.asarray(v) for v in c.inputs) for c in cases]
+    else:
+        arrays = [{"params": c.params, "grads": list(c.grads)} for c in cases]
+        arrays = jax.tree_util.tree_map(jnp.asarray, arrays)
+    found = _run(parts, program, arrays)
+    if isinstance(it, Function):
+        return {"cases": [{"out": _get(parts, found, f"{k}/out")} for k in range(len(cases))]}
+    return {"cases": [_steps_record(parts, found, k, c) for k, c in enumerate(cases)]}
+
+
+def _steps_record(parts: _Parts, arrays: dict, k: int, steps) -> dict:
+    """``{"steps": [...]}``: per step run, ``{key: array}`` or what was recorded instead."""
+    out = []
+    for s in range(len(steps.grads)):
+        meta = parts.meta.get(f"{k}/steps/{s}")
+        if isinstance(meta, list):
+            out.append({key: _get(parts, arrays, f"{k}/steps/{s}/{key}") for key in meta})
+            continue
+        out.append(meta if meta is not None else _get(parts, arrays, f"{k}/steps/{s}"))
+        break  # the run ended here
+    return {"steps": out}
 
 
 def _observe_net(ns: Mapping, net: Network, cases: list, progress) -> dict:

@@ -6,17 +6,42 @@ that what the file's code does when it runs cannot turn a written exercise
 into a skipped one.  A file that binds names in ways the text cannot show
 (``from m import *``, ``exec``, ``globals()[...] = ...``) gets ``None``: then
 what runs decides.
+
+The chapter a file is for is said in a line ``# jaxbp exercises: chapter N``
+among the comments it opens with (the template writes it first): :func:`header_chapter`.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
-__all__ = ["functions_in", "WRITTEN", "STUB", "ABSENT"]
+__all__ = ["functions_in", "header_chapter", "WRITTEN", "STUB", "ABSENT"]
 
 WRITTEN, STUB, ABSENT = "written", "stub", "absent"
 _DYNAMIC_CALLS = {"exec", "eval", "globals", "setattr", "__import__", "vars", "locals"}
+
+_HEADER = re.compile(r"#\s*jaxbp exercises:\s*chapter\s+(\d+)", re.IGNORECASE)
+
+
+def header_chapter(text: str) -> int | None:
+    """The chapter named by a line ``# jaxbp exercises: chapter N`` among the comments
+    that open ``text`` (no parsing: a file with a syntax error has one too), else ``None``.
+
+    >>> header_chapter("# my homework\\n# jaxbp exercises: chapter 6\\nimport jax\\n")
+    6
+    >>> header_chapter("import jax\\n# jaxbp exercises: chapter 6\\n") is None
+    True
+    """
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return None  # the opening comments end here
+        match = _HEADER.fullmatch(line)
+        if match:
+            return int(match.group(1))
+    return None
 
 
 def _is_stub(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -1,5 +1,10 @@
 """What each exercise is: signatures, the book's lines, test inputs, known mistakes.
 
+The exercises of chapters 5, 6 and 7 (:data:`CHAPTERS`; chapter 6's in
+:mod:`jaxbp.exercises.chapter6`, chapter 7's in :mod:`jaxbp.exercises.chapter7`,
+the kinds of item in :mod:`jaxbp.exercises.items`); :func:`item` finds any
+of them by name.  :data:`NAMES` are chapter 5's, the default chapter.
+
 One :class:`Exercise` per rule of chapter 5 (5.4 ``mul`` and ``add``, 5.5.1
 ``relu``, 5.5.2 ``sigmoid``, 5.6.2 ``affine``, 5.6.3 ``softmax_with_loss``).
 The learner writes ``NAME_fwd(*args) -> (out, residuals)`` and
@@ -20,138 +25,54 @@ batch 1 and larger, non-square weights (a transpose cannot hide).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from jaxbp.exercises import chapter6, chapter7
+from jaxbp.exercises.items import (
+    ATOL,
+    RTOL,
+    Case,
+    Chapter,
+    Exercise,
+    Function,
+    Network,
+    Pattern,
+    Steps,
+    Update,
+    ref,
+)
+from jaxbp.exercises.items import one_hot as _one_hot
+from jaxbp.exercises.items import vals as _vals
+
 __all__ = [
     "Case",
+    "Steps",
     "Pattern",
     "Exercise",
+    "Function",
+    "Update",
     "Network",
     "Chapter",
     "EXERCISES",
     "NET",
     "NET_NAME",
     "NAMES",
+    "ALL_NAMES",
     "CHAPTERS",
     "net_cases",
     "item",
+    "names_of",
+    "chapter_of",
     "RTOL",
     "ATOL",
 ]
 
 NET_NAME = "two_layer_net_gradient"
-# One tolerance for a rule: alone, inside the network, in the rule check.  RTOL of each
-# entry, ATOL of the array's largest entry: float64 rounding passes, and so does float32's.
-RTOL, ATOL = 1e-5, 1e-6
-
-
-@dataclass(frozen=True)
-class Case:
-    """One input: the forward's arguments and the upstream derivative ``dout``."""
-
-    inputs: tuple[np.ndarray, ...]
-    dout: np.ndarray
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """A known mistake: ``fn(inputs, dout)`` is what that mistake gives for ``output``.
-
-    ``kind`` is a key of :data:`jaxbp.exercises.messages.KINDS`; ``fields`` fill
-    its message (``{"same": "x", "other": "y"}`` for mul's unswapped ``dx``).
-    With ``accept`` the pattern is a right answer written another way (the
-    book's ``log(y + 1e-7)``): it passes, with ``kind`` as a note.
-    """
-
-    kind: str
-    output: str  # "out" or a cotangent's name ("dx", "dW", ...)
-    fn: Callable[[tuple[np.ndarray, ...], np.ndarray], np.ndarray]
-    fields: dict = field(default_factory=dict)
-    accept: bool = False
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """A ``custom_vjp`` pair to write: ``NAME_fwd(*args)`` and ``NAME_bwd(res, dout)``."""
-
-    name: str
-    section: str
-    args: tuple[str, ...]
-    grads: tuple[str, ...]  # one cotangent name per input
-    book: tuple[str, ...]  # the book's lines that store on self (the residuals)
-    shapes: str
-    reference: Callable  # the plain forward; jax.vjp of it is the right answer
-    cases: Callable[[], list[Case]]
-    patterns: tuple[Pattern, ...] = ()
-    labels: tuple[str, ...] = ()  # cotangents of labels: None, zeros or the true one
-    factors: Callable | None = None  # (inputs, out) -> {name: array} a rule multiplies by
-
-    @property
-    def fwd(self) -> str:
-        return f"{self.name}_fwd"
-
-    @property
-    def bwd(self) -> str:
-        return f"{self.name}_bwd"
-
-    @property
-    def functions(self) -> tuple[str, ...]:
-        return (self.fwd, self.bwd)
-
-
-@dataclass(frozen=True)
-class Network:
-    """A whole network's gradient, written with the learner's own rules.
-
-    ``NAME(params, x, t) -> {key: gradient}``; ``rules`` are the exercises it
-    is built from, in forward order (``Affine1, Relu1, Affine2, SoftmaxWithLoss``).
-    """
-
-    name: str
-    section: str
-    keys: tuple[str, ...]
-    rules: tuple[str, ...]
-    layers: tuple[str, ...]  # the book's names of the layers, in forward order
-    loss: Callable  # reference loss(params, x, t); jax.grad of it is the right answer
-    cases: Callable[[], list[tuple[dict, np.ndarray, np.ndarray]]]
-
-    @property
-    def functions(self) -> tuple[str, ...]:
-        return (self.name,)
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """A chapter's exercises, in the book's order, and the words of its report."""
-
-    number: int
-    title: dict[str, str]
-    exercises: tuple[str, ...]
 
 
 def _ref(name: str) -> Callable:
-    """``jaxbp.reference.NAME``, imported on first call (the grader starts the learner's
-    process before it loads JAX)."""
-
-    def call(*args):
-        from jaxbp import reference
-
-        return getattr(reference, name)(*args)
-
-    call.__name__ = call.__qualname__ = name
-    return call
-
-
-def _vals(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """Values in [-2, 2] with one decimal, zeros moved to 0.5 (0 is placed on purpose)."""
-    v = rng.uniform(-2, 2, shape).round(1)
-    return np.where(v == 0, 0.5, v)
-
-
-def _one_hot(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
-    return np.eye(c)[rng.integers(0, c, n)]
+    return ref("reference", name)
 
 
 def _sig(x):
@@ -331,9 +252,9 @@ NET = Network(
     "5.7.2",
     ("W1", "b1", "W2", "b2"),
     ("affine", "relu", "affine", "softmax_with_loss"),
-    ("Affine1", "Relu1", "Affine2", "SoftmaxWithLoss"),
     _ref("loss"),
     net_cases,
+    layers=("Affine1", "Relu1", "Affine2", "SoftmaxWithLoss"),
 )
 
 CHAPTERS: dict[int, Chapter] = {
@@ -342,15 +263,42 @@ CHAPTERS: dict[int, Chapter] = {
         {"en": "Chapter 5 exercises (backpropagation)", "ko": "5장 연습문제 (오차역전파법)"},
         (*EXERCISES, NET_NAME),
     ),
+    6: Chapter(6, chapter6.TITLE, tuple(chapter6.ITEMS)),
+    7: Chapter(7, chapter7.TITLE, tuple(chapter7.ITEMS)),
 }
 
-NAMES: tuple[str, ...] = CHAPTERS[5].exercises
+NAMES: tuple[str, ...] = CHAPTERS[5].exercises  # chapter 5's, the default
+_ITEMS: dict[str, Exercise | Function | Update | Network] = {
+    **EXERCISES,
+    NET_NAME: NET,
+    **chapter6.ITEMS,
+    **chapter7.ITEMS,
+}
+ALL_NAMES: tuple[str, ...] = tuple(_ITEMS)
 
 
-def item(name: str) -> Exercise | Network:
-    """The exercise (or network) called ``name``.
+def item(name: str) -> Exercise | Function | Update | Network:
+    """The exercise (or function, update rule, network) called ``name``, of any chapter.
 
-    >>> item("relu").section, item(NET_NAME).section
-    ('5.5.1', '5.7.2')
+    >>> item("relu").section, item(NET_NAME).section, item("batch_norm").section
+    ('5.5.1', '5.7.2', '6.3.2')
     """
-    return NET if name == NET_NAME else EXERCISES[name]
+    return _ITEMS[name]
+
+
+def names_of(chapter: int) -> tuple[str, ...]:
+    """The exercises of ``chapter`` (5, 6 or 7), in the book's order.
+
+    >>> names_of(7)[:2]
+    ('im2col', 'col2im')
+    """
+    return CHAPTERS[chapter].exercises
+
+
+def chapter_of(name: str) -> int:
+    """The chapter exercise ``name`` belongs to.
+
+    >>> chapter_of("relu"), chapter_of("adam_update"), chapter_of("max_pooling")
+    (5, 6, 7)
+    """
+    return next(c.number for c in CHAPTERS.values() if name in c.exercises)
