@@ -59,9 +59,10 @@ class Wheel:
 
 
 def _package_files(root: Path) -> list[Path]:
-    """What the package ships (pyproject: the ``jaxbp*`` modules and ``py.typed``), sorted."""
+    """What the package ships, sorted: every file of it (the modules, ``py.typed``, the
+    step-through page's CSS and script: pyproject's package-data), less compiled bytecode."""
     files = (p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    return sorted((p for p in files if p.suffix == ".py" or p.name == "py.typed"), key=str)
+    return sorted((p for p in files if p.suffix != ".pyc"), key=str)
 
 
 def _metadata(dist: importlib.metadata.Distribution) -> str:

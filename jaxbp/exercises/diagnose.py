@@ -579,7 +579,7 @@ def _order_finding(net: Network, calls: list[str], lang: str) -> str | None:
     if not bwd or len(fwd) < len(net.rules):
         return None
     fwd, first = fwd[: len(net.rules)], int(fwd[0][1])
-    layer = {str(first + p): name for p, name in enumerate(net.layers)}
+    layer = {str(first + p): name for p, name in enumerate(net.layers or net.rules)}
     want = [layer[k] for _, k in reversed(fwd)]
     if all(k in layer for _, k in bwd):  # each backward traced to its forward call
         got_layers = [layer[k] for _, k in bwd]
