@@ -235,7 +235,7 @@ def test_fresh_venv_bundled_exercises_install_jaxbp_and_run(
     nb = nbformat.read(bundled / "ch05" / "exercises.ipynb", as_version=4)
     for cell in nb.cells:
         if exercise_of(cell):
-            cell.source = answer(exercise_of(cell))
+            cell.source = answer(5, exercise_of(cell))
     nb.cells.append(nbformat.v4.new_code_cell("print('jaxbp at', jaxbp.__file__)"))
     _run_fresh(nb, fresh_venv, tmp_path, monkeypatch)
     first = _out(nb.cells[0])
@@ -244,7 +244,7 @@ def test_fresh_venv_bundled_exercises_install_jaxbp_and_run(
     assert f"SHA-256 {sha[:16]}... checked" in first and "설치를 마쳤습니다" in first
     assert f"at {fresh_venv / 'venv' / 'lib'}" in _out(nb.cells[-1])  # the venv's own copy
     checks = [c for c in nb.cells if c.cell_type == "code" and "exercises.check(" in c.source]
-    assert f"{len(NAMES)} passed, 0 failed, 0 skipped" in _out(checks[-1])
+    assert f"{len(NAMES)} passed, 0 failed, 0 incomplete, 0 skipped" in _out(checks[-1])
     pages = [o.data["text/html"] for o in nb.cells[-2].outputs if "text/html" in o.get("data", {})]
     assert len(pages) == 1 and "650" in html.unescape(pages[0])
 
