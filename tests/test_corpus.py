@@ -26,7 +26,7 @@ from jaxbp.exercises.grader import LoadError
 from jaxbp.exercises.messages import KINDS, NOTES
 from jaxbp.exercises.spec import NAMES
 
-CORPUS = Path(os.environ.get("CORPUS_DIR", Path(__file__).parent / "corpus" / "ch05"))
+CORPUS = Path(__file__).parent / "corpus" / "ch05"
 
 
 @dataclass

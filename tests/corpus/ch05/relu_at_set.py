@@ -1,4 +1,5 @@
 # expect: relu not_traceable
+# expect: two_layer_net_gradient *
 #
 # relu: x.at[mask].set(0) with a boolean mask: right values when called directly, but the
 # boolean index cannot be traced under jit.

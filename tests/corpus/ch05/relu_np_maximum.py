@@ -1,4 +1,5 @@
 # expect: relu not_traceable
+# expect: two_layer_net_gradient *
 # note: softmax_with_loss book_epsilon
 #
 # relu: NumPy's np.maximum / np.where on the inputs: fine on concrete arrays, fails on

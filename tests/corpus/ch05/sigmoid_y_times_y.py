@@ -1,4 +1,4 @@
-# expect: sigmoid missing_factor dx
+# expect: sigmoid sigmoid_y_y dx
 #
 # sigmoid: dout * y * y (1 - y mistyped as y); the same function as fig. 5-20's dout * y^2
 # * exp(-x) with exp(-x) left out.

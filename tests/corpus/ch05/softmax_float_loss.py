@@ -1,4 +1,5 @@
 # expect: softmax_with_loss not_traceable
+# expect: two_layer_net_gradient *
 #
 # softmax_with_loss: float(loss) in the forward (to print it): fails on a traced value.
 """5장 오차역전파법 실습 과제 (JAX custom_vjp 버전).
