@@ -189,7 +189,7 @@ def bundle(out_dir: str | Path, examples: str | Path, carried: Wheel | None = No
     >>> import tempfile
     >>> out, examples = Path(tempfile.mkdtemp()), PACKAGE.parent / "examples"
     >>> [p.relative_to(out).as_posix() for p in bundle(out, examples)]
-    ['ch05/exercises.ipynb', 'colab.ipynb']
+    ['ch05/exercises.ipynb', 'ch06/exercises.ipynb', 'ch07/exercises.ipynb', 'colab.ipynb']
     """
     from jaxbp._files import atomic_write
 

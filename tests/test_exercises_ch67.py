@@ -21,7 +21,7 @@ import pytest
 
 from jaxbp.exercises import check, grade, load, template_text
 from jaxbp.exercises.__main__ import main
-from jaxbp.exercises.grader import file_chapter
+from jaxbp.exercises.chapters import file_chapter
 from jaxbp.exercises.spec import CHAPTERS, item, names_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

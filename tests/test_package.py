@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.metadata
+import importlib.util
 import pathlib
 import re
 import subprocess
@@ -200,3 +201,15 @@ def test_the_table_of_contents_lists_every_public_module():
     public = {m.split(".")[1] for m in MODULES if m.count(".") == 1}
     public = {m for m in public if not m.startswith("_")}
     assert listed == public
+
+
+def test_every_example_runs_but_those_denied_with_a_reason():
+    """The root conftest.py collects every module's doctests; each exception says why."""
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root)
+    for module, why in root.NOT_DOCTESTED.items():
+        path = PACKAGE / module
+        assert path.is_file(), module
+        assert ">>>" in path.read_text(encoding="utf-8"), f"{module} has no example to deny"
+        assert len(why.split()) >= 5, f"{module}: say why its examples cannot run"

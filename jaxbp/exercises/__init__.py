@@ -21,14 +21,23 @@ exercise; the verdicts are made by the grader, outside it)::
 
 From a notebook: ``jaxbp.exercises.check(globals(), ["relu"])`` (in place).
 
-The modules: ``spec`` (the chapters and their exercises; ``items`` the kinds
-of exercise, ``chapter6`` and ``chapter7`` theirs), ``runner`` (runs the
-learner's functions, no verdicts), ``child`` and ``sandbox`` (the child
-process and its limits), ``wire`` (their messages), ``expected`` (the right
-answers), ``diagnose`` (verdicts and the mistakes' names), ``messages`` (every
-word, English and Korean; chapters 6-7's in ``messages67``), ``report``,
-``source`` (what a file has written), ``template``, ``grader`` (the grading
-loop).
+The modules, in the order a file is graded:
+
+* what an exercise is: ``spec`` (the chapters and their exercises), ``items``
+  (the kinds of exercise), ``chapter6``, ``chapter7``;
+* which chapter a file is and what it has written: ``chapters``, ``source``;
+* running the learner's code: ``sandbox`` (the child process and its limits),
+  ``child`` (the process itself), ``landlock`` (no writes outside its folder),
+  ``wire`` (their messages), ``runner`` (runs the functions, no verdicts),
+  ``rules`` (the pairs as ``custom_vjp`` rules), ``errors`` (what they raised);
+* the verdict, made in the grader's process: ``expected`` (the right answers),
+  ``compare`` (one output against its answer), ``diagnose`` and
+  ``diagnose_runs`` (each exercise's verdict and the mistakes' names);
+* the words and the report: ``messages`` and ``words5``/``words6``/``words7``
+  (every word, English and Korean), ``report``;
+* the loop and the faces: ``grader``, ``template``, ``__main__``;
+* a class: ``submissions``, ``classroom``, ``class_page``, ``class_words``,
+  ``class_command``.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ _FACE = {
     "grade": "grader",
     "grade_file": "grader",
     "load": "grader",
-    "custom_rule": "runner",
+    "custom_rule": "rules",
     "new": "template",
     "template_text": "template",
     "Report": "report",
@@ -61,7 +70,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp.exercises.grader import load as load
     from jaxbp.exercises.report import Report as Report
     from jaxbp.exercises.report import Result as Result
-    from jaxbp.exercises.runner import custom_rule as custom_rule
+    from jaxbp.exercises.rules import custom_rule as custom_rule
     from jaxbp.exercises.spec import CHAPTERS as CHAPTERS
     from jaxbp.exercises.spec import NAMES as NAMES
     from jaxbp.exercises.spec import names_of as names_of

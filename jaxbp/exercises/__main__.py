@@ -139,7 +139,8 @@ def _new(path: str, lang: str, chapter: int) -> int:
 
 
 def _check(args, lang: str) -> int:
-    from jaxbp.exercises.grader import file_chapter, grade_file
+    from jaxbp.exercises.chapters import file_chapter
+    from jaxbp.exercises.grader import grade_file
     from jaxbp.exercises.report import Report, format_result
 
     unknown = [n for n in args.names if n not in ALL_NAMES]

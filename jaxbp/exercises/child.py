@@ -120,7 +120,7 @@ def _serve(requests, answers, capture: _Capture) -> None:
                 ns = vars(_load(header["path"]))
                 reply = {"type": "loaded"}
             except BaseException as e:  # noqa: BLE001 - the learner's module-level code
-                reply = {"type": "load_error", "error": _load_error(e, runner)}
+                reply = {"type": "load_error", "error": _load_error(e)}
             _restore(saved, capture)
         else:
             cases = wire.unpack(header["cases"], arrays)
@@ -139,11 +139,13 @@ def _serve(requests, answers, capture: _Capture) -> None:
         send(reply, out)
 
 
-def _load_error(e: BaseException, runner) -> dict:
+def _load_error(e: BaseException) -> dict:
+    from jaxbp.exercises import errors
+
     if isinstance(e, SyntaxError):
         return {"exc": "SyntaxError", "cls": "syntax", "msg": e.msg, "line": e.lineno,
                 "file": os.path.basename(e.filename or "")}  # fmt: skip
-    return runner.describe_error(e, "<module>")
+    return errors.describe_error(e, "<module>")
 
 
 def _cases(item, cases: list) -> list:
@@ -182,7 +184,7 @@ def main(argv: list[str]) -> int:
 
     jax.config.update("jax_enable_x64", True)
     from jaxbp import rule_check  # noqa: F401 - every module the child needs, before the file
-    from jaxbp.exercises import landlock, runner, spec, wire  # noqa: F401
+    from jaxbp.exercises import errors, landlock, runner, spec, wire  # noqa: F401
 
     forbidden = landlock.forbid_writes(argv[3])  # before any of the learner's code runs
     capture = _Capture()

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from jaxbp.exercises.items import Case, Exercise, Function, Network, Steps, Update
-from jaxbp.exercises.runner import fast_jit
+from jaxbp.exercises.rules import fast_jit
 from jaxbp.numerical import enable_x64
 
 __all__ = ["expected"]

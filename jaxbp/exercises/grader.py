@@ -29,25 +29,33 @@ from __future__ import annotations
 
 import os
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from jaxbp.exercises import diagnose, source
+from jaxbp.exercises import diagnose, diagnose_runs, source
+from jaxbp.exercises.chapters import (
+    all_functions,
+    chapter_from,
+    choose,
+    defined_chapters,
+    header_chapter,
+    is_there,
+    mixed_report,
+    namespace_chapter,
+)
 from jaxbp.exercises.messages import KINDS, NOTES, UI, choose_lang, hint, say, syntax_message
 from jaxbp.exercises.report import Report, Result
 from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Sandbox, Stopped
 from jaxbp.exercises.spec import (
-    ALL_NAMES,
     CHAPTERS,
     Function,
     Network,
     Update,
-    chapter_of,
     item,
     names_of,
 )
 
-__all__ = ["check", "grade", "grade_file", "load", "LoadError", "file_chapter"]
+__all__ = ["check", "grade", "grade_file", "load", "LoadError"]
 
 
 class LoadError(Exception):
@@ -141,8 +149,8 @@ def _answers(*names: str) -> list:
 def _judge(it, cases, wants, obs, lang, written) -> Result:
     """The diagnosis's verdict; an answer it cannot read is a failure, never a pass."""
     judges = (
-        (Network, diagnose.judge_net),
-        (Update, diagnose.judge_update),
+        (Network, diagnose_runs.judge_net),
+        (Update, diagnose_runs.judge_update),
         (Function, diagnose.judge_function),
     )
     judge = next((j for kind, j in judges if isinstance(it, kind)), diagnose.judge_pair)
@@ -248,113 +256,6 @@ def _as_namespace(namespace) -> Mapping:
     )
 
 
-def _names(names, chapter: int | None = None) -> tuple[int | None, tuple[str, ...]]:
-    """``(chapter, exercises)`` to grade: those of ``names`` (all of one chapter), else all
-    of ``chapter``; ``(None, ())`` when neither says (the code's chapter decides)."""
-    if chapter is not None and chapter not in CHAPTERS:
-        raise ValueError(f"chapter must be one of {', '.join(map(str, CHAPTERS))}, got {chapter!r}")
-    if names is None:
-        return chapter, (names_of(chapter) if chapter is not None else ())
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, Iterable):
-        raise TypeError(f"names must be a list of exercise names, got {type(names).__name__}")
-    names = list(names)
-    unknown = [n for n in names if n not in ALL_NAMES]
-    if unknown:
-        raise ValueError(
-            f"names: unknown exercise {unknown[0]!r}; choose from {', '.join(ALL_NAMES)}"
-        )
-    chapters = sorted({chapter_of(n) for n in names} | ({chapter} if chapter else set()))
-    if len(chapters) > 1:
-        raise ValueError(
-            f"names: {', '.join(names)} are exercises of chapters "
-            f"{' and '.join(map(str, chapters))}: grade one chapter at a time"
-        )
-    chapter = chapters[0] if chapters else 5
-    return chapter, tuple(n for n in names_of(chapter) if n in names)
-
-
-def _defined_chapters(defined) -> list[int]:
-    """The chapters with an exercise function ``defined(fn)`` says is there."""
-    return [c for c in CHAPTERS if any(defined(f) for n in names_of(c) for f in item(n).functions)]
-
-
-def _chapter_from(header: int | None, chapters: list[int]) -> int | list[int]:
-    """The chapter to grade: the header's, else the one defined; several: the list."""
-    if header is not None:
-        return header
-    if len(chapters) > 1:
-        return chapters
-    return chapters[0] if chapters else 5
-
-
-def _mixed(where: str, chapters: list[int], defined, lang: str, path: str) -> Report:
-    """The one-line report of code that defines exercises of several chapters."""
-    firsts = [
-        next(f for n in names_of(c) for f in item(n).functions if defined(f)) for c in chapters
-    ]
-    line = say(UI, "mixed_chapters", lang, file=where, chapters=", ".join(map(str, chapters)),
-               names=", ".join(firsts))  # fmt: skip
-    title = CHAPTERS[chapters[-1]].title[lang]
-    return Report((), lang, path, title, (line,), "mixed_chapters", chapter=chapters[-1])
-
-
-def _all_functions() -> list[str]:
-    return [f for n in ALL_NAMES for f in item(n).functions]
-
-
-def file_chapter(path: str | os.PathLike[str], names=None) -> int | None:
-    """The chapter :func:`grade_file` grades for ``path`` (and ``names``): that of the
-    names, else the file's ``# jaxbp exercises: chapter N`` line, else the one whose
-    exercises it defines (5 if none); ``None`` if it defines several or cannot be read.
-
-    >>> import tempfile
-    >>> mine = os.path.join(tempfile.mkdtemp(), "mine.py")
-    >>> _ = open(mine, "w").write("def im2col(x, fh, fw, stride, pad):\\n    return x\\n")
-    >>> file_chapter(mine), file_chapter(mine, ["relu"])
-    (7, 5)
-    """
-    chapter, _ = _names(names)
-    if chapter is not None:
-        return chapter
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError):
-        return None
-    header = _header(text)
-    try:
-        written = source.functions_in(text, _all_functions())
-    except (SyntaxError, ValueError):
-        return header or 5
-    found = _chapter_from(header, _defined_chapters(_is_there(written)))
-    return None if isinstance(found, list) else found
-
-
-def _header(text: str) -> int | None:
-    """The chapter the file's header line names, if it is one of :data:`CHAPTERS`."""
-    chapter = source.header_chapter(text)
-    return chapter if chapter in CHAPTERS else None
-
-
-def _is_there(written: dict | None):
-    return (lambda f: False) if written is None else (lambda f: written[f] != source.ABSENT)
-
-
-def _namespace_chapter(namespace, ns: Mapping) -> int | list[int]:
-    """A namespace's chapter: its module file's header line, else the exercises defined."""
-    header = None
-    path = getattr(namespace, "__file__", None) if isinstance(namespace, types.ModuleType) else None
-    if path and os.path.isfile(path):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                header = _header(fh.read())
-        except (OSError, UnicodeDecodeError):
-            pass
-    return _chapter_from(header, _defined_chapters(lambda f: callable(ns.get(f))))
-
-
 def grade(namespace, names=None, lang: str | None = None, source: str = "namespace",
           chapter: int | None = None) -> Report:  # fmt: skip
     """Grade the exercises ``names`` (all of a chapter by default) found in ``namespace``.
@@ -385,11 +286,11 @@ def grade(namespace, names=None, lang: str | None = None, source: str = "namespa
     'passed'
     """
     ns, lang = _as_namespace(namespace), choose_lang(lang)
-    chapter, todo = _names(names, chapter)
+    chapter, todo = choose(names, chapter)
     if chapter is None:
-        found = _namespace_chapter(namespace, ns)
+        found = namespace_chapter(namespace, ns)
         if isinstance(found, list):
-            return _mixed(source, found, lambda f: callable(ns.get(f)), lang, source)
+            return mixed_report(source, found, lambda f: callable(ns.get(f)), lang, source)
         chapter, todo = found, names_of(found)
     results = _grade(_InProcess(ns), todo, lang, None, 0.0, 0, None)
     return Report(tuple(results), lang, source, CHAPTERS[chapter].title[lang], chapter=chapter)
@@ -440,13 +341,13 @@ def grade_file(
       on_result: called with each :class:`~jaxbp.exercises.report.Result` as
         soon as it is known (the command line prints it).
       chapter: as :func:`grade`; ``None``: that of ``names``, else the file's
-        (:func:`file_chapter`).
+        (:func:`jaxbp.exercises.chapters.file_chapter`).
 
     Raises:
       FileNotFoundError: no such file.
     """
     path, lang = os.fspath(path), choose_lang(lang)
-    chapter, todo = _names(names, chapter)
+    chapter, todo = choose(names, chapter)
     if not os.path.isfile(path):
         raise FileNotFoundError(say(UI, "no_file", lang, file=path))
     file = os.path.basename(path)
@@ -454,8 +355,8 @@ def grade_file(
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-        header = _header(text)
-        written = source.functions_in(text, _all_functions())
+        header = header_chapter(text)
+        written = source.functions_in(text, all_functions())
     except SyntaxError as e:
         ch = chapter or header or 5
         return _file_report(path, lang, _syntax(file, e.lineno, e.msg, lang), ch)
@@ -463,9 +364,9 @@ def grade_file(
         ch = chapter or header or 5
         return _file_report(path, lang, ("unreadable", [f"{file}: {e}"]), ch)
     if chapter is None:
-        found = _chapter_from(header, _defined_chapters(_is_there(written)))
+        found = chapter_from(header, defined_chapters(is_there(written)))
         if isinstance(found, list):
-            return _mixed(file, found, _is_there(written), lang, path)
+            return mixed_report(file, found, is_there(written), lang, path)
         chapter, todo = found, names_of(found)
     title = CHAPTERS[chapter].title[lang]
     grading = _Grading(None, lang, written, timeout, memory_mb)
@@ -533,7 +434,7 @@ def load(path: str | os.PathLike[str], lang: str | None = None) -> types.ModuleT
     """
     import importlib.util
 
-    from jaxbp.exercises.runner import describe_error
+    from jaxbp.exercises.errors import describe_error
 
     path, lang = os.fspath(path), choose_lang(lang)
     if not os.path.isfile(path):

@@ -24,136 +24,21 @@ and what they raise while traced is caught and recorded part by part.
 from __future__ import annotations
 
 import inspect
-import os
-import sysconfig
 from collections.abc import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbp.exercises.errors import describe_error
 from jaxbp.exercises.items import RTOL, Exercise, Function, Network, Update
+from jaxbp.exercises.rules import custom_rule, fast_jit, learner_loss
 from jaxbp.numerical import enable_x64
 
-__all__ = ["observe", "rule_check", "describe_error", "custom_rule", "learner_loss", "fast_jit"]
+__all__ = ["observe", "rule_check"]
 
-# Frames that are not the learner's: Python's own library, installed packages, jaxbp.
-_NOT_MINE = tuple(
-    {os.path.abspath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "purelib", "platlib")}
-    | {os.path.dirname(m.__file__) + os.sep for m in (jax, np)}
-    | {os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep}
-)
 _DOUT_NAMES = {"dout", "g", "grad", "grads", "dy", "ct", "cotangent", "d_out", "upstream"}
 _RES_NAMES = {"residuals", "residual", "res", "cache", "saved", "ctx", "resids"}
-# The programs run once: compiling them fast matters more than running them fast.
-_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-def fast_jit(fn: Callable) -> Callable:
-    """``jax.jit(fn)`` compiled for a single run (XLA's cheapest optimisation level)."""
-    return jax.jit(fn, compiler_options=_FAST_COMPILE)
-
-
-def custom_rule(fwd, bwd, nondiff_argnums: tuple[int, ...] = ()):
-    """``fwd``/``bwd`` as one function that ``jax.grad`` differentiates with that rule.
-
-    Args:
-      fwd: ``fwd(*inputs) -> (out, residuals)``.
-      bwd: ``bwd(*static, residuals, dout) -> tuple of one cotangent per array input``.
-      nondiff_argnums: the positions of the Python-valued inputs (a stride, a
-        window size), passed first to ``bwd``: :func:`jax.custom_vjp`'s own.
-
-    Returns:
-      ``f(*inputs) -> out``, a :func:`jax.custom_vjp` function named after
-      ``fwd`` less ``_fwd`` (``relu_fwd`` -> ``relu``: the rule check's rows).
-
-    >>> double = custom_rule(lambda x: (2 * x, None), lambda res, dout: (2 * dout,))
-    >>> float(jax.grad(double)(3.0))
-    2.0
-    >>> scale = custom_rule(lambda x, k: (k * x, None), lambda k, res, dout: (k * dout,), (1,))
-    >>> float(jax.grad(scale)(3.0, 5))
-    5.0
-    """
-
-    def f(*args):
-        return fwd(*args)[0]
-
-    name = getattr(fwd, "__name__", "rule")
-    f.__name__ = f.__qualname__ = name[:-4] if name.endswith("_fwd") else name
-    f = jax.custom_vjp(f, nondiff_argnums=tuple(nondiff_argnums))
-    f.defvjp(fwd, bwd)
-    return f
-
-
-# ---- what the learner's code raised -----------------------------------------------------
-def _learner_frame(exc: BaseException) -> tuple[int, str, str] | None:
-    """``(line, file, function)`` of the innermost frame of the learner's own code."""
-    tb, found = exc.__traceback__, None
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        frozen = code.co_filename.startswith("<frozen ")  # Python's own (exit(), importlib)
-        if not frozen and not os.path.abspath(code.co_filename).startswith(_NOT_MINE):
-            found = (tb.tb_lineno, os.path.basename(code.co_filename), code.co_name)
-        tb = tb.tb_next
-    return found
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else ""
-    return line if len(line) <= 200 else line[:197] + "..."
-
-
-def _error_class(exc: BaseException) -> str:
-    """What kind of failure ``exc`` is, as the diagnosis names it."""
-    msg = str(exc)
-    if isinstance(exc, NotImplementedError):
-        return "not_implemented"
-    if isinstance(exc, SystemExit):
-        return "exit"
-    if isinstance(exc, (MemoryError, RecursionError)):
-        return "memory" if isinstance(exc, MemoryError) else "recursion"
-    if "RESOURCE_EXHAUSTED" in msg or "Out of memory" in msg:
-        return "memory"
-    if "immutable" in msg or "does not support item assignment" in msg:
-        return "in_place"
-    if (
-        isinstance(
-            exc, (jax.errors.ConcretizationTypeError, jax.errors.NonConcreteBooleanIndexError)
-        )
-        or "Tracer" in type(exc).__name__
-        or "truth value of an array" in msg
-        or "converted to Python scalars" in msg  # math.exp(x), float(x) on an array
-    ):
-        return "not_traceable"
-    if isinstance(exc, (TypeError, ValueError)) and any(
-        w in msg for w in ("shape", "contracting dimension", "broadcast", "dimension")
-    ):
-        return "shape"
-    return "other"
-
-
-def describe_error(exc: BaseException, default_fn: str) -> dict:
-    """What the learner's code raised, as plain data: class, message, where, kind.
-
-    >>> try:
-    ...     raise NotImplementedError
-    ... except NotImplementedError as e:
-    ...     describe_error(e, "relu_bwd")["cls"]
-    'not_implemented'
-    """
-    where = _learner_frame(exc)
-    out = {
-        "exc": type(exc).__name__,
-        "msg": _first_line(exc),
-        "cls": _error_class(exc),
-        "fn": where[2] if where else default_fn,
-        "line": where[0] if where else None,
-        "file": where[1] if where else None,
-    }
-    if isinstance(exc, SystemExit):
-        out["msg"] = f"exit status {0 if exc.code is None else exc.code}"
-    return out
 
 
 # ---- values -----------------------------------------------------------------------------
@@ -493,23 +378,6 @@ def _net_record(parts: _Parts, arrays: dict, k: int) -> dict:
     if isinstance(meta, list):
         return {"grads": {key: _get(parts, arrays, f"{k}/grads/{key}") for key in meta}}
     return {"grads": meta if meta is not None else _get(parts, arrays, f"{k}/grads")}
-
-
-def learner_loss(ns: Mapping, net: Network) -> Callable:
-    """The network's loss built from the learner's own rules (``custom_rule`` of each pair).
-
-    For TwoLayerNet: ``SoftmaxWithLoss(Affine2(Relu1(Affine1(x))), t)``; the
-    rule check (:func:`jaxbp.rule_check.check_rules`) runs over it.
-    """
-    affine = custom_rule(ns["affine_fwd"], ns["affine_bwd"])
-    relu = custom_rule(ns["relu_fwd"], ns["relu_bwd"])
-    last = custom_rule(ns["softmax_with_loss_fwd"], ns["softmax_with_loss_bwd"])
-
-    def loss(params, x, t):
-        h = relu(affine(x, params["W1"], params["b1"]))
-        return last(affine(h, params["W2"], params["b2"]), t)
-
-    return loss
 
 
 def rule_check(ns: Mapping, net: Network, case: tuple) -> dict:
