@@ -185,3 +185,14 @@ def mnist_raw():
 
 def _have_mnist() -> bool:
     return _mnist_dir() is not None
+
+
+@pytest.fixture
+def jax_config_kept():
+    """JAX's global float64 switch as it was, after a test that imports a student's file in
+    this process (a student may turn it on at the top of the file, as one in the corpus does)."""
+    import jax
+
+    saved = jax.config.jax_enable_x64
+    yield
+    jax.config.update("jax_enable_x64", saved)

@@ -26,6 +26,8 @@ from jaxbp.exercises.grader import LoadError
 from jaxbp.exercises.messages import KINDS, NOTES
 from jaxbp.exercises.spec import NAMES
 
+pytestmark = pytest.mark.usefixtures("jax_config_kept")  # a file may switch on x64
+
 CORPUS = Path(__file__).parent / "corpus" / "ch05"
 
 

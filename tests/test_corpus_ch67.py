@@ -25,6 +25,8 @@ from jaxbp.exercises import grade, load, words6, words7
 from jaxbp.exercises.grader import LoadError
 from jaxbp.exercises.messages import KINDS, NOTES
 
+pytestmark = pytest.mark.usefixtures("jax_config_kept")  # a file may switch on x64
+
 ROOT = os.path.dirname(os.path.abspath(__file__))
 DIRS = {6: os.path.join(ROOT, "corpus", "ch06"), 7: os.path.join(ROOT, "corpus", "ch07")}
 FILES = [
