@@ -50,8 +50,10 @@ def check_backend() -> None:
         raise DeviceError(f"no usable JAX platform ({want!r}): {first}") from None
 
 
-def make_mesh(devices: str = "1") -> Mesh:
+def make_mesh(devices: str = "1", name: Callable[[str], str] = str) -> Mesh:
     """A 1-D ``Mesh`` (axis ``"batch"``) over ``devices`` devices (``"all"``: all).
+
+    ``name(field)`` names the setting in messages (the command line: its flag).
 
     In a single process these are the local devices; in a multi-process run
     (after :func:`jax.distributed.initialize`) the mesh must span every
@@ -63,30 +65,34 @@ def make_mesh(devices: str = "1") -> Mesh:
     n = len(pool) if devices == "all" else int(devices)
     if not 1 <= n <= len(pool):
         raise ValueError(
-            f"devices={devices!r}: this machine has {len(pool)} {pool[0].platform} device(s)"
+            f"{name('devices')} {devices}: this machine has {len(pool)} "
+            f"{pool[0].platform} device(s)"
         )
     if jax.process_count() > 1 and n != len(pool):
         raise ValueError(
-            f"devices={devices!r}: a multi-process run ({jax.process_count()} "
+            f"{name('devices')} {devices}: a multi-process run ({jax.process_count()} "
             f"processes) must use all {len(pool)} devices (--devices all)"
         )
     return Mesh(np.array(pool[:n]), ("batch",))
 
 
-def data_parallel_mesh(devices: str, batch_size: int) -> Mesh | None:
+def data_parallel_mesh(
+    devices: str, batch_size: int, name: Callable[[str], str] = str
+) -> Mesh | None:
     """The mesh to train on, or ``None`` for the single-device path.
 
-    Raises ``ValueError`` when ``batch_size`` does not divide over the devices.
+    Raises ``ValueError`` when ``batch_size`` does not divide over the devices
+    (``name``: as :func:`make_mesh`).
     """
     if devices == "1":
         return None
-    mesh = make_mesh(devices)
+    mesh = make_mesh(devices, name)
     if mesh.size == 1 and jax.process_count() == 1:
         return None
     if batch_size % mesh.size:
         n = mesh.size
         raise ValueError(
-            f"batch_size {batch_size} does not divide over {n} "
+            f"{name('batch_size')} {batch_size} does not divide over {n} "
             f"devices; use a multiple of {n} (e.g. {-(-batch_size // n) * n})"
         )
     return mesh
