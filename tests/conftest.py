@@ -24,17 +24,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
-
-# Hypothesis keeps no example database (it would be .hypothesis/ in the checkout);
-# the property tests that must repeat exactly say derandomize=True themselves.
-settings.register_profile("jaxbp", database=None)
-settings.load_profile("jaxbp")
 
 # The tests' caches (compiled programs, the parsed MNIST, the --cpu-matmul auto
 # decision) go to a fresh folder, never the user's ~/.cache: a decision timed under
 # a test's load must not stick to the machine.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="jaxbp-tests-cache-")
+# Hypothesis's examples and constants go there too, not to .hypothesis/ in the checkout.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(
+    os.environ["XDG_CACHE_HOME"], "hypothesis"
+)
 
 DATA_DIR = os.environ.get("JAXBP_DATA_DIR")
 DOT_HINT = (
