@@ -17,6 +17,8 @@ the running statistics, both plain products whose JAX derivative is exact.
 
 Nothing is hidden: dropout's randomness comes from an explicit ``key`` and
 batch_norm's running mean and variance are an explicit ``state`` in and out.
+Inside ``jax.shard_map`` a rule's inputs enter it with one varying-axes type
+(:func:`jaxbp._cotangents.alike`), so each derivative comes back typed like its input.
 The plain-jnp twins used by the tests are in :mod:`jaxbp.reference`.
 """
 
@@ -32,6 +34,7 @@ import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp import _checks
+from jaxbp._cotangents import alike
 from jaxbp.layers import as_floating
 
 __all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state", "weight_decay_loss"]
@@ -128,7 +131,7 @@ def dropout(
         raise ValueError("dropout: train=True needs a jax.random key for the mask")
     key = _checks.prng_key("dropout", key)
     mask = _checks.nan_unless(ok, dropout_mask(key, x.shape, ratio, x.dtype), x.dtype)
-    return _dropout(x, mask)
+    return _dropout(*alike(x, mask))
 
 
 # ---- Batch Normalization (6.3) --------------------------------------------------
@@ -222,9 +225,7 @@ def _variances(var):
     values = np.asarray(var)  # concrete: read here, even while jit traces around it
     bad = values[~(values >= 0)]
     if bad.size:
-        raise ValueError(
-            f"batch_norm: state['running_var'] must be >= 0 (variances), got {bad[0]}"
-        )
+        raise ValueError(f"batch_norm: state['running_var'] must be >= 0 (variances), got {bad[0]}")
     return var
 
 
@@ -272,7 +273,7 @@ def batch_norm(
     x2 = x.reshape(x.shape[0], -1)
     rm, rv = state["running_mean"], state["running_var"]
     if _checks.boolean("batch_norm", "train", train):
-        out = _batch_norm_train(x2, gamma, beta, eps)
+        out = _batch_norm_train(*alike(x2, gamma, beta), eps)
         mu = jnp.mean(x2, axis=0)
         var = jnp.mean((x2 - mu) ** 2, axis=0)
         state = {
@@ -324,5 +325,6 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     total = jnp.zeros([], jnp.float32)
     for W in jax.tree_util.tree_leaves(weights):
         W = as_floating("weight_decay_loss", "W", W)
-        total = total + _weight_decay(W, _checks.nan_unless(ok, jnp.asarray(lambda_, W.dtype)))
+        lam = _checks.nan_unless(ok, jnp.asarray(lambda_, W.dtype))
+        total = total + _weight_decay(*alike(W, lam))
     return total
