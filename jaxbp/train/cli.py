@@ -4,7 +4,8 @@ Every expected failure prints one line ``jaxbp.train: error: ...`` on stderr and
 exits with its own code (``JAXBP_DEBUG=1`` shows the traceback instead):
 
     0 done   2 bad flags   3 the loss diverged   4 data missing or corrupt
-    5 out-dir unusable or disk full   6 bad checkpoint or --resume conflict
+    5 out-dir (or runs/) unusable, an out-dir holding a run without --resume, or disk full
+    6 bad checkpoint or --resume conflict
     7 no such platform, out of memory, or a broken multi-process setup
     130 SIGINT   143 SIGTERM
 
@@ -53,11 +54,11 @@ EXIT_CODES = {
 }
 
 EPILOG = """exit codes: 0 done; 2 bad flags; 3 the loss became non-finite (the last finite
-state is kept); 4 data missing or corrupt; 5 --out-dir unusable or disk full;
-6 bad checkpoint or --resume conflict; 7 no such platform, out of memory on the
-device, or multi-process setup failed; 130 stopped by SIGINT (Ctrl-C);
-143 stopped by SIGTERM. A stopped run is saved and continues with --resume.
-JAXBP_DEBUG=1 shows tracebacks."""
+state is kept); 4 data missing or corrupt; 5 --out-dir (or runs/) unusable, an
+--out-dir holding a run without --resume (or --overwrite), or disk full; 6 bad
+checkpoint or --resume conflict; 7 no such platform, out of memory on the device, or
+multi-process setup failed; 130 stopped by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
+A stopped run is saved and continues with --resume. JAXBP_DEBUG=1 shows tracebacks."""
 
 
 class UsageError(ValueError):
@@ -171,8 +172,9 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out-dir",
         help="where params.npz, metrics.json and training.png go (default: a new folder "
-        "runs/MODEL-YYYYmmdd-HHMMSS, with runs/latest pointing at it; with --resume, "
-        "runs/latest; '' writes nothing)",
+        "runs/MODEL-YYYYmmdd-HHMMSS, to which runs/latest points once it has saved "
+        "something; with --resume, runs/latest; '' writes nothing). A folder holding a "
+        "run is refused unless --resume or --overwrite is given",
     )
     p.add_argument(
         "--resume",
@@ -316,8 +318,8 @@ def exit_fast(code: int) -> NoReturn:
 
 
 def _run(args, stop: StopSignals) -> int:
-    """The command, in its folder: a run folder this command made and a failed start
-    left unsaved is removed (:func:`jaxbp.train.runs.discard_unsaved`)."""
+    """The command, in its folder: a folder this command made and a failed start left
+    unsaved is removed again (:func:`jaxbp.train.runs.discard_unsaved`)."""
     from jaxbp.train import run_state
 
     saved = None
@@ -327,14 +329,18 @@ def _run(args, stop: StopSignals) -> int:
         config = None if args.evaluate else config_from_args(args, saved)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    made = _out_dir(args, config)
+    writes = bool(args.out_dir != "" and not args.evaluate)
+    args.new_run_dir = None  # a folder of runs/, which runs/latest follows once it saves
+    made_root, made_dir = _out_dir(args, config) if writes else (False, False)
     try:
+        if writes:
+            run_state.prepare_out_dir(args.out_dir)  # before anything slow
         return _start(args, config, stop)
     finally:
-        if args.out_dir and not args.evaluate:
+        if writes:
             run_state.release_out_dir(args.out_dir)  # and its .lock file
-        if made is not None:
-            runs.discard_unsaved(args.out_dir, made or None)
+        if made_dir:
+            runs.discard_unsaved(args.out_dir, runs.ROOT if made_root else None)
 
 
 def _resumed_config(args) -> dict:
@@ -355,29 +361,25 @@ def _resumed_config(args) -> dict:
     return saved_run.saved_config(args.out_dir)  # its meta checked: one line, exit 6
 
 
-def _out_dir(args, config) -> str | None:
-    """Settle ``args.out_dir`` and claim it, before anything slow; returns ``None``, or
-    when this command made the folder: the ``runs/`` it also made, else ``""``."""
+def _out_dir(args, config) -> tuple[bool, bool]:
+    """Settle ``args.out_dir``: a new folder in runs/ when none is given, and never a
+    folder holding a run without ``--resume`` or ``--overwrite``.  Returns whether this
+    command makes runs/ and the folder."""
     from jaxbp.train import run_state
 
-    args.new_run_dir = None  # a folder of runs/, which runs/latest follows once it saves
-    if args.evaluate or args.out_dir == "":
-        return None
-    made = None
     if args.out_dir is None:
-        made = "" if os.path.isdir(runs.ROOT) else runs.ROOT
+        made_root = not os.path.isdir(runs.ROOT)
         args.out_dir = args.new_run_dir = runs.new_run_dir(config.model)
-    elif not os.path.lexists(args.out_dir):
-        made = ""
-    elif not args.resume and not args.overwrite:
-        held = [f for f in runs.SAVED if os.path.lexists(os.path.join(args.out_dir, f))]
-        if held:
-            raise run_state.OutputError(
-                f"--out-dir {args.out_dir} already holds a run ({', '.join(held)}): continue "
-                "it with --resume, or pick a new folder (--overwrite replaces it)"
-            )
-    run_state.prepare_out_dir(args.out_dir)
-    return made
+        return made_root, True
+    if not os.path.lexists(args.out_dir):
+        return False, True
+    held = [f for f in runs.SAVED if os.path.lexists(os.path.join(args.out_dir, f))]
+    if held and not args.resume and not args.overwrite:
+        raise run_state.OutputError(
+            f"--out-dir {args.out_dir} already holds a run ({', '.join(held)}): continue "
+            "it with --resume, or pick a new folder (--overwrite replaces it)"
+        )
+    return False, False
 
 
 def _start(args, config, stop: StopSignals) -> int:

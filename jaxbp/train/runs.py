@@ -21,6 +21,7 @@ from jaxbp._files import OutputError
 
 __all__ = [
     "ROOT",
+    "SAVED",
     "new_run_dir",
     "point_latest",
     "discard_unsaved",
