@@ -332,15 +332,20 @@ def _run(args, stop: StopSignals) -> int:
     writes = bool(args.out_dir != "" and not args.evaluate)
     args.new_run_dir = None  # a folder of runs/, which runs/latest follows once it saves
     made_root, made_dir = _out_dir(args, config) if writes else (False, False)
-    try:
-        if writes:
-            run_state.prepare_out_dir(args.out_dir)  # before anything slow
-        return _start(args, config, stop)
-    finally:
+
+    def clean_up() -> None:
         if writes:
             run_state.release_out_dir(args.out_dir)  # and its .lock file
         if made_dir:
             runs.discard_unsaved(args.out_dir, runs.ROOT if made_root else None)
+
+    try:
+        if writes:
+            run_state.prepare_out_dir(args.out_dir)  # before anything slow
+            _refuse_a_run(args)  # (a folder in use said so first)
+        return _start(args, config, stop, clean_up)
+    finally:
+        clean_up()
 
 
 def _resumed_config(args) -> dict:
@@ -362,31 +367,33 @@ def _resumed_config(args) -> dict:
 
 
 def _out_dir(args, config) -> tuple[bool, bool]:
-    """Settle ``args.out_dir``: a new folder in runs/ when none is given, and never a
-    folder holding a run without ``--resume`` or ``--overwrite``.  Returns whether this
-    command makes runs/ and the folder."""
-    from jaxbp.train import run_state
-
+    """Settle ``args.out_dir`` (a new folder in runs/ when none is given); returns
+    whether this command makes runs/ and the folder."""
     if args.out_dir is None:
         made_root = not os.path.isdir(runs.ROOT)
         args.out_dir = args.new_run_dir = runs.new_run_dir(config.model)
         return made_root, True
-    if not os.path.lexists(args.out_dir):
-        return False, True
+    return False, not os.path.lexists(args.out_dir)
+
+
+def _refuse_a_run(args) -> None:
+    """Never a folder holding a run (or a params.npz or metrics.json) without
+    ``--resume`` or ``--overwrite``: :class:`jaxbp._files.OutputError`, exit 5."""
+    from jaxbp.train import run_state
+
     held = [f for f in runs.SAVED if os.path.lexists(os.path.join(args.out_dir, f))]
     if held and not args.resume and not args.overwrite:
         raise run_state.OutputError(
             f"--out-dir {args.out_dir} already holds a run ({', '.join(held)}): continue "
             "it with --resume, or pick a new folder (--overwrite replaces it)"
         )
-    return False, False
 
 
-def _start(args, config, stop: StopSignals) -> int:
+def _start(args, config, stop: StopSignals, clean_up: Callable[[], None]) -> int:
     from jaxbp.train import devices, saved_run
     from jaxbp.train.config import as_flag
 
-    devices.initialize_distributed(args.distributed_timeout)
+    devices.initialize_distributed(args.distributed_timeout, on_abort=clean_up)
     devices.check_backend()
     if config is not None:
         try:
