@@ -198,7 +198,7 @@ def dispatch_chunk(run: Run, n: int) -> tuple:
         out = run.chunk(*run.chunk_args(n))
     losses = out[-1]
     ended = _Background(lambda: (losses.block_until_ready(), time.perf_counter())[1])
-    return t0, ended, out
+    return t0, run.metrics["eval_s"], ended, out
 
 
 def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
@@ -209,10 +209,14 @@ def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
     the first such step raises :class:`Diverged`, keeping the chunk's start, which the
     previous chunk (or the validated flags, or the checked checkpoint) left finite.
     """
-    t0, ended, (params, state, opt_state, losses) = dispatched
+    t0, eval_s, ended, (params, state, opt_state, losses) = dispatched
     with out_of_memory(run.config):
         losses = np.asarray(losses[:n])  # waits for the chunk
-        dt = ended.result() - t0  # the chunk's own time (an evaluation may have run beside it)
+        dt = ended.result() - t0  # the chunk's own time, dispatch to end
+    # The wait for the evaluation running beside the chunk (finish_eval, just after the
+    # dispatch) overlapped it: only what outlasted the chunk is the evaluation's own
+    # time, so that steps_s + eval_s stays the loop's wall time.
+    run.metrics["eval_s"] -= min(run.metrics["eval_s"] - eval_s, dt)
     run.metrics["steps_s"] += dt
     run.session_s += dt
     run.session_steps += n
