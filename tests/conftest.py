@@ -151,8 +151,8 @@ def _have_mnist() -> bool:
 
 
 # ---- the checkout stays as it was -----------------------------------------------------
-#: What the checkout may gain while the tests run: Python's bytecode and pytest's cache.
-NOT_THE_TESTS = {".git", "__pycache__", ".pytest_cache"}
+#: What the checkout may gain while the tests run: bytecode and the tools' caches.
+NOT_THE_TESTS = {".git", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
 
 def checkout_root() -> Path | None:
