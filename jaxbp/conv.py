@@ -14,7 +14,9 @@ book's class keeps on ``self``:
 
 The book also keeps ``self.x``, but only for its shape in ``col2im``; shapes
 are static in JAX, so the shape travels with the rule as a static argument
-(``_Geometry``) and ``x`` itself is not stored.
+(``_Geometry``) and ``x`` itself is not stored.  Inside ``jax.shard_map`` the
+convolution's inputs enter its rule with one varying-axes type
+(:func:`jaxbp._cotangents.alike`), so each derivative comes back typed like its input.
 
 Layouts (the same numbers as the book's, arranged for speed on a CPU): the
 convolution keeps ``col.T`` ``(C*FH*FW, N*out_h*out_w)`` and computes
@@ -42,6 +44,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxbp._cotangents import alike
 from jaxbp.im2col import (  # 7.4.3, the book's common/util.py
     _check_images,
     _check_stride_pad,
@@ -177,7 +180,7 @@ def convolution(
         )
     dtype = jnp.result_type(x, W, b)
     geometry = _Geometry(tuple(x.shape), W.shape[2], W.shape[3], stride, pad)
-    return _convolution(x.astype(dtype), W.astype(dtype), b.astype(dtype), geometry)
+    return _convolution(*alike(x.astype(dtype), W.astype(dtype), b.astype(dtype)), geometry)
 
 
 # ---- Max pooling (7.4.4) --------------------------------------------------------------

@@ -13,6 +13,8 @@ composed from these nodes then runs exactly the book's backward pass
 
 Both accept scalars or arrays of the same shape; broadcasting is refused so
 that the backward rule never has to un-broadcast (and never silently does).
+Inside ``jax.shard_map`` both inputs enter the rule with one varying-axes type
+(:func:`jaxbp._cotangents.alike`), so each derivative comes back typed like its input.
 
 The book's two shopping examples (5.4.1 ``buy_apple.py``, 5.4.2
 ``buy_apple_orange.py``) are :func:`buy_apple` and :func:`buy_apple_orange`:
@@ -28,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
+
+from jaxbp._cotangents import alike
 
 if TYPE_CHECKING:  # drawing imports graphviz; only draw() and explore() need it
     from jaxbp.drawing import Drawing
@@ -79,7 +83,7 @@ def add(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> [float(g) for g in jax.grad(add, argnums=(0, 1))(200.0, 450.0)]  # dout * 1, twice
     [1.0, 1.0]
     """
-    return _add(*_check_pair("add", x, y))
+    return _add(*alike(*_check_pair("add", x, y)))
 
 
 # ---- MulLayer (5.4.1) -------------------------------------------------------
@@ -111,7 +115,7 @@ def mul(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> [float(g) for g in jax.grad(mul, argnums=(0, 1))(100.0, 2.0)]  # dout * y, dout * x
     [2.0, 100.0]
     """
-    return _mul(*_check_pair("mul", x, y))
+    return _mul(*alike(*_check_pair("mul", x, y)))
 
 
 # ---- the shopping examples (5.4.1, 5.4.2) ------------------------------------

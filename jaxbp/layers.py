@@ -23,7 +23,11 @@ to the layer before it.
 Public functions validate shapes and dtypes (once, at trace time), promote the
 inputs to a common floating dtype, and then call the private ``custom_vjp``
 function; dtype promotions therefore happen outside the rule and ``jax.grad``
-casts each gradient back to its input's dtype.
+casts each gradient back to its input's dtype.  Inside ``jax.shard_map`` the inputs
+of a rule also enter it with one varying-axes type (:func:`jaxbp._cotangents.alike`):
+the derivative of a replicated ``W`` is then summed over the batch shards, as JAX
+does for plain ``jnp`` code.  (A rule of one input needs nothing: its cotangent has
+its output's type, which is its input's.)
 
 The plain-jnp twins used by the tests live in :mod:`jaxbp.reference`.
 """
@@ -36,6 +40,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxbp._cotangents import alike
 from jaxbp.labels import check_batch, check_labels, target_rows
 
 __all__ = [
@@ -246,7 +251,7 @@ def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
             f"{W.shape}, got {b.shape}"
         )
     dtype = jnp.result_type(x, W, b)
-    return _affine(x.astype(dtype), W.astype(dtype), b.astype(dtype))
+    return _affine(*alike(x.astype(dtype), W.astype(dtype), b.astype(dtype)))
 
 
 # ---- Softmax-with-Loss (5.6.3) ----------------------------------------------
@@ -380,6 +385,6 @@ def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
     x = as_floating("softmax_with_loss", "x", x)
     x, t = _batch_of_logits("softmax_with_loss", x, t)
     if jnp.issubdtype(t.dtype, jnp.integer):
-        return _softmax_with_loss(x, t.astype(jnp.int32))
+        return _softmax_with_loss(*alike(x, t.astype(jnp.int32)))
     dtype = jnp.result_type(x, t)
-    return _softmax_with_loss(x.astype(dtype), t.astype(dtype))
+    return _softmax_with_loss(*alike(x.astype(dtype), t.astype(dtype)))

@@ -16,13 +16,19 @@ decision) go to a temporary folder per process, never the user's ``~/.cache``, a
 the folder is removed when the process's tests end.  MNIST is looked for before the
 caches move: found in the user's cache folder, it is passed on to the tests (and the
 processes they start) as ``$JAXBP_DATA_DIR``, which the loader only reads from.
+
+The tests never write into the checkout: every file a test makes goes to its own
+temporary folder.  The session compares the checkout's files before and after
+(:func:`checkout_files`) and fails, naming each file, if anything changed.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +56,8 @@ _find_users_mnist()
 # under a test's load must not stick to the machine.  Removed when the tests end.
 _CACHE = tempfile.mkdtemp(prefix="jaxbp-tests-cache-")
 os.environ["XDG_CACHE_HOME"] = _CACHE
+# Hypothesis's examples and constants go there too, not to .hypothesis/ in the checkout.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(_CACHE, "hypothesis")
 
 DATA_DIR = os.environ.get("JAXBP_DATA_DIR")
 
@@ -128,12 +136,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a long test file (see tests/conftest.py SLOW)")
 
 
-def pytest_sessionfinish(session, exitstatus):
-    # here, not only at unconfigure: an xdist worker reports its end after this hook and
-    # may be stopped before it unconfigures
-    shutil.rmtree(_CACHE, ignore_errors=True)
-
-
 def pytest_unconfigure(config):
     shutil.rmtree(_CACHE, ignore_errors=True)
 
@@ -196,3 +198,101 @@ def jax_config_kept():
     saved = jax.config.jax_enable_x64
     yield
     jax.config.update("jax_enable_x64", saved)
+
+
+# ---- the checkout stays as it was -----------------------------------------------------
+#: What the checkout may gain while the tests run: bytecode and the tools' caches.
+NOT_THE_TESTS = {".git", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def checkout_root() -> Path | None:
+    """The git checkout these tests are in, or None (an unpacked sdist, no git)."""
+    here = Path(__file__).resolve().parents[1]
+    try:
+        r = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(r.stdout.strip()) if r.returncode == 0 and r.stdout.strip() else None
+
+
+def checkout_files(root: Path) -> dict[str, tuple]:
+    """``{relative path: (kind, size, mtime_ns or link target)}`` of everything in the
+    checkout, ignored files included (``runs/`` is ignored by git), less
+    :data:`NOT_THE_TESTS` and virtual environments (a folder with ``pyvenv.cfg``)."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in NOT_THE_TESTS and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        ]
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if os.path.islink(path):
+                entry = ("link", 0, os.readlink(path))
+            elif name in dirs:
+                entry = ("folder", 0, 0)
+            else:
+                entry = ("file", st.st_size, st.st_mtime_ns)
+            found[os.path.relpath(path, root)] = entry
+    return found
+
+
+def checkout_changes(before: dict, after: dict) -> list[str]:
+    """One line per path added, removed or changed between two :func:`checkout_files`."""
+    lines = []
+    for path in sorted(set(before) | set(after)):
+        if path not in before:
+            lines.append(f"added {path}")
+        elif path not in after:
+            lines.append(f"removed {path}")
+        elif before[path] != after[path]:
+            lines.append(f"changed {path}")
+    return lines
+
+
+def _controller(config) -> bool:
+    return not hasattr(config, "workerinput")  # pytest-xdist's workers have it
+
+
+def pytest_sessionstart(session):
+    if _controller(session.config):
+        root = checkout_root()
+        session.config.stash[_CHECKOUT] = (root, checkout_files(root) if root else None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # the cache folder goes here, not only at unconfigure: an xdist worker reports its end
+    # after this hook and may be stopped before it unconfigures
+    shutil.rmtree(_CACHE, ignore_errors=True)
+    if not _controller(session.config) or _CHECKOUT not in session.config.stash:
+        return
+    root, before = session.config.stash[_CHECKOUT]
+    if root is None:
+        report = ["skipped: not in a git checkout, so there is no checkout to keep unchanged"]
+    else:
+        changes = checkout_changes(before, checkout_files(root))
+        report = [f"{root} unchanged by the tests"]
+        if changes:
+            report = [f"FAILED: the tests changed {root}:", *changes[:20]]
+            report += [f"... and {len(changes) - 20} more"] if len(changes) > 20 else []
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    session.config.stash[_REPORT] = report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    report = config.stash.get(_REPORT, None)
+    if report:
+        terminalreporter.write_sep("-", "checkout check")
+        for line in report:
+            terminalreporter.write_line(line)
+
+
+_CHECKOUT = pytest.StashKey[tuple]()
+_REPORT = pytest.StashKey[list]()

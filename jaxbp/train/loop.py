@@ -43,19 +43,21 @@ def fit(
     progress: bool = True,
     resume: bool = False,
     should_stop: Callable[[], str | None] = lambda: None,
+    on_save: Callable[[], None] = lambda: None,
 ) -> dict:
     """Train; returns ``{"params", "state", "metrics"}``.
 
     ``data``: a dict from :func:`load_data` (loaded from ``config.dataset`` when
     ``None``).  With ``out_dir`` the run (``params.npz``, ``metrics.json``, and at the
-    end ``training.png``) is saved after every evaluation; ``resume=True`` continues
-    the run saved there.  ``should_stop()`` is asked between chunks; a non-``None``
-    answer (e.g. ``"SIGTERM"``) stops the run after saving it.  A non-finite loss
-    raises :class:`Diverged` after saving the last finite state.
+    end ``training.png``) is saved after every evaluation, and ``on_save()`` called
+    after each save; ``resume=True`` continues the run saved there.  ``should_stop()``
+    is asked between chunks; a non-``None`` answer (e.g. ``"SIGTERM"``) stops the run
+    after saving it.  A non-finite loss raises :class:`Diverged` after saving the last
+    finite state.
     """
     config.validate()
     data = load_data(config.dataset, data_dir, progress) if data is None else prepare_data(data)
-    run = start_run(config, data, out_dir, resume, log)
+    run = start_run(config, data, out_dir, resume, log, on_save)
     try:
         _loop(run, should_stop, log, progress)
         save(run, final=True)

@@ -38,6 +38,7 @@ __all__ = [
     "check_resume",
     "resume",
     "check_meta",
+    "with_eval_states",
     "RESUME_MUST_MATCH",
 ]
 
@@ -188,6 +189,7 @@ _RUN_LISTS = {  # metrics key -> what each entry must be
     "loss": "loss",
     "epoch_wall_s": "seconds",
 }
+_EVAL_STATES = {"eval_steps_done": "count", "eval_final": "flag"}  # absent before this version
 _RUN_NUMBERS = {"steps_s": "seconds", "eval_s": "seconds", "iter_per_epoch": "positive"}
 _RUN_TEXT = ("device",)
 
@@ -195,6 +197,8 @@ _RUN_TEXT = ("device",)
 def _entry_ok(value, kind: str) -> bool:
     if kind == "loss" and value is None:  # a non-finite loss, stored as null
         return True
+    if kind == "flag":
+        return isinstance(value, bool)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     if kind in ("count", "positive"):
@@ -216,11 +220,11 @@ def _check_metrics(metrics, step, path) -> None:
     missing = [k for k in wanted if k not in metrics]
     if missing:
         bad(f"lack {', '.join(missing)}")
-    for key, kind in wanted.items():
+    for key, kind in {**wanted, **_EVAL_STATES}.items():
         if key not in metrics:
             continue
         value = metrics[key]
-        if key in _RUN_LISTS:
+        if key in _RUN_LISTS or key in _EVAL_STATES:
             if not isinstance(value, list):
                 bad(f"{key} must be a list, got {_kind(value)}")
             wrong = [v for v in value if not _entry_ok(v, kind)][:1]
@@ -234,16 +238,40 @@ def _check_metrics(metrics, step, path) -> None:
 
 
 def _check_metric_lengths(metrics: dict, step, bad) -> None:
-    evals = [len(metrics[k]) for k in ("eval_steps", "train_acc", "test_acc") if k in metrics]
+    names = [k for k in ("eval_steps", *_EVAL_STATES, "train_acc", "test_acc") if k in metrics]
+    evals = [len(metrics[k]) for k in names]
     if len(set(evals)) > 1:
-        bad(f"eval_steps, train_acc and test_acc differ in length ({evals})")
+        bad(f"{', '.join(names[:-1])} and {names[-1]} differ in length ({evals})")
     if step is None:
         return
     if "loss" in metrics and len(metrics["loss"]) != step:
         bad(f"loss has {len(metrics['loss'])} entries for {step} steps")
-    late = [s for s in metrics.get("eval_steps", []) if s > step]
-    if late:
-        bad(f"eval_steps {late[0]} is after the saved step {step}")
+    for key in ("eval_steps", "eval_steps_done"):
+        late = [s for s in metrics.get(key, []) if s > step]
+        if late:
+            bad(f"{key} {late[0]} is after the saved step {step}")
+
+
+def with_eval_states(metrics: dict, step: int) -> dict:
+    """``metrics`` with each evaluation's state: ``eval_steps_done`` and ``eval_final``
+    (:func:`jaxbp.train.run.finish_eval`), rebuilt from the labels for a run saved
+    before they were recorded.
+
+    The book's labels ``i`` are multiples of ``iter_per_epoch``, after ``i + 1`` steps;
+    any other label, and one equal to the saved step, is a run's final evaluation,
+    after as many steps as it says (the versions that wrote no states kept no other).
+
+    >>> m = {"eval_steps": [0, 100, 150], "iter_per_epoch": 100}
+    >>> s = with_eval_states(m, 150)
+    >>> s["eval_steps_done"], s["eval_final"]
+    ([1, 101, 150], [False, False, True])
+    """
+    if all(k in metrics for k in _EVAL_STATES):
+        return metrics
+    ipe = metrics["iter_per_epoch"]
+    final = [at % ipe != 0 or at == step for at in metrics["eval_steps"]]
+    done = [at if f else at + 1 for at, f in zip(metrics["eval_steps"], final)]
+    return dict(metrics, eval_steps_done=done, eval_final=final)
 
 
 # ---- the arrays -----------------------------------------------------------------------
@@ -387,7 +415,7 @@ def resume(
     """
     params, state, opt_state, step, metrics = _load_run(out_dir, config, model, opt_state)
     metrics = dict(
-        metrics,
+        with_eval_states(metrics, step),
         config=dataclasses.asdict(config),
         interrupted=False,
         start_step=step,
@@ -398,13 +426,15 @@ def resume(
 
 
 def _load_run(out_dir, config: Config, model: models.Model, opt_state: Any) -> tuple:
+    from jaxbp.train.config import as_flag
+
     if not out_dir:
         raise run_state.CheckpointError("--resume needs --out-dir, the folder of the run")
     path = os.path.join(out_dir, "params.npz")
     meta = check_meta(run_state.read_checkpoint_meta(path), path, run=True)
     saved_config = _config_from_meta(meta, path)
     clash = [
-        f"{k} (saved {getattr(saved_config, k)!r}, now {getattr(config, k)!r})"
+        f"{as_flag(k)} (saved {getattr(saved_config, k)!r}, now {getattr(config, k)!r})"
         for k in RESUME_MUST_MATCH
         if getattr(saved_config, k) != getattr(config, k)
     ]
