@@ -315,3 +315,24 @@ got 18446744073709551616
     if not 0 <= int(key) < SEED_LIMIT:
         raise ValueError(f"{must}, got {key}")
     return jax.random.PRNGKey(int(key))
+
+
+def check_pair(name: str, x, y):
+    """``x``, ``y`` of one shape and a common floating dtype, for the book's nodes (5.4).
+
+    >>> [a.dtype.name for a in check_pair("mul", jnp.ones(2), jnp.ones(2, jnp.float16))]
+    ['float32', 'float32']
+    """
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if jnp.shape(x) != jnp.shape(y):
+        raise ValueError(
+            f"{name}: x and y must have the same shape, got {jnp.shape(x)} and "
+            f"{jnp.shape(y)} (broadcasting is not part of the book's node)"
+        )
+    for arg, v in (("x", x), ("y", y)):
+        if not jnp.issubdtype(v.dtype, jnp.inexact):
+            raise TypeError(
+                f"{name}: {arg} must be floating point to be differentiated, got dtype {v.dtype}"
+            )
+    dtype = jnp.result_type(x, y)
+    return x.astype(dtype), y.astype(dtype)

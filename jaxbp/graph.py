@@ -28,9 +28,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
-import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxbp import _checks
 from jaxbp._cotangents import alike
 
 if TYPE_CHECKING:  # drawing imports graphviz; only draw() and explore() need it
@@ -38,22 +38,6 @@ if TYPE_CHECKING:  # drawing imports graphviz; only draw() and explore() need it
     from jaxbp.explore import Explorer
 
 __all__ = ["add", "mul", "buy_apple", "buy_apple_orange", "draw", "explore"]
-
-
-def _check_pair(name: str, x, y):
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    if jnp.shape(x) != jnp.shape(y):
-        raise ValueError(
-            f"{name}: x and y must have the same shape, got {jnp.shape(x)} and "
-            f"{jnp.shape(y)} (broadcasting is not part of the book's node)"
-        )
-    for arg, v in (("x", x), ("y", y)):
-        if not jnp.issubdtype(v.dtype, jnp.inexact):
-            raise TypeError(
-                f"{name}: {arg} must be floating point to be differentiated, got dtype {v.dtype}"
-            )
-    dtype = jnp.result_type(x, y)
-    return x.astype(dtype), y.astype(dtype)
 
 
 # ---- AddLayer (5.4.2) -------------------------------------------------------
@@ -83,7 +67,7 @@ def add(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> [float(g) for g in jax.grad(add, argnums=(0, 1))(200.0, 450.0)]  # dout * 1, twice
     [1.0, 1.0]
     """
-    return _add(*alike(*_check_pair("add", x, y)))
+    return _add(*alike(*_checks.check_pair("add", x, y)))
 
 
 # ---- MulLayer (5.4.1) -------------------------------------------------------
@@ -115,7 +99,7 @@ def mul(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> [float(g) for g in jax.grad(mul, argnums=(0, 1))(100.0, 2.0)]  # dout * y, dout * x
     [2.0, 100.0]
     """
-    return _mul(*alike(*_check_pair("mul", x, y)))
+    return _mul(*alike(*_checks.check_pair("mul", x, y)))
 
 
 # ---- the shopping examples (5.4.1, 5.4.2) ------------------------------------

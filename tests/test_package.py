@@ -213,3 +213,29 @@ def test_every_example_runs_but_those_denied_with_a_reason():
         assert path.is_file(), module
         assert ">>>" in path.read_text(encoding="utf-8"), f"{module} has no example to deny"
         assert len(why.split()) >= 5, f"{module}: say why its examples cannot run"
+
+
+def _private_imports(sources: dict[str, str]) -> list[str]:
+    """``from jaxbp.X import _name`` between library modules (a private module itself,
+    ``from jaxbp import _checks``, is the shared helpers' home and allowed)."""
+    found = []
+    for module, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jaxbp"):
+                for alias in node.names:
+                    target = f"{node.module}.{alias.name}"
+                    is_module = (PACKAGE.parent / (target.replace(".", "/") + ".py")).is_file()
+                    private = alias.name.startswith("_") and not alias.name.startswith("__")
+                    if private and not is_module:
+                        found.append(f"{module}: from {node.module} import {alias.name}")
+    return found
+
+
+def test_no_private_name_is_imported_across_modules():
+    sources = {
+        p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(PACKAGE.rglob("*.py"))
+    }
+    assert _private_imports(sources) == []
+    planted = {"jaxbp/forward.py": "from jaxbp.layers import as_batch, _as_batch\n"}
+    assert _private_imports(planted) == ["jaxbp/forward.py: from jaxbp.layers import _as_batch"]
