@@ -20,7 +20,7 @@ import pytest
 
 from jaxbp import train
 from jaxbp.mnist.synthetic import synthetic_mnist
-from jaxbp.train import models, run_state, saved_run
+from jaxbp.train import checkpoint, models, runs, saved_run
 from jaxbp.train.cli import EXIT_CODES
 from jaxbp.train.step import initial_state, make_train_chunk
 
@@ -373,9 +373,9 @@ def test_resume_with_nan_adam_moments_keeps_the_good_checkpoint(tmp_path):
     write(path, arrays, meta)
     tampered = sha(path)
     longer = train.Config(**{**vars(MLN), "iters": 60})
-    with pytest.raises(run_state.CheckpointError, match="holds non-finite values"):
+    with pytest.raises(checkpoint.CheckpointError, match="holds non-finite values"):
         saved_run.check_resume(str(tmp_path), longer)
-    with pytest.raises(run_state.CheckpointError, match="holds non-finite values"):
+    with pytest.raises(checkpoint.CheckpointError, match="holds non-finite values"):
         train.fit(longer, data=synthetic(), out_dir=str(tmp_path), resume=True, **QUIET)
     assert sha(path) == tampered != good
 
@@ -439,11 +439,11 @@ def test_stale_temp_files_are_removed_once_the_lock_is_held(tmp_path):
     kept = [".notes.tmp", "params.npz.tmp", ".params.npz.backup"]
     for name in stale + kept:
         (tmp_path / name).write_text("x")
-    run_state.prepare_out_dir(tmp_path)
+    runs.prepare_out_dir(tmp_path)
     try:
         assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".lock") == sorted(kept)
     finally:
-        run_state.release_out_dir(tmp_path)
+        runs.release_out_dir(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from jaxbp._files import OutputError
 from jaxbp.train import runs
 
 if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
@@ -240,11 +241,10 @@ def _error(message: str, code: int) -> int:
 
 
 def _classify(e: BaseException) -> str | None:
-    from jaxbp._files import OutputError
     from jaxbp.mnist import DatasetError
-    from jaxbp.train import Diverged
+    from jaxbp.train.checkpoint import CheckpointError
     from jaxbp.train.devices import DeviceError
-    from jaxbp.train.run_state import CheckpointError
+    from jaxbp.train.run import Diverged
 
     for kind, types in (
         ("usage", UsageError),
@@ -320,7 +320,6 @@ def exit_fast(code: int) -> NoReturn:
 def _run(args, stop: StopSignals) -> int:
     """The command, in its folder: a folder this command made and a failed start left
     unsaved is removed again (:func:`jaxbp.train.runs.discard_unsaved`)."""
-    from jaxbp.train import run_state
 
     saved = None
     if args.resume:
@@ -335,13 +334,13 @@ def _run(args, stop: StopSignals) -> int:
 
     def clean_up() -> None:
         if writes:
-            run_state.release_out_dir(args.out_dir)  # and its .lock file
+            runs.release_out_dir(args.out_dir)  # and its .lock file
         if made_dir:
             runs.discard_unsaved(args.out_dir, runs.ROOT if made_root else None)
 
     try:
         if writes:
-            run_state.prepare_out_dir(args.out_dir)  # before anything slow
+            runs.prepare_out_dir(args.out_dir)  # before anything slow
             _refuse_a_run(args)  # (a folder in use said so first)
         return _start(args, config, stop, clean_up)
     finally:
@@ -379,11 +378,10 @@ def _out_dir(args, config) -> tuple[bool, bool]:
 def _refuse_a_run(args) -> None:
     """Never a folder holding a run (or a params.npz or metrics.json) without
     ``--resume`` or ``--overwrite``: :class:`jaxbp._files.OutputError`, exit 5."""
-    from jaxbp.train import run_state
 
     held = [f for f in runs.SAVED if os.path.lexists(os.path.join(args.out_dir, f))]
     if held and not args.resume and not args.overwrite:
-        raise run_state.OutputError(
+        raise OutputError(
             f"--out-dir {args.out_dir} already holds a run ({', '.join(held)}): continue "
             "it with --resume, or pick a new folder (--overwrite replaces it)"
         )
@@ -413,23 +411,26 @@ def _start(args, config, stop: StopSignals, clean_up: Callable[[], None]) -> int
 
 
 def _evaluate(args) -> int:
-    from jaxbp import train
+    from jaxbp.train.data import load_data
+    from jaxbp.train.evaluation import evaluate
+    from jaxbp.train.saved_run import load_params
 
     path = runs.checkpoint_path(args.evaluate)
-    params, state, config, meta = train.load_params(path)
+    params, state, config, meta = load_params(path)
     print(f"evaluating {path}: {runs.describe(config, meta.get('step'))}")
-    data = train.load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
-    tr = train.evaluate(params, data["x_train"], data["t_train"], config, state)
-    te = train.evaluate(params, data["x_test"], data["t_test"], config, state)
+    data = load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
+    tr = evaluate(params, data["x_train"], data["t_train"], config, state)
+    te = evaluate(params, data["x_test"], data["t_test"], config, state)
     print(f"{path} (step {meta.get('step')}): train acc, test acc | {tr:.4f}, {te:.4f}")
     return 0
 
 
 def _train(args, config, stop: StopSignals) -> int:
-    from jaxbp import train
+    from jaxbp.train.data import load_data
+    from jaxbp.train.loop import fit
 
     t0 = time.perf_counter()
-    data = train.load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
+    data = load_data(config.dataset, args.data_dir, not args.quiet, "--data-dir")
     stop.check()
     if args.resume:
         print(f"resuming {args.out_dir}: {runs.describe(config)}")
@@ -438,7 +439,7 @@ def _train(args, config, stop: StopSignals) -> int:
 
         print_gradient_check(data["x_train"][:3], data["t_train"][:3])
         stop.check()
-    result = train.fit(
+    result = fit(
         config,
         data=data,
         out_dir=args.out_dir or None,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxbp.train import run_state
+from jaxbp.train import runs
 from jaxbp.train.config import Config
 from jaxbp.train.data import load_data, prepare_data
 from jaxbp.train.run import adopt_chunk, dispatch_chunk, finish_eval, save, start_eval
@@ -63,7 +63,7 @@ def fit(
         save(run, final=True)
     finally:
         if run.out_dir:
-            run_state.release_out_dir(run.out_dir)  # a finished run no longer holds its folder
+            runs.release_out_dir(run.out_dir)  # a finished run no longer holds its folder
     return run.result()
 
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxbp.train import devices, models, run_state, saved_run, xla_options
+from jaxbp.train import devices, models, runs, saved_run, xla_options
 from jaxbp.train.config import Config
 from jaxbp.train.evaluation import make_evaluation
 from jaxbp.train.step import initial_state, make_train_chunk
@@ -117,7 +117,7 @@ def start(
     if mesh is not None and jax.process_index() != 0:
         out_dir = None  # process 0 writes the outputs
     if out_dir:
-        run_state.prepare_out_dir(out_dir)
+        runs.prepare_out_dir(out_dir)
     with out_of_memory(config):
         arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
         ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
