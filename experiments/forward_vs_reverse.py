@@ -32,19 +32,16 @@ import os
 import platform
 import resource
 import statistics
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from bench.harness import interleaved, timed  # experiments/ is the script's own folder
 from jax.flatten_util import ravel_pytree
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "bench"))
-from harness import interleaved, timed  # noqa: E402
-
-from jaxbp import forward, two_layer_net  # noqa: E402
-from jaxbp.numerical import enable_x64, numerical_gradient  # noqa: E402
+from jaxbp import forward, two_layer_net
+from jaxbp.numerical import enable_x64, numerical_gradient
 
 SIZES, BATCH = (784, 50, 10), 100
 

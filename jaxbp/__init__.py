@@ -4,6 +4,7 @@ The table of contents, in the book's order (the book's ``common/`` is this folde
 
   numerical        4.4      numerical_gradient: the witness every rule is checked against
   graph            5.1-5.4  add and multiply nodes, the shopping examples, draw
+  trace            5.1-5.6  a function's graph as data: each edge's value and derivative
   drawing          5.1-5.6  the chapter's graph figures (Graphviz renders them)
   layers           5.5-5.6  relu, sigmoid, affine, softmax_with_loss
   labels           5.6.3    the one label check, one-hot rows, the accuracy test
@@ -23,6 +24,7 @@ The table of contents, in the book's order (the book's ``common/`` is this folde
   simple_conv_net  7.5      SimpleConvNet
   mnist            3.6.1    the data: load_mnist, verified
   train            5.7.4    the training loop, compiled, and everything around a run
+  notebooks                 the notebooks with jaxbp inside: python -m jaxbp.notebooks bundle
 
 ``import jaxbp`` is cheap: it imports no submodule (so neither JAX nor
 matplotlib nor graphviz).  Each submodule is imported on first use of
@@ -55,12 +57,14 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp import layers as layers
     from jaxbp import mnist as mnist
     from jaxbp import multi_layer_net as multi_layer_net
+    from jaxbp import notebooks as notebooks
     from jaxbp import numerical as numerical
     from jaxbp import optimizer as optimizer
     from jaxbp import reference as reference
     from jaxbp import rule_check as rule_check
     from jaxbp import simple_conv_net as simple_conv_net
     from jaxbp import techniques as techniques
+    from jaxbp import trace as trace
     from jaxbp import train as train
     from jaxbp import two_layer_net as two_layer_net
     from jaxbp import weight_init as weight_init

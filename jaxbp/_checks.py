@@ -11,6 +11,11 @@ Integers (sizes, strides, paddings) must be Python or NumPy integers: ``2.5``,
 ``2.0`` and ``"2"`` are refused rather than truncated or parsed.  Flags must be
 ``bool`` (a string ``"no"`` is not False).  Numbers must be real and, unless the
 range is bounded, finite; strings are refused rather than parsed.
+
+A number that may be traced (a dropout ratio, a weight-decay lambda) cannot raise
+under ``jit``: :func:`in_range` gives its check as a traced bool and
+:func:`nan_unless` turns what it multiplies into NaN where the check fails, in the
+value and in its derivatives, never a finite wrong number.
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ __all__ = [
     "non_negative_int",
     "boolean",
     "real",
+    "in_range",
+    "nan_unless",
     "int_tuple",
     "float_dtype",
     "float_arrays",
     "prng_key",
+    "stride_pad",
+    "images",
 ]
 
 SEED_LIMIT = 2**32
@@ -148,9 +157,10 @@ def real(
 
     Python and NumPy reals and 0-d real arrays pass; a ``bool``, a string or an
     array with axes is a ``TypeError``; NaN, an infinity or a value out of range is
-    a ``ValueError``.  A traced value passes unchecked when ``traced`` (it is only
-    multiplied), else it is a ``TypeError`` (it must be static).  ``must`` replaces
-    the description of the range in the message.
+    a ``ValueError``.  A traced value passes unchecked when ``traced`` (:func:`in_range`
+    and :func:`nan_unless` make it NaN where it is out of range), else it is a
+    ``TypeError`` (it must be static).  ``must`` replaces the description of the range
+    in the message.
 
     >>> real("dropout", "ratio", 0.5, low=0, high=1, high_open=True)
     0.5
@@ -179,6 +189,55 @@ def real(
     if not ok:
         raise ValueError(f"{name}: {arg} must be {desc}, got {_show(value)}")
     return value
+
+
+def in_range(
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Any:
+    """For a traced ``value``: whether it is finite and in the range, as a traced bool
+    (elementwise for an array).  Any other value is ``True``: :func:`real` has checked
+    it, with an error where it fails.
+
+    >>> in_range(0.5, low=0, high=1)
+    True
+    >>> jax.jit(lambda r: in_range(r, low=0, high=1, high_open=True))(jnp.array([0.5, 1.0]))
+    Array([ True, False], dtype=bool)
+    """
+    if not isinstance(value, jax.core.Tracer):
+        return True
+    ok = jnp.isfinite(value)
+    if low is not None:
+        ok = ok & (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok & (value < high if high_open else value <= high)
+    return ok
+
+
+def nan_unless(ok: Any, value: Any, dtype: Any = None) -> Any:
+    """``value`` (as ``dtype``) where ``ok``, NaN where not: ``value * (1 or NaN)``, so
+    that the derivatives through it are NaN there too.  ``ok`` ``True`` (from
+    :func:`in_range` of a checked value) returns ``value`` itself.
+
+    A boolean ``value`` (a mask, which has no derivative) is selected instead: XLA
+    rewrites ``float(mask) * y`` as ``mask ? y : 0``, which would drop the NaN.
+
+    >>> nan_unless(True, 0.5)
+    0.5
+    >>> nan_unless(jnp.array([True, False]), jnp.array([False, True]), jnp.float32)
+    Array([ 0., nan], dtype=float32)
+    """
+    if ok is True:
+        return value
+    value = jnp.asarray(value)
+    if value.dtype == jnp.bool_:
+        return jnp.where(ok, value.astype(dtype), jnp.nan).astype(dtype)
+    value = value.astype(dtype or value.dtype)
+    return value * jnp.where(ok, 1, jnp.nan).astype(value.dtype)
 
 
 def int_tuple(name: str, arg: str, value: Any, length: int | None = None, low: int = 1) -> tuple:
@@ -258,3 +317,55 @@ got 18446744073709551616
     if not 0 <= int(key) < SEED_LIMIT:
         raise ValueError(f"{must}, got {key}")
     return jax.random.PRNGKey(int(key))
+
+
+def check_pair(name: str, x, y):
+    """``x``, ``y`` of one shape and a common floating dtype, for the book's nodes (5.4).
+
+    >>> [a.dtype.name for a in check_pair("mul", jnp.ones(2), jnp.ones(2, jnp.float16))]
+    ['float32', 'float32']
+    """
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if jnp.shape(x) != jnp.shape(y):
+        raise ValueError(
+            f"{name}: x and y must have the same shape, got {jnp.shape(x)} and "
+            f"{jnp.shape(y)} (broadcasting is not part of the book's node)"
+        )
+    for arg, v in (("x", x), ("y", y)):
+        if not jnp.issubdtype(v.dtype, jnp.inexact):
+            raise TypeError(
+                f"{name}: {arg} must be floating point to be differentiated, got dtype {v.dtype}"
+            )
+    dtype = jnp.result_type(x, y)
+    return x.astype(dtype), y.astype(dtype)
+
+
+# ---- images and windows (chapter 7) ---------------------------------------------
+def stride_pad(name: str, stride, pad, **window) -> tuple[int, ...]:
+    """``(stride, pad, *window)`` as ints: ``stride >= 1``, ``pad >= 0``, each window size >= 1.
+
+    ``window`` names the layer's own sizes (``pool_h=2, pool_w=2``, ``filter_h=...``);
+    every value must be an integer (:func:`integer`), so ``2.5`` is
+    refused, never truncated.
+    """
+    stride = positive_int(name, "stride", stride)
+    pad = non_negative_int(name, "pad", pad)
+    return (stride, pad, *(positive_int(name, arg, v) for arg, v in window.items()))
+
+
+def images(name: str, shape, filter_h: int, filter_w: int, pad: int, what: str = "window") -> None:
+    """Images must be (N, C, H, W), N >= 1, and the window fit the padded image."""
+    if len(shape) != 4:
+        raise ValueError(f"{name}: x must be 4-D (N, C, H, W), got shape {tuple(shape)}")
+    N, C, H, W = shape
+    if N < 1 or C < 1:
+        raise ValueError(
+            f"{name}: x of shape {tuple(shape)} is empty (needs N >= 1 images of C >= 1 channels)"
+        )
+    if filter_h < 1 or filter_w < 1:
+        raise ValueError(f"{name}: {what} must be at least 1x1, got {filter_h}x{filter_w}")
+    if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
+        raise ValueError(
+            f"{name}: {what} {filter_h}x{filter_w} is larger than the padded input "
+            f"{H + 2 * pad}x{W + 2 * pad} (x of shape {tuple(shape)}, pad={pad})"
+        )

@@ -14,7 +14,9 @@ book's class keeps on ``self``:
 
 The book also keeps ``self.x``, but only for its shape in ``col2im``; shapes
 are static in JAX, so the shape travels with the rule as a static argument
-(``_Geometry``) and ``x`` itself is not stored.
+(``_Geometry``) and ``x`` itself is not stored.  Inside ``jax.shard_map`` the
+convolution's inputs enter its rule with one varying-axes type
+(:func:`jaxbp._cotangents.alike`), so each derivative comes back typed like its input.
 
 Layouts (the same numbers as the book's, arranged for speed on a CPU): the
 convolution keeps ``col.T`` ``(C*FH*FW, N*out_h*out_w)`` and computes
@@ -42,15 +44,13 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxbp import _checks
+from jaxbp._cotangents import alike
 from jaxbp.im2col import (  # 7.4.3, the book's common/util.py
-    _check_images,
-    _check_stride_pad,
-    _col2im,
-    _col2im_t,
-    _im2col,
-    _im2col_t,
     col2im,
+    col2im_t,
     im2col,
+    im2col_t,
     output_size,
 )
 from jaxbp.layers import as_floating
@@ -111,7 +111,7 @@ def _convolution_fwd(x, W, b, geometry):
     out_h, out_w = geometry.out_hw
     # self.col = col, kept as col.T (C*FH*FW, N*out_h*out_w): the same numbers,
     # laid out so that im2col is contiguous copies and both matmuls are fast.
-    col_t = _im2col_t(x, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad)
+    col_t = im2col_t(x, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad)
     col_W = W.reshape(FN, -1).T  # self.col_W = col_W
     if geometry.forward == "lax":  # the same sums by XLA's convolution (col: residual only)
         return _lax_convolution(x, W, b, geometry), (col_t, col_W)
@@ -134,7 +134,7 @@ def _convolution_bwd(geometry, res, dout):
     dcol_t = col_W @ dout_t  # dcol = np.dot(dout, self.col_W.T), transposed
     # dx = col2im(dcol, ...); not computed when x is not differentiated (the
     # network's input images): XLA drops it as dead code from the compiled step.
-    dx = _col2im_t(
+    dx = col2im_t(
         dcol_t,
         geometry.x_shape,
         geometry.filter_h,
@@ -194,7 +194,7 @@ def convolution(
     x = as_floating("convolution", "x", x)
     W = as_floating("convolution", "W", W)
     b = as_floating("convolution", "b", b)
-    stride, pad = _check_stride_pad("convolution", stride, pad)
+    stride, pad = _checks.stride_pad("convolution", stride, pad)
     if forward not in FORWARDS:
         raise ValueError(f"convolution: forward must be one of {list(FORWARDS)}, got {forward!r}")
     if W.ndim != 4:
@@ -206,7 +206,7 @@ def convolution(
             f"convolution: x of shape {x.shape} has {x.shape[1]} channels but "
             f"W of shape {W.shape} expects {W.shape[1]}"
         )
-    _check_images("convolution", x.shape, W.shape[2], W.shape[3], pad, what="filter")
+    _checks.images("convolution", x.shape, W.shape[2], W.shape[3], pad, what="filter")
     if b.shape != (W.shape[0],):
         raise ValueError(
             f"convolution: b must have shape ({W.shape[0]},) to match W of "
@@ -214,13 +214,13 @@ def convolution(
         )
     dtype = jnp.result_type(x, W, b)
     geometry = _Geometry(tuple(x.shape), W.shape[2], W.shape[3], stride, pad, forward)
-    return _convolution(x.astype(dtype), W.astype(dtype), b.astype(dtype), geometry)
+    return _convolution(*alike(x.astype(dtype), W.astype(dtype), b.astype(dtype)), geometry)
 
 
 # ---- Max pooling (7.4.4) --------------------------------------------------------------
 def _pool_windows(x, geometry):
     """(N*out_h*out_w*C, pool_h*pool_w): one row per (image, output pixel, channel)."""
-    col = _im2col(x, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad)
+    col = im2col_t(x, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad).T
     return col.reshape(-1, geometry.filter_h * geometry.filter_w)
 
 
@@ -295,9 +295,8 @@ def _max_pooling_bwd(geometry, arg_max, dout):
     at_max = arg_max[:, None] == jnp.arange(pool_size)
     dmax = jnp.where(at_max, dout[:, None], zero)
     dcol = dmax.reshape(N * out_h * out_w, C * pool_size)
-    dx = _col2im(
-        dcol, geometry.x_shape, geometry.filter_h, geometry.filter_w, geometry.stride, geometry.pad
-    )
+    g = geometry
+    dx = col2im_t(dcol.T, g.x_shape, g.filter_h, g.filter_w, g.stride, g.pad)
     return (dx,)
 
 
@@ -335,8 +334,8 @@ def max_pooling(x: ArrayLike, pool_h: int, pool_w: int, stride: int = 1, pad: in
            [0., 0.]], dtype=float32)
     """
     x = as_floating("max_pooling", "x", x)
-    stride, pad, pool_h, pool_w = _check_stride_pad(
+    stride, pad, pool_h, pool_w = _checks.stride_pad(
         "max_pooling", stride, pad, pool_h=pool_h, pool_w=pool_w
     )
-    _check_images("max_pooling", x.shape, pool_h, pool_w, pad)
+    _checks.images("max_pooling", x.shape, pool_h, pool_w, pad)
     return _max_pooling(x, _Geometry(tuple(x.shape), pool_h, pool_w, stride, pad))

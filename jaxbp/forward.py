@@ -45,10 +45,9 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxbp import layers
-from jaxbp.graph import _check_pair
-from jaxbp.labels import target_rows
-from jaxbp.layers import _as_batch, _batch_of_logits, _softmax_cross_entropy, as_floating
+from jaxbp import _checks, layers
+from jaxbp.labels import batch_of_logits, target_rows
+from jaxbp.layers import as_batch, as_floating, softmax_cross_entropy
 from jaxbp.two_layer_net import check_inputs
 
 __all__ = [
@@ -89,7 +88,7 @@ def add(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> float(z), float(dz)
     (650.0, 1.0)
     """
-    return _add(*_check_pair("add", x, y))
+    return _add(*_checks.check_pair("add", x, y))
 
 
 # ---- MulLayer (5.4.1), forward mode ------------------------------------------
@@ -116,7 +115,7 @@ def mul(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> float(z), float(dz)
     (200.0, 100.0)
     """
-    return _mul(*_check_pair("mul", x, y))
+    return _mul(*_checks.check_pair("mul", x, y))
 
 
 # ---- ReLU (5.5.1), forward mode ----------------------------------------------
@@ -177,13 +176,13 @@ def sigmoid(x: ArrayLike) -> jax.Array:
 # ---- Affine (5.6.1, 5.6.2), forward mode -------------------------------------
 @jax.custom_jvp
 def _affine(x, W, b):
-    out = _as_batch(x) @ W + b
+    out = as_batch(x) @ W + b
     return out[0] if x.ndim == 1 else out
 
 
 def _affine_jvp(primals, tangents):
     (x, W, b), (dx, dW, db) = primals, tangents  # self.x = x (and self.W)
-    dout = _as_batch(dx) @ W + _as_batch(x) @ dW + db  # eq. 5.13 forward: dX.W + X.dW + dB
+    dout = as_batch(dx) @ W + as_batch(x) @ dW + db  # eq. 5.13 forward: dX.W + X.dW + dB
     return _affine(x, W, b), dout[0] if x.ndim == 1 else dout
 
 
@@ -213,14 +212,14 @@ def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
 # ---- Softmax-with-Loss (5.6.3), forward mode ---------------------------------
 @jax.custom_jvp
 def _softmax_with_loss(x, t):
-    return _softmax_cross_entropy(x, target_rows(t, x.shape[-1], x.dtype))[0]
+    return softmax_cross_entropy(x, target_rows(t, x.shape[-1], x.dtype))[0]
 
 
 def _softmax_with_loss_jvp(primals, tangents):
     (x, t), (dx, dt) = primals, tangents
     n = x.shape[0]
     target = target_rows(t, x.shape[-1], x.dtype)  # self.t = t (one-hot rows)
-    log_y = _softmax_cross_entropy(x, target)[1]
+    log_y = softmax_cross_entropy(x, target)[1]
     y = jnp.exp(log_y)  # self.y = softmax(x)
     row_sum = jnp.sum(target, axis=-1, keepdims=True)
     dloss = jnp.sum((y * row_sum - target) * dx) / n  # figure 5-30: (y - t) / N, times dx
@@ -252,7 +251,7 @@ def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
     -0.0596
     """
     x = as_floating("softmax_with_loss", "x", x)
-    x, t = _batch_of_logits("softmax_with_loss", x, t)
+    x, t = batch_of_logits("softmax_with_loss", x, t)
     if jnp.issubdtype(t.dtype, jnp.integer):
         return _softmax_with_loss(x, t.astype(jnp.int32))
     dtype = jnp.result_type(x, t)

@@ -67,7 +67,10 @@ def gradient_check(
     two_layer_net.check_inputs("gradient_check", params, x, t)
     grads, diffs = jax.device_get(_three_gradients(params, x, t, float(h)))
     pairs = ("backprop-reference", "backprop-numerical", "reference-numerical")
-    table: dict[str, Any] = {k: {p: float(diffs[k][p]) for p in pairs} for k in params}
+    # the book's order (W1 b1 W2 b2), not the sorted order of a jitted dict
+    table: dict[str, Any] = {
+        k: {p: float(diffs[k][p]) for p in pairs} for k in two_layer_net.PARAM_KEYS
+    }
     table["grads"] = grads
     return table
 
@@ -171,7 +174,7 @@ def print_gradient_check(
 
 def __getattr__(name: str):
     """``check_rules`` and ``print_rule_check``, from :mod:`jaxbp.rule_check` on first use
-    (it imports the drawing code, which the trainer's start-up does not need)."""
+    (it imports the tracer, which the trainer's start-up does not need)."""
     if name in ("check_rules", "print_rule_check"):
         from jaxbp import rule_check
 

@@ -13,6 +13,8 @@ composed from these nodes then runs exactly the book's backward pass
 
 Both accept scalars or arrays of the same shape; broadcasting is refused so
 that the backward rule never has to un-broadcast (and never silently does).
+Inside ``jax.shard_map`` both inputs enter the rule with one varying-axes type
+(:func:`jaxbp._cotangents.alike`), so each derivative comes back typed like its input.
 
 The book's two shopping examples (5.4.1 ``buy_apple.py``, 5.4.2
 ``buy_apple_orange.py``) are :func:`buy_apple` and :func:`buy_apple_orange`:
@@ -26,30 +28,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
-import jax.numpy as jnp
 from jax.typing import ArrayLike
+
+from jaxbp import _checks
+from jaxbp._cotangents import alike
 
 if TYPE_CHECKING:  # drawing imports graphviz; only draw() and explore() need it
     from jaxbp.drawing import Drawing
     from jaxbp.explore import Explorer
 
 __all__ = ["add", "mul", "buy_apple", "buy_apple_orange", "draw", "explore"]
-
-
-def _check_pair(name: str, x, y):
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    if jnp.shape(x) != jnp.shape(y):
-        raise ValueError(
-            f"{name}: x and y must have the same shape, got {jnp.shape(x)} and "
-            f"{jnp.shape(y)} (broadcasting is not part of the book's node)"
-        )
-    for arg, v in (("x", x), ("y", y)):
-        if not jnp.issubdtype(v.dtype, jnp.inexact):
-            raise TypeError(
-                f"{name}: {arg} must be floating point to be differentiated, got dtype {v.dtype}"
-            )
-    dtype = jnp.result_type(x, y)
-    return x.astype(dtype), y.astype(dtype)
 
 
 # ---- AddLayer (5.4.2) -------------------------------------------------------
@@ -79,7 +67,7 @@ def add(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> [float(g) for g in jax.grad(add, argnums=(0, 1))(200.0, 450.0)]  # dout * 1, twice
     [1.0, 1.0]
     """
-    return _add(*_check_pair("add", x, y))
+    return _add(*alike(*_checks.check_pair("add", x, y)))
 
 
 # ---- MulLayer (5.4.1) -------------------------------------------------------
@@ -111,7 +99,7 @@ def mul(x: ArrayLike, y: ArrayLike) -> jax.Array:
     >>> [float(g) for g in jax.grad(mul, argnums=(0, 1))(100.0, 2.0)]  # dout * y, dout * x
     [2.0, 100.0]
     """
-    return _mul(*_check_pair("mul", x, y))
+    return _mul(*alike(*_checks.check_pair("mul", x, y)))
 
 
 # ---- the shopping examples (5.4.1, 5.4.2) ------------------------------------

@@ -5,7 +5,8 @@ shape ``(N * out_h * out_w, C * filter_h * filter_w)``, each row the filter wind
 flattened in ``(C, filter_h, filter_w)`` order.  ``col2im`` is its adjoint
 (``<im2col(x), c> == <x, col2im(c)>``): it adds every row back onto the pixels it
 came from, so overlapping windows sum.  Both are plain ``jnp`` (no custom rule):
-:mod:`jaxbp.conv`'s layers call the transposed forms ``_im2col_t`` / ``_col2im_t``.
+:mod:`jaxbp.conv`'s layers call the transposed forms :func:`im2col_t` / :func:`col2im_t`
+(public, outside ``__all__``, unchecked).
 
 Output size (eq. 7.1): ``out_h = (H + 2 * pad - filter_h) // stride + 1`` (floor, as
 the book's ``im2col``: a last partial window is dropped); padding is with zeros.
@@ -26,39 +27,6 @@ __all__ = ["im2col", "col2im", "output_size", "DERIVATION"]
 DERIVATION = DERIVATIONS["col2im"]
 
 
-# ---- validation ---------------------------------------------------------------
-def _check_stride_pad(name: str, stride, pad, **window) -> tuple[int, ...]:
-    """``(stride, pad, *window)`` as ints: ``stride >= 1``, ``pad >= 0``, each window size >= 1.
-
-    ``window`` names the layer's own sizes (``pool_h=2, pool_w=2``, ``filter_h=...``);
-    every value must be an integer (:func:`jaxbp._checks.integer`), so ``2.5`` is
-    refused, never truncated.
-    """
-    stride = _checks.positive_int(name, "stride", stride)
-    pad = _checks.non_negative_int(name, "pad", pad)
-    return (stride, pad, *(_checks.positive_int(name, arg, v) for arg, v in window.items()))
-
-
-def _check_images(
-    name: str, shape, filter_h: int, filter_w: int, pad: int, what: str = "window"
-) -> None:
-    """Images must be (N, C, H, W), N >= 1, and the window fit the padded image."""
-    if len(shape) != 4:
-        raise ValueError(f"{name}: x must be 4-D (N, C, H, W), got shape {tuple(shape)}")
-    N, C, H, W = shape
-    if N < 1 or C < 1:
-        raise ValueError(
-            f"{name}: x of shape {tuple(shape)} is empty (needs N >= 1 images of C >= 1 channels)"
-        )
-    if filter_h < 1 or filter_w < 1:
-        raise ValueError(f"{name}: {what} must be at least 1x1, got {filter_h}x{filter_w}")
-    if filter_h > H + 2 * pad or filter_w > W + 2 * pad:
-        raise ValueError(
-            f"{name}: {what} {filter_h}x{filter_w} is larger than the padded input "
-            f"{H + 2 * pad}x{W + 2 * pad} (x of shape {tuple(shape)}, pad={pad})"
-        )
-
-
 def output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
     """Eq. 7.1: ``(input_size + 2 * pad - filter_size) // stride + 1``.
 
@@ -69,8 +37,14 @@ def output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0
 
 
 # ---- im2col / col2im (7.4.3) ------------------------------------------------------
-def _im2col_t(x, filter_h, filter_w, stride, pad):
-    """``col.T``: ``(C * filter_h * filter_w, N * out_h * out_w)``, built row by row."""
+def im2col_t(x, filter_h, filter_w, stride, pad):
+    """``im2col``'s ``col.T``, unchecked: ``(C * filter_h * filter_w, N * out_h * out_w)``.
+
+    The form :mod:`jaxbp.conv`'s layers use (no transpose is built).
+
+    >>> im2col_t(jnp.arange(8.0).reshape(1, 2, 2, 2), 2, 2, 1, 0).shape
+    (8, 1)
+    """
     N, C, H, W = x.shape
     out_h = output_size(H, filter_h, stride, pad)
     out_w = output_size(W, filter_w, stride, pad)
@@ -95,12 +69,14 @@ def _im2col_t(x, filter_h, filter_w, stride, pad):
     return jnp.stack(windows, axis=1).reshape(C * filter_h * filter_w, N * out_h * out_w)
 
 
-def _im2col(x, filter_h, filter_w, stride, pad):
-    return _im2col_t(x, filter_h, filter_w, stride, pad).T
+def col2im_t(col_t, input_shape, filter_h, filter_w, stride, pad):
+    """The adjoint of :func:`im2col_t`, unchecked: ``col.T`` back to images ``input_shape``.
 
-
-def _col2im_t(col_t, input_shape, filter_h, filter_w, stride, pad):
-    """The adjoint of :func:`_im2col_t`: ``col.T`` back to images ``input_shape``."""
+    >>> col2im_t(jnp.ones((4, 4)), (1, 1, 3, 3), 2, 2, 1, 0)[0, 0]
+    Array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
+    """
     N, C, H, W = input_shape
     out_h = output_size(H, filter_h, stride, pad)
     out_w = output_size(W, filter_w, stride, pad)
@@ -125,10 +101,6 @@ def _col2im_t(col_t, input_shape, filter_h, filter_w, stride, pad):
     return img.transpose(1, 0, 2, 3)
 
 
-def _col2im(col, input_shape, filter_h, filter_w, stride, pad):
-    return _col2im_t(col.T, input_shape, filter_h, filter_w, stride, pad)
-
-
 def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> jax.Array:
     """Image to columns (7.4.3, the book's ``common/util.py``).
 
@@ -143,11 +115,11 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: int = 1, pad: int
     [[0.0, 1.0, 4.0, 5.0], [2.0, 3.0, 6.0, 7.0], [8.0, 9.0, 12.0, 13.0], [10.0, 11.0, 14.0, 15.0]]
     """
     x = as_floating("im2col", "x", x)
-    stride, pad, filter_h, filter_w = _check_stride_pad(
+    stride, pad, filter_h, filter_w = _checks.stride_pad(
         "im2col", stride, pad, filter_h=filter_h, filter_w=filter_w
     )
-    _check_images("im2col", x.shape, filter_h, filter_w, pad)
-    return _im2col(x, filter_h, filter_w, stride, pad)
+    _checks.images("im2col", x.shape, filter_h, filter_w, pad)
+    return im2col_t(x, filter_h, filter_w, stride, pad).T
 
 
 def col2im(
@@ -178,11 +150,11 @@ def col2im(
            [1., 2., 2., 1.]], dtype=float32)
     """
     col = as_floating("col2im", "col", col)
-    stride, pad, filter_h, filter_w = _check_stride_pad(
+    stride, pad, filter_h, filter_w = _checks.stride_pad(
         "col2im", stride, pad, filter_h=filter_h, filter_w=filter_w
     )
     input_shape = _checks.int_tuple("col2im", "input_shape", input_shape, length=4, low=0)
-    _check_images("col2im", input_shape, filter_h, filter_w, pad)
+    _checks.images("col2im", input_shape, filter_h, filter_w, pad)
     N, C, H, W = input_shape
     rows = N * output_size(H, filter_h, stride, pad) * output_size(W, filter_w, stride, pad)
     if col.shape != (rows, C * filter_h * filter_w):
@@ -191,4 +163,4 @@ def col2im(
             f"input_shape {input_shape}, a {filter_h}x{filter_w} window, "
             f"stride={stride}, pad={pad}; got {col.shape}"
         )
-    return _col2im(col, input_shape, filter_h, filter_w, stride, pad)
+    return col2im_t(col.T, input_shape, filter_h, filter_w, stride, pad)

@@ -162,3 +162,23 @@ def fraction_correct(logits: ArrayLike, t: ArrayLike) -> jax.Array:
     # by a constant into a product with its rounded reciprocal (7 * 0.1 != 0.7).
     n = jax.lax.optimization_barrier(jnp.asarray(hits.size, dtype))
     return count.astype(dtype) / n
+
+
+def batch_of_logits(name: str, x, t):
+    """``(x, t)`` as a batch: ``(C,)`` logits become ``(1, C)``; checked once (for the
+    layers, not for users: outside ``__all__``).
+
+    >>> x, t = batch_of_logits("softmax_with_loss", jnp.zeros(3), jnp.array(2))
+    >>> x.shape, t.shape
+    ((1, 3), (1,))
+    """
+    if x.ndim not in (1, 2):
+        raise ValueError(f"{name}: x must be (N, C) or (C,), got shape {x.shape}")
+    if x.shape[-1] < 1:
+        raise ValueError(f"{name}: x of shape {x.shape} has no classes (C must be >= 1)")
+    t = t if isinstance(t, jax.core.Tracer) else jnp.asarray(t)
+    if x.ndim == 1:
+        x, t = x[None], t[None]
+    check_batch(name, x.shape[0])
+    check_labels(name, x.shape, t)
+    return x, t

@@ -23,7 +23,11 @@ to the layer before it.
 Public functions validate shapes and dtypes (once, at trace time), promote the
 inputs to a common floating dtype, and then call the private ``custom_vjp``
 function; dtype promotions therefore happen outside the rule and ``jax.grad``
-casts each gradient back to its input's dtype.
+casts each gradient back to its input's dtype.  Inside ``jax.shard_map`` the inputs
+of a rule also enter it with one varying-axes type (:func:`jaxbp._cotangents.alike`):
+the derivative of a replicated ``W`` is then summed over the batch shards, as JAX
+does for plain ``jnp`` code.  (A rule of one input needs nothing: its cotangent has
+its output's type, which is its input's.)
 
 The plain-jnp twins used by the tests live in :mod:`jaxbp.reference`.
 """
@@ -36,7 +40,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from jaxbp.labels import check_batch, check_labels, target_rows
+from jaxbp._cotangents import alike
+from jaxbp.labels import batch_of_logits, check_batch, target_rows
 
 __all__ = [
     "DERIVATIONS",
@@ -164,15 +169,21 @@ def sigmoid(x: ArrayLike) -> jax.Array:
 
 
 # ---- Affine (5.6.1, 5.6.2) --------------------------------------------------
-def _as_batch(x):
-    """(n,) -> (1, n) (5.6.1); (N, ...) -> (N, prod(...)) (the later Affine)."""
+def as_batch(x):
+    """(n,) -> (1, n) (5.6.1); (N, ...) -> (N, prod(...)) (the later Affine).
+
+    For the affine rules here and in :mod:`jaxbp.forward` (outside ``__all__``).
+
+    >>> as_batch(jnp.ones(3)).shape, as_batch(jnp.ones((2, 3, 4))).shape
+    ((1, 3), (2, 12))
+    """
     if x.ndim == 1:
         return x[None, :]
     return x.reshape(x.shape[0], -1)
 
 
 def _affine_forward(x, W, b):
-    out = _as_batch(x) @ W + b
+    out = as_batch(x) @ W + b
     return out[0] if x.ndim == 1 else out
 
 
@@ -187,7 +198,7 @@ def _affine_fwd(x, W, b):
 
 def _affine_bwd(res, dout):
     x, W = res
-    x2 = _as_batch(x)
+    x2 = as_batch(x)
     dout2 = dout[None, :] if dout.ndim == 1 else dout
     dx = (dout2 @ W.T).reshape(x.shape)  # eq. 5.13: dL/dX = dL/dY . W^T
     dW = x2.T @ dout2  #           dL/dW = X^T . dL/dY
@@ -246,7 +257,7 @@ def affine(x: ArrayLike, W: ArrayLike, b: ArrayLike) -> jax.Array:
             f"{W.shape}, got {b.shape}"
         )
     dtype = jnp.result_type(x, W, b)
-    return _affine(x.astype(dtype), W.astype(dtype), b.astype(dtype))
+    return _affine(*alike(x.astype(dtype), W.astype(dtype), b.astype(dtype)))
 
 
 # ---- Softmax-with-Loss (5.6.3) ----------------------------------------------
@@ -268,20 +279,6 @@ def _log_softmax(x):
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=-1, keepdims=True))
 
 
-def _batch_of_logits(name: str, x, t):
-    """``(x, t)`` as a batch: ``(C,)`` logits become ``(1, C)``; checked once."""
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{name}: x must be (N, C) or (C,), got shape {x.shape}")
-    if x.shape[-1] < 1:
-        raise ValueError(f"{name}: x of shape {x.shape} has no classes (C must be >= 1)")
-    t = t if isinstance(t, jax.core.Tracer) else jnp.asarray(t)
-    if x.ndim == 1:
-        x, t = x[None], t[None]
-    check_batch(name, x.shape[0])
-    check_labels(name, x.shape, t)
-    return x, t
-
-
 def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> jax.Array:
     """Cross-entropy error of probabilities ``y`` (4.2.2, eq. 4.2; batch 4.2.4).
 
@@ -297,25 +294,33 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> jax.Array:
     0.5108...
     """
     y = as_floating("cross_entropy_error", "y", y)
-    y, t = _batch_of_logits("cross_entropy_error", y, t)
+    y, t = batch_of_logits("cross_entropy_error", y, t)
     target = target_rows(t, y.shape[-1], jnp.result_type(y, t))
     return -jnp.sum(jax.scipy.special.xlogy(target, y.astype(target.dtype))) / y.shape[0]
 
 
-def _softmax_cross_entropy(x, target):
-    """The layer's forward pass: ``(loss, log y)`` with ``log y`` by log-sum-exp."""
+def softmax_cross_entropy(x, target):
+    """The layer's forward pass: ``(loss, log y)`` with ``log y`` by log-sum-exp.
+
+    ``x`` (N, C) logits, ``target`` (N, C) rows; for the rules here and in
+    :mod:`jaxbp.forward` (outside ``__all__``).
+
+    >>> loss, log_y = softmax_cross_entropy(jnp.zeros((2, 4)), jnp.eye(4)[:2])
+    >>> round(float(loss), 4)                          # log 4
+    1.3863
+    """
     log_y = _log_softmax(x)
     return -jnp.sum(target * log_y) / x.shape[0], log_y
 
 
 @jax.custom_vjp
 def _softmax_with_loss(x, t):
-    return _softmax_cross_entropy(x, target_rows(t, x.shape[-1], x.dtype))[0]
+    return softmax_cross_entropy(x, target_rows(t, x.shape[-1], x.dtype))[0]
 
 
 def _softmax_with_loss_fwd(x, t):
     target = target_rows(t, x.shape[-1], x.dtype)
-    loss, log_y = _softmax_cross_entropy(x, target)  # self.loss = cross_entropy_error(...)
+    loss, log_y = softmax_cross_entropy(x, target)  # self.loss = cross_entropy_error(...)
     y = jnp.exp(log_y)  # self.y = softmax(x)
     return loss, (y, t, log_y)  # self.t = t
 
@@ -378,8 +383,8 @@ def softmax_with_loss(x: ArrayLike, t: ArrayLike) -> jax.Array:
            [ 0.0596..., -0.0596...]], dtype=float32)
     """
     x = as_floating("softmax_with_loss", "x", x)
-    x, t = _batch_of_logits("softmax_with_loss", x, t)
+    x, t = batch_of_logits("softmax_with_loss", x, t)
     if jnp.issubdtype(t.dtype, jnp.integer):
-        return _softmax_with_loss(x, t.astype(jnp.int32))
+        return _softmax_with_loss(*alike(x, t.astype(jnp.int32)))
     dtype = jnp.result_type(x, t)
-    return _softmax_with_loss(x.astype(dtype), t.astype(dtype))
+    return _softmax_with_loss(*alike(x.astype(dtype), t.astype(dtype)))

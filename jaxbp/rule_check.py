@@ -3,27 +3,40 @@
 The book's gradient check (5.7.3) compares whole gradients: when backprop and
 central differences disagree on ``W1``, every rule between the loss and
 ``W1`` is a suspect.  :func:`check_rules` checks each :func:`jax.custom_vjp`
-node *on its own*, at the inputs it actually saw, so a wrong rule in a deep
+rule *on its own*, at the inputs it actually saw, so a wrong rule in a deep
 network is named by itself and not by every parameter downstream of it:
 
-* ``f(*args)`` is traced with :func:`jax.make_jaxpr` in float64 (``jit``
-  calls inlined, as :mod:`jaxbp.drawing` does) and run equation by equation
-  to find the values entering every ``custom_vjp`` node, in forward order;
-* each node's custom backward (``jax.vjp`` of that one node, which runs its
-  hand-written rule) gets a random cotangent ``u`` and is compared with two
-  witnesses:
+* ``f(*args)`` runs once in float64 with every rule application recorded with
+  its inputs, wherever it happens: in ``f`` or a function it jits, inside
+  ``lax.scan``, ``lax.while_loop``, ``lax.cond``, ``jax.checkpoint``, under
+  ``jax.vmap`` or ``jax.grad``, and inside another rule's function (nested
+  rules are listed after the rule that applies them, each checked alone);
+* each application's custom backward (``jax.vjp`` of that one node, which
+  runs its hand-written rule) gets a random cotangent ``u`` and is compared
+  with two witnesses:
 
   1. *autodiff*: ``jax.vjp`` of the node's own forward computation (the
-     primal function of the ``custom_vjp``), JAX's rules instead of ours;
+     primal function of the ``custom_vjp``, with any rule inside it replaced
+     by that rule's forward body), JAX's rules instead of ours;
   2. *numerical*: central differences of the node alone along a random
      direction ``v``: ``<J^T u, v>`` against
      ``<u, (g(x + h v) - g(x - h v)) / 2h>``.
 
-Only floating inputs are compared (integer labels and boolean masks get no
-derivative).  A backward that raises (e.g. cotangents of the wrong shape) is
-a failed row with the error, not a crash.  Rules applied inside ``lax``
-control flow (``scan``, ``while_loop``, ``cond``, ``lax.map``) are not
-visited; call ``check_rules`` on the function inside the loop instead.
+What is not compared, and why the row says so:
+
+* integer and boolean inputs (labels, masks) have no derivative;
+* labels (:func:`looks_like_labels`) whose hand-written cotangent is ``None``
+  or zeros are "not differentiated" (a true derivative is compared as usual);
+* entries at a kink (ReLU at exactly 0, a tie in a max), where the derivative
+  does not exist and both witnesses would be arbitrary: found as the entries
+  where autodiff's ``J^T u`` jumps between ``x - d v`` and ``x + d v`` for a
+  tiny ``d``, and left out of both comparisons;
+* a rule applied many times at one place (a loop, a scan's steps, a vmap's
+  examples) is checked at a representative set of its applications.
+
+A backward that raises (e.g. cotangents of the wrong shape) is a failed row
+with the error, not a crash.  ``str(check)`` is the table
+:func:`print_rule_check` prints.
 """
 
 from __future__ import annotations
@@ -37,15 +50,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxbp.drawing import _custom_name, _flatten, _Op, _run
+from jaxbp._find_rules import find, representatives
+from jaxbp._rule_table import table
+from jaxbp._witnesses import (
+    TOLERANCES,
+    Plan,
+    functions,
+    is_float,
+    max_diff,
+    numerical_diff,
+    run_witnesses,
+    witnesses,
+)
 from jaxbp.numerical import enable_x64
 
-try:
-    from jax.extend.core import jaxpr_as_fun
-except ImportError:  # older jax
-    from jax.core import jaxpr_as_fun
-
-__all__ = ["check_rules", "print_rule_check", "RuleCheck", "RuleRow", "BOOK_RULES"]
+__all__ = [
+    "check_rules",
+    "print_rule_check",
+    "looks_like_labels",
+    "RuleCheck",
+    "RuleRow",
+    "BOOK_RULES",
+]
 
 # The book's backward formula of each of jaxbp's rules, by rule name.
 BOOK_RULES = {
@@ -67,23 +93,52 @@ BOOK_RULES = {
 BOOK_RULES["batch_norm"] = BOOK_RULES["batch_norm_train"]
 _SYMBOLS = {"×": "mul", "+": "add", "−": "sub", "/": "div"}  # drawing's labels, spelled out
 
-# Per dtype of a node's inputs: the steps h (relative to each input's RMS), and the
-# relative tolerances against central differences and against autodiff.
-_TOLERANCES = {
-    "float64": ((1e-5, 1e-6, 1e-7), 1e-6, 1e-9),
-    "float32": ((1e-2, 1e-3), 1e-2, 1e-4),  # f casts to float32 itself: a coarser check
-}
+
+#: How far from 1 a row of labels may sum (probabilities computed in float32 round).
+LABEL_ROW_SUM_TOL = 1e-5
+
+
+def looks_like_labels(x: Any) -> bool:
+    """Whether ``x`` looks like labels, which backpropagation does not differentiate.
+
+    Labels are an integer (or boolean) array of any shape (class indices, 5.6.3),
+    or a floating array of at least one dimension whose entries lie in [0, 1]
+    and whose rows (the last axis) each sum to 1 (one-hot or probability rows,
+    within ``LABEL_ROW_SUM_TOL``).  For such an input a hand-written cotangent
+    of ``None`` or zeros is accepted as "not differentiated"; the true
+    derivative is accepted too.
+
+    >>> looks_like_labels(jnp.array([0, 2])), looks_like_labels(jnp.eye(3))
+    (True, True)
+    >>> looks_like_labels(jnp.array([[0.2, 0.8], [1.0, 0.0]])), looks_like_labels(jnp.ones(3))
+    (True, False)
+    """
+    x = np.asarray(x)
+    if x.dtype.kind in "biu":
+        return True
+    if x.dtype.kind != "f" or x.ndim == 0 or x.size == 0:
+        return False
+    rows = x.astype(np.float64)
+    in_range = bool(np.all((rows >= 0) & (rows <= 1)))
+    return in_range and bool(np.all(np.abs(rows.sum(-1) - 1) <= LABEL_ROW_SUM_TOL))
 
 
 @dataclass(frozen=True)
 class RuleRow:
-    """One ``custom_vjp`` node of ``f``, checked at the inputs it saw.
+    """One application of a ``custom_vjp`` rule in ``f``, checked at the inputs it saw.
 
-    ``node`` counts the rules in forward order from 1; ``book`` is the book's
-    section and formula for jaxbp's rules ("" for others); ``shapes`` the
-    input shapes; ``*_abs`` / ``*_rel`` the largest absolute / relative
-    difference of the custom backward against each witness; ``error`` what
-    the custom backward raised, if it did (then ``passed`` is False).
+    ``node`` counts the rule applications in forward order from 1 (a rule's
+    inner rules right after it); ``book`` is the book's section and formula
+    for jaxbp's rules ("" for others); ``shapes`` the input shapes; ``*_abs``
+    / ``*_rel`` the largest absolute / relative difference of the custom
+    backward against each witness; ``error`` what the custom backward raised,
+    if it did (then ``passed`` is False).  ``not_differentiated``: positions of
+    the inputs not compared (integer or boolean ones, and labels whose
+    cotangent is ``None`` or zeros); ``kinks``: entries at a kink, not
+    compared; ``where``: where it ran when that is not plainly in ``f``
+    (``scan step 2 of 5``, ``under jax.grad``, ``call 3 of 100``);
+    ``parent``: the node whose function applied it (nested rules), else None;
+    ``arg_names``: the rule's argument names, where known.
     """
 
     node: int
@@ -97,6 +152,11 @@ class RuleRow:
     numerical_rel: float
     passed: bool
     error: str = ""
+    not_differentiated: tuple[int, ...] = ()
+    kinks: int = 0
+    where: str = ""
+    parent: int | None = None
+    arg_names: tuple[str, ...] = ()
 
 
 _DIFFS = ("autodiff_abs", "autodiff_rel", "numerical_abs", "numerical_rel")
@@ -104,10 +164,12 @@ _DIFFS = ("autodiff_abs", "autodiff_rel", "numerical_abs", "numerical_rel")
 
 @dataclass(frozen=True)
 class RuleCheck:
-    """The rows of :func:`check_rules`, one per rule application; iterable."""
+    """The rows of :func:`check_rules`, one per rule application checked; iterable.
+    ``str(check)`` is the table; ``notes`` says what was not checked."""
 
     rows: tuple[RuleRow, ...]
     function: str = "f"
+    notes: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[RuleRow]:
         return iter(self.rows)
@@ -125,254 +187,156 @@ class RuleCheck:
 
     @property
     def first_failure(self) -> RuleRow | None:
-        """The first failing row in forward order, or ``None``."""
-        return next((r for r in self.rows if not r.passed), None)
+        """The first failing row in forward order, or ``None``; when a rule inside it
+        (nested) fails too, the innermost such one."""
+        bad = next((r for r in self.rows if not r.passed), None)
+        while bad is not None:
+            inner = next((r for r in self.rows if not r.passed and r.parent == bad.node), None)
+            if inner is None:
+                return bad
+            bad = inner
+        return None
+
+    def __str__(self) -> str:
+        return table(self)
 
 
-# The witnesses run once: compiling them fast matters more than running them fast.
-_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-def _jit(fn: Callable) -> Callable:
-    try:
-        return jax.jit(fn, compiler_options=_FAST_COMPILE)
-    except TypeError:  # older jax: no compiler_options
-        return jax.jit(fn)
-
-
-def _is_float(x) -> bool:
-    return jnp.issubdtype(jnp.result_type(x), jnp.floating)
+# ---- the arguments -----------------------------------------------------------------
+def _leaf_text(name: str, leaf) -> str:
+    return f"{name} is {jnp.result_type(leaf).name}{np.shape(leaf)}"
 
 
 def _as_float64(args: tuple) -> tuple:
-    """``args`` with floating leaves cast to float64; ``TypeError`` for 16-bit floats."""
+    """``args`` with floating leaves cast to float64; refuses 16-bit floats (``TypeError``),
+    NaN or inf, and arguments with nothing floating (``ValueError``)."""
     leaves, tree = jax.tree_util.tree_flatten_with_path(args)
-    out = []
+    out, others = [], []
     for path, leaf in leaves:
-        if _is_float(leaf) and jnp.finfo(jnp.result_type(leaf)).bits < 32:
-            name = f"args{jax.tree_util.keystr(path)}"
+        name = f"args{jax.tree_util.keystr(path)}"
+        if not is_float(leaf):
+            out.append(leaf)
+            others.append(_leaf_text(name, leaf))
+            continue
+        if jnp.finfo(jnp.result_type(leaf)).bits < 32:
             raise TypeError(
                 f"check_rules: {name} is {jnp.result_type(leaf).name}; central differences "
                 f"in 16-bit floats are meaningless (x + h rounds to x), pass float32 or float64"
             )
-        out.append(jnp.asarray(leaf, jnp.float64) if _is_float(leaf) else leaf)
+        value = np.asarray(leaf, np.float64)
+        if bad := int(value.size - np.count_nonzero(np.isfinite(value))):
+            raise ValueError(
+                f"check_rules: {name} has {bad} NaN/inf entries (of {value.size}); the checks "
+                f"compare finite numbers, pass finite inputs"
+            )
+        out.append(jnp.asarray(value))
+    if len(others) == len(leaves):
+        what = "; ".join(others[:3]) + (" ..." if len(others) > 3 else "") or "no arguments"
+        raise ValueError(
+            f"check_rules: no argument of f is floating ({what}), so there is nothing to "
+            f"differentiate and no rule to check; pass floating arrays"
+        )
     return jax.tree_util.tree_unflatten(tree, out)
 
 
-def _rule_name(params) -> str:
-    name = _custom_name(params)
-    return _SYMBOLS.get(name, name)
-
-
-@dataclass(frozen=True)
-class _Graph:
-    """``f``'s flat graph (jit calls inlined) and the positions of its custom rules."""
-
-    ops: list
-    in_ids: list
-    outs: list
-    rules: list
-
-    @classmethod
-    def trace(cls, f: Callable, args: tuple) -> _Graph:
-        closed = jax.make_jaxpr(f)(*args)
-        ops, fresh = [], iter(range(10**9))
-        in_ids = [next(fresh) for _ in closed.jaxpr.invars]
-        outs = _flatten(closed.jaxpr, closed.consts, in_ids, ops, fresh)
-        rules = [i for i, op in enumerate(ops) if op.eqn.primitive.name.startswith("custom_vjp")]
-        return cls(ops, in_ids, outs, rules)
-
-    def node_inputs(self, leaves: list) -> list[list]:
-        """The values entering each custom rule, in forward order."""
-        seen: dict = {}
-        _run(self.ops, self.in_ids, self.outs, leaves, {}, seen)
-        return [[seen[(i, j)] for j in range(len(self.ops[i].ins))] for i in self.rules]
-
-
-def _split(vals: list, fn: Callable) -> tuple[Callable, list]:
-    """``fn`` as a function of the floating values only (the others closed over)."""
-    where = [k for k, v in enumerate(vals) if _is_float(v)]
-
-    def of_floats(*xs):
-        full = list(vals)
-        for k, x in zip(where, xs):
-            full[k] = x
-        return [o for o in fn(*full) if _is_float(o)]
-
-    return of_floats, [vals[k] for k in where]
-
-
-def _node_functions(op: _Op, vals: list) -> tuple[Callable, Callable, list]:
-    """``(custom, primal, floats)``: the node re-bound (its rule runs under ``jax.vjp``)
-    and its primal body (no rule), both of its floating inputs ``floats``."""
-    ids = list(range(len(vals)))
-    one = _Op(op.eqn, ids, [len(ids) + k for k in range(len(op.eqn.outvars))], op.label)
-    body = op.eqn.params.get("call_jaxpr", op.eqn.params.get("fun_jaxpr"))
-    custom, floats = _split(vals, lambda *a: _run([one], ids, one.outs, a, {}))
-    primal, _ = _split(vals, jaxpr_as_fun(body))
-    return custom, primal, floats
-
-
-def _max_diff(a: list, b: list) -> tuple[float, float]:
-    """Largest absolute difference, and largest relative to each input's scale
-    (floored at 1e-6 of the largest scale, so an input whose cotangent is all
-    rounding noise is not compared with itself)."""
-    a, b = [np.asarray(x) for x in a], [np.asarray(y) for y in b]
-    scales = [
-        max(np.max(np.abs(x), initial=0.0), np.max(np.abs(y), initial=0.0)) for x, y in zip(a, b)
-    ]
-    floor = 1e-6 * max(scales, default=0.0)
-    abs_d = rel_d = 0.0
-    for x, y, scale in zip(a, b, scales):
-        d = float(np.max(np.abs(x - y), initial=0.0))
-        abs_d = max(abs_d, d)
-        rel_d = max(rel_d, d / float(max(scale, floor)) if d > 0 else 0.0)
-    return abs_d, rel_d
-
-
-def _randoms(rng: np.random.Generator, out_shapes: list, floats: list) -> tuple[list, list]:
-    """Standard normal cotangents ``u`` (one per output) and directions ``z`` (one
-    per floating input), drawn with NumPy from the shapes alone."""
-    us = [rng.standard_normal(o.shape).astype(o.dtype) for o in out_shapes]
-    zs = [rng.standard_normal(x.shape).astype(x.dtype) for x in floats]
-    return us, zs
-
-
-def _witnesses(op: _Op, vals: list, us: list, zs: list, steps: tuple):
-    """Both sides of both comparisons at the node ``op`` with inputs ``vals``, for
-    cotangents ``us`` and the direction ``v = z * RMS(x)`` per input ``x`` (1 for
-    an all-zero input: the step is relative to each input's size).
-
-    Returns ``(custom cotangents, autodiff cotangents, <J^T u, v> by the rule,
-    quotients, sizes)``: for each step ``h``, the quotient
-    ``<u, (g(x + h v) - g(x - h v)) / 2h>`` and the size of the terms it
-    cancels, ``<|u|, |g(x + h v)| + |g(x - h v)|> / 2h``.
-    """
-    custom, primal, floats = _node_functions(op, vals)
-    rms = [jnp.sqrt(jnp.mean(jnp.square(x))) if jnp.size(x) else 1.0 for x in floats]
-    vs = [z * jnp.where(r > 0, r, 1) for z, r in zip(zs, rms)]
-    expected = jax.vjp(primal, *floats)[1](us)
-    got = jax.vjp(custom, *floats)[1](us)  # runs the hand-written backward
-    d_rule = sum(jnp.vdot(g, v) for g, v in zip(got, vs))
-    hs = jnp.asarray([s * h for h in steps for s in (1, -1)], jnp.result_type(*floats))
-    moved = jax.vmap(  # g(x + h v), g(x - h v) for every step, one batched call
-        lambda h: primal(*[x + h * v for x, v in zip(floats, vs)])
-    )(hs)
-    quotients = sum(jnp.tensordot(p[0::2] - p[1::2], u, u.ndim) for u, p in zip(us, moved))
-    sizes = sum(
-        jnp.tensordot(abs(p[0::2]) + abs(p[1::2]), abs(u), u.ndim) for u, p in zip(us, moved)
-    )
-    quotients, sizes = quotients / (2 * hs[0::2]), sizes / (2 * hs[0::2])
-    return got, expected, d_rule, quotients, sizes
-
-
-def _numerical_diff(d_rule, quotients, sizes, eps: float, rtol: float):
-    """``(abs, rel, passed)`` for the step that agrees best with the rule.
-
-    A step passes when ``|rule - quotient| <= rtol * max(|rule|, |quotient|)``
-    plus the quotient's rounding noise, ``10 * eps * size``.  Several steps
-    guard against a step that crosses a kink (ReLU at 0, a tie in max pooling).
-    """
-    best = None
-    for d_num, size in zip(quotients, sizes):
-        d_abs = abs(float(d_rule) - float(d_num))
-        scale = max(abs(float(d_rule)), abs(float(d_num)))
-        ok = d_abs <= rtol * scale + 10 * eps * float(size)
-        cand = (not ok, d_abs, d_abs / scale if scale > 0 else 0.0)
-        best = cand if best is None or cand < best else best
-    failed, d_abs, d_rel = best
-    return d_abs, d_rel, not failed
-
-
-def _row_error(node: int, name: str, floats: list) -> None:
-    """``TypeError`` when a node computes in a 16-bit float (``f`` casts to it itself)."""
-    dtype = jnp.result_type(*floats)
+# ---- planning, then one compiled program for every application ------------------------
+def _plan(app, node: int, seed: int) -> Plan:
+    """Application ``node``'s plan; ``error`` if its backward cannot even be traced (e.g. a
+    rule returning cotangents of the wrong shape)."""
+    inputs = list(range(app.num_consts, len(app.values)))
+    floats = [k for k in inputs if is_float(app.values[k])]
+    plan = Plan(app, node, tuple(np.shape(app.values[k]) for k in inputs), floats, [])
+    if not floats:  # nothing floating to differentiate: nothing to compare
+        return plan
+    dtype = jnp.result_type(*[app.values[k] for k in floats])
+    plan.dtype, plan.tol = dtype.name, TOLERANCES.get(dtype.name, TOLERANCES["float64"])
     if jnp.finfo(dtype).bits < 32:
         raise TypeError(
-            f"check_rules: node {node} ({name}) computes in {dtype.name} (f casts to it "
+            f"check_rules: node {node} ({app.name}) computes in {dtype.name} (f casts to it "
             f"itself); central differences in 16-bit floats are meaningless, check f in "
             f"float32 or float64 (e.g. without a bfloat16 compute_dtype)"
         )
-
-
-def _plan(graph: _Graph, leaves: list, k: int, vals: list, seed: int) -> dict:
-    """Node ``k``'s row fields and random inputs, and ``error`` if its backward
-    cannot even be traced (e.g. a rule returning cotangents of the wrong shape)."""
-    op = graph.ops[graph.rules[k]]
-    name = _rule_name(op.eqn.params)
-    plan = dict(node=k + 1, name=name, book=BOOK_RULES.get(name, ""), error="")
-    plan["shapes"] = tuple(tuple(v.shape) for v in vals)
-    floats = [v for v in vals if _is_float(v)]
-    plan["dtype"] = jnp.result_type(*floats).name if floats else "-"
-    if not floats:  # nothing floating to differentiate: nothing to compare
-        return plan
-    _row_error(k + 1, name, floats)
-    steps = _TOLERANCES.get(plan["dtype"], _TOLERANCES["float64"])[0]
-    primal_at = lambda lv: _node_functions(op, graph.node_inputs(lv)[k])[1](*floats_at(lv))
-    floats_at = lambda lv: [v for v in graph.node_inputs(lv)[k] if _is_float(v)]
-    out_shapes = jax.eval_shape(primal_at, leaves)
-    plan["us"], plan["zs"] = _randoms(np.random.default_rng([seed, k]), out_shapes, floats)
+    for k in floats:
+        value = np.asarray(app.values[k])
+        if bad := int(value.size - np.count_nonzero(np.isfinite(value))):
+            raise ValueError(
+                f"check_rules: the inputs of node {node} ({app.name}) hold {bad} NaN/inf "
+                f"entries, computed by f from finite arguments; check f where it stays finite"
+            )
+    plan.labels = [looks_like_labels(app.values[k]) for k in floats]
+    custom, _, xs = functions(plan, app.values)
+    outs = jax.eval_shape(custom, *xs)
+    rng = np.random.default_rng([seed, node])
+    plan.us = [rng.standard_normal(o.shape).astype(o.dtype) for o in outs]
+    plan.zs = [rng.standard_normal(np.shape(x)).astype(np.asarray(x).dtype) for x in xs]
     try:
-        jax.eval_shape(_node_witnesses(graph, k, steps), leaves, plan["us"], plan["zs"])
+        trial = lambda v, u, z: witnesses(plan, v, u, z, probe=False)
+        jax.eval_shape(trial, app.values, plan.us, plan.zs)
     except Exception as e:  # a wrong rule may return the wrong shapes: a failed row
-        plan["error"] = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+        plan.error = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
     return plan
 
 
-def _node_witnesses(graph: _Graph, k: int, steps: tuple) -> Callable:
-    """``(leaves, us, zs) -> _witnesses(...)`` of node ``k``."""
-    op = graph.ops[graph.rules[k]]
-    return lambda leaves, us, zs: _witnesses(op, graph.node_inputs(leaves)[k], us, zs, steps)
+def _row(plan: Plan, witnesses, rtol: float | None) -> RuleRow:
+    """The row of one application from its plan and its computed witnesses (None: none)."""
+    app, inputs = plan.app, range(plan.app.num_consts, len(plan.app.values))
+    name = _SYMBOLS.get(app.name, app.name)
+    fields = dict(node=plan.node, name=name, book=BOOK_RULES.get(name, ""), shapes=plan.shapes)
+    fields.update(dtype=plan.dtype, error=plan.error, where=app.where, arg_names=app.arg_names)
+    fields["parent"] = None if app.parent is None else app.parent + 1
+    fixed = [k - app.num_consts for k in inputs if k not in plan.floats]
+    if plan.error or witnesses is None:
+        value = float("nan") if plan.error else 0.0
+        diffs = dict.fromkeys(_DIFFS, value)
+        return RuleRow(**fields, **diffs, passed=not plan.error, not_differentiated=tuple(fixed))
+    got, expected, kinks, nd, d_rule, quotients, sizes, _ = witnesses
+    tol = plan.tol
+    if rtol is not None and plan.dtype == "float64":
+        tol = tol._replace(numerical=rtol, autodiff=rtol)
+    keep = [np.logical_not(k) & (not bool(n)) for k, n in zip(kinks, nd)]
+    ad_abs, ad_rel = max_diff(got, expected, keep)
+    eps = float(jnp.finfo(plan.dtype).eps)
+    num_abs, num_rel, num_ok = numerical_diff(d_rule, quotients, sizes, eps, tol.numerical)
+    fixed += [k - app.num_consts for k, n in zip(plan.floats, nd) if n]
+    return RuleRow(
+        **fields,
+        **dict(zip(_DIFFS, (ad_abs, ad_rel, num_abs, num_rel))),
+        passed=ad_rel <= tol.autodiff and num_ok,
+        not_differentiated=tuple(sorted(fixed)),
+        kinks=int(sum(np.count_nonzero(k) for k in kinks)),
+    )
 
 
-def _row(plan: dict, witnesses) -> RuleRow:
-    """The row of one node from its plan and its computed witnesses (``None``: none)."""
-    fields = {key: plan[key] for key in ("node", "name", "book", "shapes", "dtype", "error")}
-    if plan["error"] or witnesses is None:
-        value = float("nan") if plan["error"] else 0.0
-        return RuleRow(**fields, **dict.fromkeys(_DIFFS, value), passed=not plan["error"])
-    got, expected, d_rule, quotients, sizes = witnesses
-    _, rtol_num, rtol_ad = _TOLERANCES.get(plan["dtype"], _TOLERANCES["float64"])
-    ad_abs, ad_rel = _max_diff(got, expected)
-    eps = float(jnp.finfo(plan["dtype"]).eps)
-    num_abs, num_rel, num_ok = _numerical_diff(d_rule, quotients, sizes, eps, rtol_num)
-    diffs = dict(zip(_DIFFS, (ad_abs, ad_rel, num_abs, num_rel)))
-    return RuleRow(**fields, **diffs, passed=ad_rel <= rtol_ad and num_ok)
+def _check_all(apps: list, chosen: list, seed: int, rtol) -> tuple[RuleRow, ...]:
+    """The rows of the ``chosen`` applications: every witness in one compiled program, and
+    a second one with kink probes for the applications whose one-sided quotients disagree."""
+    plans = [_plan(apps[k], k + 1, seed) for k in chosen]
+    todo = [p for p in plans if p.us is not None and not p.error]
+    computed = run_witnesses(todo, probe=False)
+    computed.update(run_witnesses([p for p in todo if computed[p.node][-1]], probe=True))
+    return tuple(_row(p, computed.get(p.node), rtol) for p in plans)
 
 
-def _check_all(graph: _Graph, leaves: list, seed: int) -> tuple[RuleRow, ...]:
-    """Every node's row; the witnesses of all checkable nodes in one compiled program."""
-    avals = jax.eval_shape(graph.node_inputs, leaves)
-    plans = [_plan(graph, leaves, k, vals, seed) for k, vals in enumerate(avals)]
-    todo = [k for k, p in enumerate(plans) if "us" in p and not p["error"]]
-
-    def all_witnesses(leaves, randoms):
-        return [
-            _node_witnesses(
-                graph, k, _TOLERANCES.get(plans[k]["dtype"], _TOLERANCES["float64"])[0]
-            )(leaves, *randoms[n])
-            for n, k in enumerate(todo)
-        ]
-
-    randoms = [(plans[k]["us"], plans[k]["zs"]) for k in todo]
-    computed = dict(zip(todo, jax.device_get(_jit(all_witnesses)(leaves, randoms))))
-    return tuple(_row(p, computed.get(k)) for k, p in enumerate(plans))
-
-
-def check_rules(f: Callable[..., Any], *args: Any, seed: int = 0) -> RuleCheck:
+def check_rules(
+    f: Callable[..., Any], *args: Any, seed: int = 0, rtol: float | None = None
+) -> RuleCheck:
     """Check every ``custom_vjp`` rule ``f(*args)`` applies, each at its own inputs (5.7.3).
 
     ``f``: any JAX function (a network's loss, a composition of layers, one
-    with your own :func:`jax.custom_vjp`), possibly ``jax.jit``-wrapped;
-    ``args``: its arguments (arrays or pytrees of them; floating leaves are
-    cast to float64 for the check, float16/bfloat16 ones are refused with
-    ``TypeError``); ``seed``: for the random cotangents and directions.
+    with your own :func:`jax.custom_vjp`, ``jax.grad`` of one), possibly
+    ``jax.jit``-wrapped; ``args``: its arguments (arrays or pytrees of them;
+    floating leaves are cast to float64 for the check; float16/bfloat16 ones
+    are refused with ``TypeError``, NaN or inf and arguments with no floating
+    leaf with ``ValueError``); ``seed``: for the random cotangents and
+    directions; ``rtol``: the relative tolerance of both comparisons for
+    float64 nodes (default: 1e-9 against autodiff, 1e-6 against central
+    differences; a float32 node, where ``f`` casts to float32 itself, keeps
+    1e-4 and 1e-2).
 
     Returns a :class:`RuleCheck`: one :class:`RuleRow` per rule application
-    in forward order, each comparing the rule's backward with JAX's autodiff
-    of the rule's forward (relative tolerance 1e-9) and with central
-    differences along a random direction (1e-6).  ``ValueError`` when ``f``
-    applies no custom rule.
+    in forward order (a rule applied more than 8 times at one place: a
+    representative 5 of them).  ``ValueError`` when ``f`` applies no custom
+    rule.  ``f`` runs once with ``jax.jit`` off, while ``jax.custom_vjp``
+    calls are intercepted (not thread-safe).
 
     >>> import jax.numpy as jnp
     >>> from jaxbp.rule_check import check_rules
@@ -381,49 +345,30 @@ def check_rules(f: Callable[..., Any], *args: Any, seed: int = 0) -> RuleCheck:
     >>> check = check_rules(loss, params, jnp.linspace(0, 1, 8).reshape(2, 4), jnp.array([0, 2]))
     >>> [row.name for row in check], check.passed
     (['affine', 'relu', 'affine', 'softmax_with_loss'], True)
-    >>> check[1].book
-    '5.5.1, eq. 5.8: dx = dout where x > 0, else 0'
+    >>> check[1].book, check[3].not_differentiated     # the labels t: no derivative
+    ('5.5.1, eq. 5.8: dx = dout where x > 0, else 0', (1,))
     """
     if not callable(f):
         raise TypeError(f"check_rules: f must be callable, got {type(f).__name__}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"check_rules: seed must be an int, got {seed!r}")
+    if rtol is not None and (
+        isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1
+    ):
+        raise ValueError(f"check_rules: rtol must be a number in (0, 1), got {rtol!r}")
     with enable_x64():
         args = _as_float64(args)
-        graph = _Graph.trace(f, args)
-        if not graph.rules:
+        apps, notes = find(f, args)
+        if not apps:
             raise ValueError(
-                "check_rules: f applies no jax.custom_vjp rule to these arguments, so there "
-                "is no hand-written backward to check"
+                "check_rules: f applies no jax.custom_vjp rule to these arguments (none is "
+                "called when f runs, with jit, scan, cond, while, checkpoint, vmap and grad "
+                "looked into), so there is no hand-written backward to check"
             )
-        rows = _check_all(graph, jax.tree_util.tree_leaves(args), int(seed))
-    return RuleCheck(rows, getattr(f, "__name__", type(f).__name__))
-
-
-def _cells(row: RuleRow) -> list[str]:
-    shapes = " ".join(str(s) if len(s) != 1 else f"({s[0]},)" for s in row.shapes)
-    if row.error:
-        return [str(row.node), row.name, shapes, row.dtype, "-", "-", "-", "-", "FAIL"]
-    return [
-        str(row.node),
-        row.name,
-        shapes,
-        row.dtype,
-        f"{row.autodiff_abs:.1e}",
-        f"{row.autodiff_rel:.1e}",
-        f"{row.numerical_abs:.1e}",
-        f"{row.numerical_rel:.1e}",
-        "ok" if row.passed else "FAIL",
-    ]
-
-
-def _verdict(check: RuleCheck) -> str:
-    bad = check.first_failure
-    if bad is None:
-        return f"all {len(check)} rules agree with autodiff and central differences"
-    where = f" ({bad.book})" if bad.book else ""
-    line = f"first wrong rule: node {bad.node}, {bad.name}{where}"
-    return line + (f"\n  its backward raised {bad.error}" if bad.error else "")
+        chosen, sampled = representatives(apps)
+        notes += sampled
+        rows = _check_all(apps, chosen, int(seed), rtol)
+    return RuleCheck(rows, getattr(f, "__name__", type(f).__name__), tuple(notes))
 
 
 def print_rule_check(
@@ -431,12 +376,13 @@ def print_rule_check(
     *args: Any,
     file: TextIO | None = None,
     seed: int = 0,
+    rtol: float | None = None,
 ) -> RuleCheck:
     """Print :func:`check_rules`'s table, one row per node, and name the first wrong rule.
 
     ``check_or_f``: a :class:`RuleCheck`, or ``f`` to check with ``args``
-    (and ``seed``); ``file``: where to print (standard output by default).
-    Returns the check.
+    (and ``seed``, ``rtol``); ``file``: where to print (standard output by
+    default).  Prints ``str(check)``; returns the check.
 
     >>> import jax.numpy as jnp
     >>> from jaxbp.graph import buy_apple_orange
@@ -453,22 +399,6 @@ def print_rule_check(
             raise TypeError("print_rule_check: pass args only with a function, not a RuleCheck")
         check = check_or_f
     else:
-        check = check_rules(check_or_f, *args, seed=seed)
-    out = file if file is not None else sys.stdout
-    head = ["node", "rule", "inputs", "dtype", "autodiff |diff|", "(rel)"]
-    head += ["numerical |diff|", "(rel)", "result"]
-    table = [head] + [_cells(r) for r in check]
-    widths = [max(len(row[c]) for row in table) for c in range(len(head))]
-    right = {0, 4, 5, 6, 7}
-    print(
-        f"rule check of {check.function}, in forward order: each custom_vjp backward against "
-        f"JAX's autodiff of its forward and central differences, at its own inputs",
-        file=out,
-    )
-    for row in table:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
-        ]
-        print("  ".join(cells).rstrip(), file=out)
-    print(_verdict(check), file=out)
+        check = check_rules(check_or_f, *args, seed=seed, rtol=rtol)
+    print(check, file=file if file is not None else sys.stdout)
     return check

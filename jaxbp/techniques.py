@@ -17,6 +17,8 @@ the running statistics, both plain products whose JAX derivative is exact.
 
 Nothing is hidden: dropout's randomness comes from an explicit ``key`` and
 batch_norm's running mean and variance are an explicit ``state`` in and out.
+Inside ``jax.shard_map`` a rule's inputs enter it with one varying-axes type
+(:func:`jaxbp._cotangents.alike`), so each derivative comes back typed like its input.
 The plain-jnp twins used by the tests are in :mod:`jaxbp.reference`.
 """
 
@@ -28,17 +30,21 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 from jaxbp import _checks
+from jaxbp._cotangents import alike
 from jaxbp.layers import as_floating
 
 __all__ = ["dropout", "dropout_mask", "batch_norm", "batch_norm_state", "weight_decay_loss"]
 
 
-def _check_fraction(name: str, arg: str, value, closed: bool = False) -> None:
-    """``value`` a real number in [0, 1) (or [0, 1] if ``closed``); a traced one passes."""
+def _check_fraction(name: str, arg: str, value, closed: bool = False) -> Any:
+    """``value`` a real number in [0, 1) (or [0, 1] if ``closed``), else an error; a
+    traced one passes: returns whether it is in range (:func:`jaxbp._checks.in_range`)."""
     _checks.real(name, arg, value, low=0, high=1, high_open=not closed, traced=True)
+    return _checks.in_range(value, low=0, high=1, high_open=not closed)
 
 
 def _batched(name: str, x, min_ndim: int = 1, shapes: str = "(N, ...)"):
@@ -104,7 +110,8 @@ def dropout(
     Raises ``ValueError`` for an empty batch, a ratio outside [0, 1) or a
     missing key in training, ``TypeError`` for a non-floating ``x``, a ratio
     that is not a number (``"0.5"``), or a ``train`` that is not a ``bool``
-    (``"no"`` is not False) or is traced.
+    (``"no"`` is not False) or is traced.  A traced ratio outside [0, 1) (or NaN)
+    cannot raise: the output and its gradient are NaN.
 
     >>> x, key = jnp.ones((2, 4)), jax.random.PRNGKey(0)
     >>> out = dropout(x, key, 0.5)
@@ -117,13 +124,14 @@ def dropout(
     Array([0.5, 0.5, 0.5, 0.5], dtype=float32)
     """
     x = _batched("dropout", x)
-    _check_fraction("dropout", "ratio", ratio)
+    ok = _check_fraction("dropout", "ratio", ratio)
     if not _checks.boolean("dropout", "train", train):
-        return x * (1.0 - ratio)  # x * (1.0 - self.dropout_ratio)
+        return x * _checks.nan_unless(ok, 1.0 - ratio)  # x * (1.0 - self.dropout_ratio)
     if key is None:
         raise ValueError("dropout: train=True needs a jax.random key for the mask")
     key = _checks.prng_key("dropout", key)
-    return _dropout(x, dropout_mask(key, x.shape, ratio, x.dtype))
+    mask = _checks.nan_unless(ok, dropout_mask(key, x.shape, ratio, x.dtype), x.dtype)
+    return _dropout(*alike(x, mask))
 
 
 # ---- Batch Normalization (6.3) --------------------------------------------------
@@ -206,7 +214,19 @@ def _check_batch_norm_args(x, gamma, beta, state, momentum, eps):
     _checks.real("batch_norm", "eps", eps, low=0, low_open=True)  # static: never traced
     dtype = jnp.result_type(x, gamma, beta)
     state = {k: as_floating("batch_norm", k, v).astype(dtype) for k, v in state.items()}
+    state["running_var"] = _variances(state["running_var"])
     return x.astype(dtype), gamma.astype(dtype), beta.astype(dtype), state
+
+
+def _variances(var):
+    """Running variances ``>= 0``: else ``ValueError``, or NaN in that feature when traced."""
+    if isinstance(var, jax.core.Tracer):
+        return _checks.nan_unless(var >= 0, var)  # NaN fails the test too
+    values = np.asarray(var)  # concrete: read here, even while jit traces around it
+    bad = values[~(values >= 0)]
+    if bad.size:
+        raise ValueError(f"batch_norm: state['running_var'] must be >= 0 (variances), got {bad[0]}")
+    return var
 
 
 def batch_norm(
@@ -234,10 +254,11 @@ def batch_norm(
     stats and ``state`` comes back unchanged.
 
     Returns ``(out, new_state)``, ``out`` of ``x``'s shape.  Raises
-    ``ValueError`` for an empty batch, mismatched shapes (named), a momentum
-    outside [0, 1] or an ``eps`` that is not finite and > 0, and ``TypeError``
-    for non-floating inputs, a traced ``eps``, or a ``train`` that is not a
-    ``bool`` or is traced.
+    ``ValueError`` for an empty batch, mismatched shapes (named), a negative or NaN
+    running variance, a momentum outside [0, 1] or an ``eps`` that is not finite and
+    > 0, and ``TypeError`` for non-floating inputs, a traced ``eps``, or a ``train``
+    that is not a ``bool`` or is traced.  A traced running variance that is negative
+    or NaN cannot raise: that feature's output, gradient and new variance are NaN.
 
     >>> x = jnp.array([[1.0, 10.0], [3.0, 30.0]])
     >>> out, state = batch_norm(x, jnp.ones(2), jnp.zeros(2), None, train=True)
@@ -252,7 +273,7 @@ def batch_norm(
     x2 = x.reshape(x.shape[0], -1)
     rm, rv = state["running_mean"], state["running_var"]
     if _checks.boolean("batch_norm", "train", train):
-        out = _batch_norm_train(x2, gamma, beta, eps)
+        out = _batch_norm_train(*alike(x2, gamma, beta), eps)
         mu = jnp.mean(x2, axis=0)
         var = jnp.mean((x2 - mu) ** 2, axis=0)
         state = {
@@ -290,7 +311,8 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     book sums over ``W1 .. W(L+1)``, never the biases.  Its derivative is the
     book's ``lambda * W`` per matrix.  Returns a scalar (0.0 for no weights).
     Raises ``ValueError`` for a negative or non-finite ``lambda_`` (NaN would make
-    the loss NaN), ``TypeError`` for one that is not a number.
+    the loss NaN), ``TypeError`` for one that is not a number; a traced one that is
+    negative or not finite cannot raise: the loss and its gradients are NaN.
 
     >>> W = jnp.array([[1.0, -2.0]])
     >>> float(weight_decay_loss({"W1": W}, 0.1))           # 0.5 * 0.1 * 5
@@ -299,8 +321,10 @@ def weight_decay_loss(weights: Any, lambda_: float) -> jax.Array:
     Array([[ 0.1, -0.2]], dtype=float32)
     """
     _checks.real("weight_decay_loss", "lambda_", lambda_, low=0, traced=True)
+    ok = _checks.in_range(lambda_, low=0)
     total = jnp.zeros([], jnp.float32)
     for W in jax.tree_util.tree_leaves(weights):
         W = as_floating("weight_decay_loss", "W", W)
-        total = total + _weight_decay(W, jnp.asarray(lambda_, W.dtype))
+        lam = _checks.nan_unless(ok, jnp.asarray(lambda_, W.dtype))
+        total = total + _weight_decay(*alike(W, lam))
     return total

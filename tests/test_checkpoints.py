@@ -20,7 +20,7 @@ import pytest
 
 from jaxbp import train
 from jaxbp.mnist.synthetic import synthetic_mnist
-from jaxbp.train import models, run_state, saved_run
+from jaxbp.train import checkpoint, models, runs, saved_run
 from jaxbp.train.cli import EXIT_CODES
 from jaxbp.train.step import initial_state, make_train_chunk
 
@@ -278,7 +278,9 @@ def test_good_checkpoints_pass_the_checks_and_stay_untouched(cli_results):
     for name, path in cli_results["good"].items():
         assert sha(path) == cli_results["good_sha"][name], f"{name} was rewritten"
     m = json.loads((cli_results["root"] / "extended" / "metrics.json").read_text())
-    assert m["steps_done"] == 60 and m["eval_steps"] == [0, 20, 40, 60]
+    assert m["steps_done"] == 60 and m["eval_steps"] == [0, 20, 40, 40, 60]
+    assert m["eval_steps_done"] == [1, 21, 40, 41, 60]  # 40 twice: two states, each named
+    assert m["eval_final"] == [False, False, True, False, True]
 
 
 def test_resume_flag_conflict_is_found_before_any_data_is_loaded(cli_results):
@@ -295,7 +297,7 @@ def test_resume_flag_conflict_is_found_before_any_data_is_loaded(cli_results):
         ("lr 1e39", "lr must be finite in float32"),
         ("bfloat16 multi_layer_net", "dtype bfloat16 is not offered for multi_layer_net"),
         ("bfloat16 simple_conv_net", "dtype bfloat16 is not offered for simple_conv_net"),
-        ("weight-init-std elsewhere", "weight_init_std is an option of two_layer_net"),
+        ("weight-init-std elsewhere", "--weight-init-std is an option of two_layer_net"),
     ],
 )
 def test_flags_that_cannot_work_are_exit_2(cli_results, case, words):
@@ -371,24 +373,65 @@ def test_resume_with_nan_adam_moments_keeps_the_good_checkpoint(tmp_path):
     write(path, arrays, meta)
     tampered = sha(path)
     longer = train.Config(**{**vars(MLN), "iters": 60})
-    with pytest.raises(run_state.CheckpointError, match="holds non-finite values"):
+    with pytest.raises(checkpoint.CheckpointError, match="holds non-finite values"):
         saved_run.check_resume(str(tmp_path), longer)
-    with pytest.raises(run_state.CheckpointError, match="holds non-finite values"):
+    with pytest.raises(checkpoint.CheckpointError, match="holds non-finite values"):
         train.fit(longer, data=synthetic(), out_dir=str(tmp_path), resume=True, **QUIET)
     assert sha(path) == tampered != good
 
 
-def test_extending_a_finished_run_labels_each_evaluation_once(tmp_path):
-    """The finished run's extra evaluation after step 200 and the longer run's at index
-    200 were both labelled 200."""
-    short = train.Config(iters=200, batch_size=20, eval_every=100)
-    longer = train.Config(iters=400, batch_size=20, eval_every=100)
+EVAL_LISTS = ("eval_steps", "eval_steps_done", "eval_final", "train_acc", "test_acc")
+
+
+def evaluations(metrics: dict) -> list[tuple]:
+    """Each evaluation as ``(label, steps done, final, train acc, test acc)``."""
+    return list(zip(*(metrics[k] for k in EVAL_LISTS)))
+
+
+def test_extending_a_finished_run_keeps_each_evaluation_with_its_state(tmp_path):
+    """Extending a finished 100-step run to 150 steps (--eval-every 100) rewrote its
+    "step 100" entry (after 100 steps) with the numbers of another state (after 101)."""
+    short = train.Config(iters=100, batch_size=20, eval_every=100)
+    longer = train.Config(iters=150, batch_size=20, eval_every=100)
     whole = train.fit(longer, data=synthetic(), **QUIET)["metrics"]
-    train.fit(short, data=synthetic(), out_dir=str(tmp_path), **QUIET)
+    first = train.fit(short, data=synthetic(), out_dir=str(tmp_path), **QUIET)["metrics"]
+    saved = json.loads((tmp_path / "metrics.json").read_text())
     done = train.fit(longer, data=synthetic(), out_dir=str(tmp_path), resume=True, **QUIET)
-    m = done["metrics"]
-    assert m["eval_steps"] == whole["eval_steps"] == [0, 100, 200, 300, 400]
-    assert m["test_acc"] == whole["test_acc"] and m["train_acc"] == whole["train_acc"]
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert evaluations(m) == evaluations(done["metrics"])
+    # the finished run's evaluations stay as they were, the last one marked as its end
+    assert [e[:3] for e in evaluations(first)] == [(0, 1, False), (100, 100, True)]
+    assert evaluations(m)[:2] == evaluations(saved) == evaluations(first)
+    # then the extension's, exactly those of the uninterrupted run
+    assert [e[:3] for e in evaluations(whole)] == [
+        (0, 1, False),
+        (100, 101, False),
+        (150, 150, True),
+    ]
+    assert evaluations(m)[2:] == evaluations(whole)[1:]
+    # one label, one state
+    labels = [e[:3] for e in evaluations(m)]
+    assert len({(step, final) for step, _, final in labels}) == len(labels)
+    assert len({done for _, done, _ in labels}) == len(labels)
+
+
+def test_a_run_saved_before_the_states_were_recorded_resumes_with_them(tmp_path):
+    """metrics of an earlier version lack eval_steps_done and eval_final: they are
+    rebuilt from the labels (a label equal to its run's step count is a final one)."""
+    short = train.Config(iters=100, batch_size=20, eval_every=100)
+    train.fit(short, data=synthetic(), out_dir=str(tmp_path), **QUIET)
+    arrays, meta = read(tmp_path / "params.npz")
+    for k in ("eval_steps_done", "eval_final"):
+        del meta["metrics"][k]
+    write(tmp_path / "params.npz", arrays, meta)
+    longer = train.Config(iters=150, batch_size=20, eval_every=100)
+    m = train.fit(longer, data=synthetic(), out_dir=str(tmp_path), resume=True, **QUIET)
+    assert [e[:3] for e in evaluations(m["metrics"])] == [
+        (0, 1, False),
+        (100, 100, True),
+        (100, 101, False),
+        (150, 150, True),
+    ]
 
 
 def test_stale_temp_files_are_removed_once_the_lock_is_held(tmp_path):
@@ -396,11 +439,11 @@ def test_stale_temp_files_are_removed_once_the_lock_is_held(tmp_path):
     kept = [".notes.tmp", "params.npz.tmp", ".params.npz.backup"]
     for name in stale + kept:
         (tmp_path / name).write_text("x")
-    run_state.prepare_out_dir(tmp_path)
+    runs.prepare_out_dir(tmp_path)
     try:
         assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".lock") == sorted(kept)
     finally:
-        run_state.release_out_dir(tmp_path)
+        runs.release_out_dir(tmp_path)
 
 
 @pytest.mark.parametrize(

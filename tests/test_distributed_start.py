@@ -47,8 +47,13 @@ def _env(tmp_path: Path, **extra: str) -> dict:
 
 def _run(tmp_path: Path, args: list[str], limit_s: float, **extra: str):
     t0 = time.monotonic()
-    p = subprocess.run(
-        CMD + args, env=_env(tmp_path, **extra), capture_output=True, text=True, timeout=limit_s
+    p = subprocess.run(  # in tmp_path: a run folder it might make is not the checkout's
+        CMD + args,
+        env=_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=limit_s,
+        cwd=tmp_path,
     )
     return p, time.monotonic() - t0
 
@@ -70,6 +75,7 @@ def test_peer_never_arrives_is_exit_7_and_one_line(tmp_path):
     assert lines[0].startswith("jaxbp.train: error:") and "5 s" in lines[0]
     assert "Traceback" not in p.stderr + p.stdout and "Abort" not in p.stderr
     assert 5 <= wall < 5 + 60  # not before the timeout, and well before JAX's own
+    assert not (tmp_path / "runs").exists()  # a failed start leaves no run folder
 
 
 @pytest.mark.parametrize("address", ["garbage", "127.0.0.1:65536", "::1:80"])
@@ -86,6 +92,7 @@ def test_malformed_coordinator_address_is_exit_7_and_one_line(tmp_path, address)
     (line,) = p.stderr.strip().splitlines()
     assert line.startswith("jaxbp.train: error:") and repr(address) in line
     assert "waiting for the coordinator" not in p.stdout  # refused before anything else
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from conftest import missing
 from jaxbp import layers, two_layer_net
 from jaxbp.drawing import book_sigmoid
 from jaxbp.explore import explore, layout
-from jaxbp.graph import buy_apple, buy_apple_orange
+from jaxbp.graph import buy_apple, buy_apple_orange, mul
 from jaxbp.graph import explore as graph_explore
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -54,11 +54,11 @@ class _Dom(HTMLParser):
         kind = next((k for k in ("fwd", "bwd") if f"data-{k}" in a), None)
         if tag == "text" and kind and "shown" in a.get("class", "").split():
             self._open.append((("edge", a["data-edge"], kind), tag))
-        elif a.get("id") in ("status", "info"):
+        elif a.get("id") in ("status", "info", "title"):
             self._open.append((("id", a["id"]), tag))
 
     def handle_endtag(self, tag):
-        if self._open and tag == self._open[-1][1] and tag in ("text", "div"):
+        if self._open and tag == self._open[-1][1] and tag in ("text", "div", "h1"):
             self._open.pop()
 
     def handle_data(self, data):
@@ -234,3 +234,81 @@ def test_backward_page_and_bad_arguments():
     with pytest.raises(ValueError, match="delay_ms"):
         explore(buy_apple, delay_ms=-1)
     assert np.isfinite(float(page.graph.edges[0].fwd))
+
+
+# ---- hostile names, empty calls, long graphs --------------------------------------------
+HOSTILE = ["<!--<script>", "y</script><b>&amp;"]
+HOSTILE_TITLE = "</title><script>document.body.dataset.pwned=1</script>"
+
+
+def _data_block(page):
+    return page.html.split('id="jaxbp-data">')[1].split("</script>")[0]
+
+
+def test_hostile_names_are_escaped_and_the_page_still_plays(browser, tmp_path):
+    page = explore(mul, 2.0, 3.0, argnames=HOSTILE, title=HOSTILE_TITLE)
+    (op,) = [n.id for n in page.graph.nodes if n.kind == "op"]
+    dom = play(browser, tmp_path, page, ["forward", "backward", f"node:{op}"])  # played to the end
+    shown = by_tail(page, dom)
+    assert shown[HOSTILE[0]] == ("2", "3") and shown[HOSTILE[1]] == ("3", "2")  # d(xy)/dx = y
+    assert dom.texts[("id", "title")] == HOSTILE_TITLE and "pwned" not in dom.body
+    info = dom.texts[("id", "info")]
+    assert HOSTILE[0] in info and HOSTILE[1] in info  # the names, as text
+
+
+def test_the_data_block_has_no_markup():
+    page = explore(mul, 2.0, 3.0, argnames=HOSTILE)
+    block = _data_block(page)
+    assert not {"<", ">", "&"} & set(block)
+    assert "\\u003c!--\\u003cscript\\u003e" in block
+    assert json.loads(block)["info"]["in0"]["name"] == HOSTILE[0]  # the same text, once parsed
+
+
+def test_a_function_of_nothing_is_one_line():
+    with pytest.raises(ValueError, match="nothing to step through") as e:
+        explore(lambda: jnp.float32(1.0))
+    assert "\n" not in str(e.value)
+    page = explore(lambda x: jnp.float32(1.0), 2.0)  # a constant of an input: a page
+    assert [n.kind for n in page.graph.nodes] == ["input", "const", "output"]
+
+
+def test_argnames_that_are_not_strings_are_one_line():
+    with pytest.raises(TypeError, match=r"explore: argnames must be strings, .* \[1, None\]"):
+        explore(mul, 2.0, 3.0, argnames=[1, None])
+    with pytest.raises(TypeError, match="explore: argnames must be a list of strings"):
+        explore(mul, 2.0, 3.0, argnames="xy")
+    with pytest.raises(ValueError, match="explore: argnames must name each of the 2"):
+        explore(mul, 2.0, 3.0, argnames=["x"])
+
+
+def test_a_graph_past_a_page_is_refused_with_its_size():
+    from jaxbp.explore import MAX_NODES
+
+    def chain(x):
+        for _ in range(MAX_NODES):
+            x = jnp.sin(x)
+        return x
+
+    with pytest.raises(
+        ValueError, match=f"has {MAX_NODES + 2} nodes, more than max_nodes={MAX_NODES}"
+    ):
+        explore(chain, 0.5)
+    assert len(explore(chain, 0.5, max_nodes=MAX_NODES + 2).graph.nodes) == MAX_NODES + 2
+
+
+def test_the_page_files_are_package_data():
+    """The CSS and script are files beside the module, listed for the wheel in pyproject."""
+    import fnmatch
+    import importlib.resources
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).parents[1]
+    data = (root / "pyproject.toml").read_text().split("[tool.setuptools.package-data]")[1]
+    patterns = re.findall(r'"([^"]+)"', re.search(r"^jaxbp = \[(.*)\]", data, re.M)[1])
+    files = sorted(p.name for p in (root / "jaxbp" / "explore_page").iterdir())
+    assert files == ["page.css", "page.js"]
+    for name in files:
+        assert any(fnmatch.fnmatch(f"explore_page/{name}", p) for p in patterns), name
+        text = importlib.resources.files("jaxbp").joinpath("explore_page", name).read_text()
+        assert text.strip() and text in explore(buy_apple).html

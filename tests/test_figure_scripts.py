@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import DATA_DIR, _have_mnist, missing
+from conftest import DATA_DIR, _have_mnist, missing, mnist_missing_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "figures"
@@ -40,11 +41,7 @@ def ch06():
 @pytest.fixture
 def mnist_dir():
     if not _have_mnist():
-        missing(
-            f"real MNIST not found (JAXBP_DATA_DIR={DATA_DIR!r}; set it to a folder "
-            "with the four *-ubyte.gz files)",
-            "CI",
-        )
+        missing(mnist_missing_reason(), "CI")
     return DATA_DIR
 
 
@@ -80,7 +77,10 @@ def in_tmp(tmp_path, monkeypatch):
 
 
 def _printed(capsys, paths):
-    out = capsys.readouterr().out
+    _printed_in(capsys.readouterr().out, paths)
+
+
+def _printed_in(out, paths):
     for p in paths:
         assert f"wrote {Path(p).resolve()}" in out, out
 
@@ -100,6 +100,22 @@ def test_ch06_out_folder_is_created(ch06, in_tmp, monkeypatch):
     ch06.main(["--only", "histograms", "--out", "a/b"])
     assert (in_tmp / "a" / "b" / "activation_histograms.png").is_file()
     assert not (in_tmp / "figures").exists()
+
+
+def test_ch06_regenerates_byte_for_byte_without_a_version_stamp(ch06, in_tmp):
+    """The PNGs carried "Software: Matplotlib version3.11.2": the same figure drawn by
+    another matplotlib gave other bytes.  (docs/figures' trained figures differ from this
+    machine's for another reason: the CPU's instruction set rounds the training
+    differently; each kind of CPU regenerates its own bytes, run after run.)"""
+    a, b = (ch06.main(["--only", "histograms", "--out", d])[0].read_bytes() for d in "ab")
+    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a == b
+    assert b"Matplotlib" not in a and b"Software" not in a
+
+
+def test_ch07_regenerates_byte_for_byte_without_a_version_stamp(mnist_dir, in_tmp):
+    main = _script("ch07/visualize_filter.py").main
+    a, b = (main(["--steps", "2", "--test-images", "200", "--out", d]).read_bytes() for d in "ab")
+    assert a == b and b"Matplotlib" not in a
 
 
 def test_update_docs_targets_the_repository_docs(ch06):
@@ -150,10 +166,40 @@ def test_ch07_update_docs_target():
         ch07.parse_args(["--test-images", "0"])
 
 
+def test_default_outputs_are_ignored_by_git():
+    """./figures (the scripts' default) and dist/ (python -m build) were not in .gitignore."""
+    paths = ["figures/apple.svg", "examples/figures/optimizers.png", "dist/jaxbp-0.1.0.tar.gz"]
+    kept = ["docs/figures/new.png"]  # README's figures stay tracked
+    r = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths, *kept],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode == 128:
+        pytest.skip(f"not a git checkout: {r.stderr.strip()}")
+    assert r.stdout.split() == paths
+
+
 def test_ch05_update_docs_target():
     ch05 = _script("ch05/draw_figures.py")
     assert ch05.output_dir(["--update-docs"]) == DOCS
     assert ch05.output_dir([]) == Path("figures")
+
+
+def test_ch05_without_graphviz_writes_the_pages_and_says_what_it_skipped(
+    in_tmp, capsys, monkeypatch, tmp_path_factory
+):
+    """Without `dot` it died at the first .svg with a traceback and wrote no page."""
+    monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("bin-without-dot")))
+    _script("ch05/draw_figures.py").main([])
+    pages = {f"{stem}.html" for stem in CH05_STEMS[:3]}
+    assert {p.name for p in (in_tmp / "figures").iterdir()} == pages
+    out = capsys.readouterr().out
+    _printed_in(out, [in_tmp / "figures" / n for n in pages])
+    (line,) = [s for s in out.splitlines() if not s.startswith("wrote ")]
+    assert line.startswith("skipped ") and "dot" in line and "graphviz" in line, line
+    assert all(stem in line for stem in CH05_STEMS) and ".svg" in line and ".png" in line
 
 
 @pytest.mark.needs_dot

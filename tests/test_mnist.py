@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import mnist_missing_reason
 from jaxbp import mnist
 from jaxbp.mnist import DatasetError, idx, load_mnist, load_raw
 from jaxbp.mnist import load as mnist_load
@@ -125,9 +126,7 @@ def cache_files(tmp_path, dataset="mnist"):
 
 def test_real_mnist(tmp_path, monkeypatch):
     if not _REAL_MNIST_DIR:
-        pytest.skip(
-            "real MNIST not found (set JAXBP_DATA_DIR to the folder holding the four .gz files)"
-        )
+        pytest.skip(mnist_missing_reason())
     (x, t), (xt, tt) = load_mnist(data_dir=_REAL_MNIST_DIR, progress=False)
     assert x.shape == (60000, 784) and xt.shape == (10000, 784)
     assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() == 1.0
@@ -856,7 +855,7 @@ def test_real_mnist_tampered_cache_and_env_var(tmp_path, monkeypatch):
     """On the real copy: a cache with all labels 0 is never returned, through
     $JAXBP_DATA_DIR (verified first) or through the default search."""
     if not _REAL_MNIST_DIR:
-        pytest.skip("real MNIST not found (set JAXBP_DATA_DIR to the folder holding it)")
+        pytest.skip(mnist_missing_reason())
     monkeypatch.setenv("JAXBP_DATA_DIR", _REAL_MNIST_DIR)
     load_raw(progress=False)
     (npz,) = cache_files(tmp_path)

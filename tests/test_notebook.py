@@ -2,22 +2,23 @@
 
 ``examples/colab.ipynb`` is executed with ``nbclient`` in a fresh kernel
 with ``JAXBP_NOTEBOOK_QUICK=1`` (300 training steps instead of 10000).  The
-install cell skips ``pip`` because ``jaxbp`` is importable from this checkout.
+install cell installs nothing because ``jaxbp`` is installed from this checkout.
 Needs the MNIST files (``$JAXBP_DATA_DIR`` or the cache), as the notebook does.
 """
 
 from __future__ import annotations
 
+import html
 import os
-import re
-import subprocess
-import sys
 import time
 
 import ipykernel  # noqa: F401  (the kernel nbclient starts; a dev dependency)
 import nbclient
 import nbformat
 import pytest
+
+import jaxbp
+from jaxbp.notebooks import install_cell
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "examples", "colab.ipynb")
@@ -83,40 +84,56 @@ def test_notebook_executes_on_cpu(tmp_path, mnist_raw):
     for k in ("W1", "b1", "W2", "b2"):
         assert f"  {k} " in out
     assert "final test accuracy" in out
+    assert f"jaxbp {jaxbp.__version__} is installed here" in _text(code[0])
+    pages = [
+        o.data["text/html"] for c in code for o in c.outputs if "text/html" in o.get("data", {})
+    ]
+    assert len(pages) == 1 and pages[0].startswith("<iframe srcdoc=")  # explore's page
+    assert "dout * y" in html.unescape(pages[0]) and "650" in html.unescape(pages[0])
     pngs = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
     assert len(pngs) >= 2  # the training plots
     assert (tmp_path / "runs" / "colab" / "training.png").exists()
 
 
-def _install_cell() -> str:
+def test_the_first_code_cell_is_the_install_cell_without_a_wheel():
+    """It pointed at REPO = "", an address that exists nowhere: now the notebook carries
+    jaxbp itself once bundled (tests/test_bundle.py), and this copy carries nothing."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and "install_jaxbp" in c.source)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source == install_cell()
+    assert "WHEEL = None" in code[0].source and "://" not in code[0].source
 
 
-def test_install_cell_uses_the_address_pyproject_publishes():
-    """The cell installed from github.com/OWNER/jaxbp, an address that exists nowhere."""
-    text = open(os.path.join(ROOT, "pyproject.toml")).read()
-    urls = re.search(r"^\[project\.urls\]\n((?:.+\n)*)", text, re.M)
-    published = re.search(r'^Repository = "([^"]+)"', urls[1], re.M)[1] if urls else ""
-    assert re.search(r'^REPO = "([^"]*)"', _install_cell(), re.M)[1] == published
-
-
-def test_install_cell_without_jaxbp_stops_with_one_sentence(tmp_path):
-    """Unedited, with nothing to install from: one sentence saying what to do, no pip call."""
-    no_jaxbp = (
-        "import importlib.util, subprocess\n"
-        "real = importlib.util.find_spec\n"
-        "importlib.util.find_spec = lambda name, *a: None if name == 'jaxbp' else real(name, *a)\n"
-        "subprocess.run = lambda *a, **k: (_ for _ in ()).throw(AssertionError('pip ran'))\n"
+def run_cells(sources: list[str], cwd) -> list:
+    """Run ``sources`` as a notebook's cells in a fresh kernel; the executed cells, as far
+    as they ran (the first error stops them, as *Run all* does)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    client = nbclient.NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
     )
-    r = subprocess.run(
-        [sys.executable, "-c", no_jaxbp + _install_cell()],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-    )
-    assert r.returncode == 1
-    assert "Traceback" not in r.stderr and "pip ran" not in r.stderr
-    assert r.stderr.strip().startswith("jaxbp is not installed here: upload a wheel")
-    assert r.stderr.strip().count("\n") == 0
+    with pytest.raises(nbclient.exceptions.CellExecutionError):
+        client.execute()
+    return nb.cells
+
+
+HIDE_JAXBP = (
+    "import importlib.util\n"
+    "real = importlib.util.find_spec\n"
+    "importlib.util.find_spec = lambda name, *a, **k: (\n"
+    "    None if name == 'jaxbp' else real(name, *a, **k)\n"
+    ")"
+)
+
+
+def test_without_jaxbp_and_without_a_wheel_the_cell_stops_with_one_line(tmp_path):
+    """In a real kernel: one bilingual sentence and no traceback (it was a SystemExit with
+    IPython's noise around it), and Run all stops there."""
+    cells = run_cells([HIDE_JAXBP, install_cell(), "print('the next cell ran')"], tmp_path)
+    (error,) = [o for o in cells[1].outputs if o.output_type == "error"]
+    assert error.ename == "JaxbpSetupError"
+    (line,) = error.traceback  # the whole display: one line
+    assert line.startswith("jaxbp is not installed here, and this notebook does not carry it")
+    assert "python -m jaxbp.notebooks bundle OUT_DIR" in line and "설치되어 있지 않고" in line
+    assert line.count(". / ") == 1 and "Traceback" not in line
+    assert not any(o.output_type == "stream" for o in cells[1].outputs)
+    assert not cells[2].get("outputs")  # Run all stopped at the install cell

@@ -230,3 +230,266 @@ def test_print_all_agree():
     assert out.getvalue().splitlines()[-1] == (
         "all 2 rules agree with autodiff and central differences"
     )
+
+
+# ---- sound at kinks: entries where the derivative does not exist are not compared --------
+def test_relu_at_its_kink_passes_and_says_so():
+    """ReLU at exactly 0: the central difference there is 0.5, the book's rule 0."""
+    check = check_rules(lambda x: jnp.sum(layers.relu(x)), jnp.zeros(4))
+    (row,) = check.rows
+    assert check.passed and row.kinks == 4
+    assert "4 entries at a kink not compared" in str(check)
+
+
+def test_a_wrong_relu_still_fails_away_from_its_kink():
+    x = jnp.array([0.0, 1.5, -2.0, 0.0, 0.7, -0.3])  # two entries at the kink, four not
+    with planted(layers._relu, lambda m, d: (jnp.where(m, d, 0.0),)):
+        check = check_rules(lambda x: jnp.sum(layers.relu(x) * jnp.arange(6.0)), x)
+    (row,) = check.rows
+    assert not check.passed and row.kinks == 2 and row.autodiff_rel > 0.5
+
+
+def test_two_layer_net_with_an_all_zero_image_passes():
+    """Biases start at 0: the zero image's hidden pre-activations are exactly 0."""
+    params, x, t = net_inputs(6)
+    check = check_rules(two_layer_net.loss, params, x.at[2].set(0.0), t)
+    assert check.passed, str(check)
+    assert check[1].name == "relu" and check[1].kinks == params["W1"].shape[1]
+    with planted(layers._relu, lambda m, d: (jnp.where(m, d, 0.0),)):
+        bad = check_rules(two_layer_net.loss, params, x.at[2].set(0.0), t)
+    assert bad.first_failure.node == 2
+
+
+# ---- nested rules: each checked alone, the innermost wrong one named ---------------------
+def _nested(inner_bwd, outer_bwd):
+    """outer(x) = 3 * inner(x), inner(x) = x ** 2, each a custom_vjp with the given backward."""
+    inner = jax.custom_vjp(lambda x: x**2)
+    inner.defvjp(lambda x: (x**2, x), inner_bwd)
+
+    def _outer(x):
+        return 3 * inner(x)
+
+    outer = jax.custom_vjp(_outer)
+    outer.defvjp(lambda x: (_outer(x), x), outer_bwd)
+    return lambda x: jnp.sum(outer(x))
+
+
+RIGHT_INNER, WRONG_INNER = (lambda x, g: (2 * x * g,)), (lambda x, g: (x * g,))
+RIGHT_OUTER, WRONG_OUTER = (lambda x, g: (6 * x * g,)), (lambda x, g: (-6 * x * g,))
+
+
+def test_a_correct_outer_rule_over_a_wrong_inner_rule():
+    check = check_rules(_nested(WRONG_INNER, RIGHT_OUTER), jnp.linspace(0.5, 2.0, 4))
+    assert [(r.name, r.parent, r.passed) for r in check] == [
+        ("outer", None, True),  # its autodiff witness runs inner's forward body, not its rule
+        ("<lambda>", 1, False),
+    ]
+    assert check.first_failure.node == 2
+    assert "inside node 1" in str(check) and str(check).endswith(
+        "first wrong rule: node 2, <lambda>"
+    )
+
+
+def test_both_wrong_names_the_innermost():
+    check = check_rules(_nested(WRONG_INNER, WRONG_OUTER), jnp.linspace(0.5, 2.0, 4))
+    assert [r.passed for r in check] == [False, False]
+    assert check.first_failure.node == 2
+    assert check_rules(_nested(RIGHT_INNER, RIGHT_OUTER), jnp.linspace(0.5, 2.0, 4)).passed
+    only_outer = check_rules(_nested(RIGHT_INNER, WRONG_OUTER), jnp.linspace(0.5, 2.0, 4))
+    assert only_outer.first_failure.node == 1 and only_outer[1].passed
+
+
+# ---- refused inputs: one line naming the input -------------------------------------------
+def test_non_finite_inputs_are_refused_by_name():
+    params, x, t = net_inputs(3)
+    params = {**params, "W1": params["W1"].at[0, :3].set(jnp.nan)}
+    with pytest.raises(ValueError, match=r"args\[0\]\['W1'\] has 3 NaN/inf entries") as e:
+        check_rules(two_layer_net.loss, params, x, t)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match=r"args\[1\] has 1 NaN/inf"):
+        check_rules(two_layer_net.loss, net_inputs(3)[0], x.at[0, 0].set(jnp.inf), t)
+
+
+def test_integer_only_inputs_are_refused_by_name():
+    f = lambda n: jnp.sum(layers.relu(n.astype(jnp.float32)))
+    with pytest.raises(ValueError, match=r"no argument of f is floating \(args\[0\] is int32"):
+        check_rules(f, jnp.arange(4))
+
+
+# ---- rules inside control flow, checkpoint, vmap, grad: found and checked -----------------
+def _scan(x):
+    return jax.lax.scan(lambda c, xi: (c + jnp.sum(layers.relu(xi)), None), 0.0, x)[0]
+
+
+def _cond(x):
+    return jax.lax.cond(jnp.sum(x) > -1e3, lambda z: jnp.sum(layers.relu(z)), lambda z: 0.0, x)
+
+
+def _while(x):
+    body = lambda s: (s[0] + 1, s[1] + jnp.sum(layers.relu(x * s[0])))
+    return jax.lax.while_loop(lambda s: s[0] < 4, body, (1.0, 0.0))[1]
+
+
+PLACES = {
+    "scan": (_scan, "in scan"),
+    "cond": (_cond, "in cond branch 1"),
+    "while": (_while, "in while"),
+    "checkpoint": (lambda x: jax.checkpoint(lambda z: jnp.sum(layers.relu(z)))(x), "checkpoint"),
+    "remat under grad": (
+        lambda x: jnp.sum(jax.grad(jax.remat(lambda z: jnp.sum(layers.relu(z) ** 2)))(x)),
+        "under jax.grad",
+    ),
+    "grad": (lambda x: jnp.sum(jax.grad(lambda z: jnp.sum(layers.relu(z) ** 2))(x)), "grad"),
+    "vmap": (lambda x: jnp.sum(jax.vmap(layers.relu)(x)), ""),
+}
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+def test_rules_are_found_wherever_they_run(place):
+    f, where = PLACES[place]
+    x = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4) + 0.05
+    check = check_rules(f, x)
+    assert check.passed and {r.name for r in check} == {"relu"}, str(check)
+    assert all(where in r.where for r in check), [r.where for r in check]
+    with planted(layers._relu, lambda m, d: (jnp.where(m, d, 0.0),)):
+        bad = check_rules(f, x)
+    assert not bad.passed and bad.first_failure.name == "relu"
+
+
+def test_a_long_scan_is_checked_at_representative_steps():
+    x = jnp.linspace(-1.0, 1.0, 100).reshape(50, 2) + 0.005
+    check = check_rules(_scan, x)
+    assert [r.node for r in check] == [1, 2, 26, 49, 50]
+    assert check[2].where == "in scan, call 26 of 50"
+    assert check.notes == ("relu ran 50 times at one place; checked calls 1, 2, 26, 49, 50",)
+
+
+# ---- labels: not differentiated is accepted, for labels only ------------------------------
+def _softmax(x):
+    e = jnp.exp(x - jnp.max(x, axis=-1, keepdims=True))
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def _book_loss(x, t):
+    """The book's cross_entropy_error(softmax(x), t): -sum(t * log(y + 1e-7)) / N."""
+    return -jnp.sum(t * jnp.log(_softmax(x) + 1e-7)) / x.shape[0]
+
+
+def _book_softmax_with_loss(bwd):
+    rule = jax.custom_vjp(_book_loss)
+    rule.defvjp(lambda x, t: (_book_loss(x, t), (_softmax(x), t)), bwd)
+    return rule
+
+
+def _exact_dx(res, g):
+    y, t = res
+    return g * (y - t) / y.shape[0]
+
+
+LABEL_COTANGENTS = {
+    "None": lambda res, g: (_exact_dx(res, g), None),
+    "zeros": lambda res, g: (_exact_dx(res, g), jnp.zeros_like(res[1])),
+    "true derivative": lambda res, g: (
+        _exact_dx(res, g),
+        -g * jnp.log(res[0] + 1e-7) / res[0].shape[0],
+    ),
+}
+
+
+def _logits_and_one_hot(n=4, c=3):
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((n, c)), jnp.float32)
+    return x, jax.nn.one_hot(jnp.arange(n) % c, c)
+
+
+@pytest.mark.parametrize("how", sorted(LABEL_COTANGENTS))
+def test_float_labels_none_zeros_or_true_derivative_all_pass(how):
+    check = check_rules(
+        _book_softmax_with_loss(LABEL_COTANGENTS[how]), *_logits_and_one_hot(), rtol=1e-5
+    )
+    (row,) = check.rows
+    assert check.passed, str(check)
+    assert row.not_differentiated == (() if how == "true derivative" else (1,))
+    assert ("t not differentiated" in str(check)) == (how != "true derivative")
+
+
+def test_a_wrong_label_derivative_fails():
+    wrong = lambda res, g: (_exact_dx(res, g), jnp.ones_like(res[1]))
+    check = check_rules(_book_softmax_with_loss(wrong), *_logits_and_one_hot(), rtol=1e-5)
+    assert not check.passed and check[0].not_differentiated == ()
+
+
+def test_zeros_for_an_input_that_is_not_labels_fail():
+    x, y = jnp.array([0.5, -1.5, 2.0]), jnp.array([1.0, 2.0, -0.5])
+    with planted(graph._add, lambda _, d: (d, jnp.zeros_like(d))):
+        check = check_rules(graph.add, x, y)
+    assert not check.passed and check[0].not_differentiated == ()
+
+
+def test_looks_like_labels():
+    from jaxbp.rule_check import looks_like_labels
+
+    assert looks_like_labels(jnp.array([3, 0, 1]))  # class indices
+    assert looks_like_labels(jax.nn.one_hot(jnp.array([0, 2]), 3))  # one-hot rows
+    assert looks_like_labels(jnp.array([[0.2, 0.3, 0.5]], jnp.float32))  # probabilities
+    assert not looks_like_labels(jnp.array([[0.2, 0.3, 0.6]]))  # does not sum to 1
+    assert not looks_like_labels(jnp.array([[1.5, -0.5]]))  # sums to 1, out of [0, 1]
+    assert not looks_like_labels(jnp.float32(1.0))  # a scalar has no rows
+    assert not looks_like_labels(jnp.zeros((2, 3)))
+
+
+# ---- the tolerance: the book's + 1e-7 passes at 1e-5, fails at the default ---------------
+def test_rtol_replaces_both_tolerances():
+    rule = _book_softmax_with_loss(LABEL_COTANGENTS["None"])
+    args = _logits_and_one_hot()
+    default = check_rules(rule, *args)
+    assert not default.passed and 1e-9 < default[0].autodiff_rel < 1e-5  # log(y + 1e-7)
+    assert check_rules(rule, *args, rtol=1e-5).passed
+    assert not check_rules(rule, *args, rtol=1e-8).passed
+    for bad in (0, -1e-3, 1.5, "1e-5", True):
+        with pytest.raises(ValueError, match="rtol must be a number in"):
+            check_rules(rule, *args, rtol=bad)
+
+
+# ---- readable: str is the table, rules named after their pair ----------------------------
+def test_str_is_the_printed_table():
+    check = check_rules(two_layer_net.loss, *net_inputs(4))
+    out = io.StringIO()
+    print_rule_check(check, file=out)
+    assert out.getvalue() == str(check) + "\n"
+    assert str(check).splitlines()[1].split()[:2] == ["node", "rule"]
+    from jaxbp import gradient
+
+    assert gradient.print_rule_check is print_rule_check
+
+
+def test_a_rule_is_named_after_its_fwd_bwd_pair():
+    """A helper that wraps any pair in one function (the exercises' custom_rule) names it f."""
+
+    def custom_rule(fwd, bwd):
+        @jax.custom_vjp
+        def f(*args):
+            return fwd(*args)[0]
+
+        f.defvjp(fwd, bwd)
+        return f
+
+    def relu_fwd(x):
+        return jnp.maximum(x, 0), x > 0
+
+    def relu_bwd(mask, dout):
+        return (jnp.where(mask, dout, 0),)
+
+    check = check_rules(lambda x: jnp.sum(custom_rule(relu_fwd, relu_bwd)(x)), jnp.ones(3))
+    assert [r.name for r in check] == ["relu"] and check[0].book.startswith("5.5.1")
+
+
+def test_rule_check_needs_neither_graphviz_nor_the_drawing_code():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jaxbp.rule_check, jaxbp.explore\n"
+        "loaded = [m for m in ('graphviz', 'jaxbp.drawing') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -368,3 +368,64 @@ def test_bad_input_errors_name_the_problem():
         jax.jit(lambda t: batch_norm(X, ONES, ONES, None, t))(True)
     with pytest.raises(ValueError, match="lambda_ must be >= 0, got -0.1"):
         weight_decay_loss([X], -0.1)
+
+
+# ---- out of range under jit and vmap: NaN, never a finite number ----------------------
+NAN, INF = float("nan"), float("inf")
+BAD_RATIOS = [1.5, -0.1, 1.0, NAN, INF]
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_a_traced_dropout_ratio_out_of_range_gives_nan(train):
+    """jax.jit(lambda r: dropout(x, key, r))(1.5) gave all zeros, a NaN ratio too."""
+    f = lambda x, r: dropout(x, KEY, r, train=train)
+    for r in BAD_RATIOS:
+        with pytest.raises(ValueError, match=r"dropout: ratio must be in \[0, 1\)"):
+            f(X, r)
+        assert np.isnan(jax.jit(f)(X, r)).all(), r
+        grad = jax.jit(jax.grad(lambda x, r: f(x, r).sum()))(X, r)
+        assert np.isnan(grad).all(), r
+    rows = jax.vmap(lambda r: f(X, r))(jnp.array([0.25, *BAD_RATIOS]))
+    np.testing.assert_array_equal(rows[0], f(X, 0.25))  # an accepted ratio: as eagerly
+    assert np.isnan(rows[1:]).all()
+
+
+def test_a_traced_weight_decay_lambda_out_of_range_gives_nan():
+    """jax.jit(lambda l: weight_decay_loss(p, l))(-1.0) gave -2.0."""
+    p = {"W1": jnp.array([[1.0, -1.0], [1.0, 1.0]])}
+    for lam in (-1.0, -1e-30, NAN, INF, -INF):
+        with pytest.raises(ValueError, match="weight_decay_loss: lambda_ must be"):
+            weight_decay_loss(p, lam)
+        assert np.isnan(jax.jit(lambda l: weight_decay_loss(p, l))(lam)), lam
+        d_p, d_lam = jax.jit(jax.grad(weight_decay_loss, argnums=(0, 1)))(p, lam)
+        assert np.isnan(d_p["W1"]).all() and np.isnan(d_lam), lam
+    losses = jax.vmap(lambda l: weight_decay_loss(p, l))(jnp.array([0.1, -1.0, NAN]))
+    assert float(losses[0]) == pytest.approx(0.2) and np.isnan(losses[1:]).all()
+    d_p, d_lam = jax.jit(jax.grad(weight_decay_loss, argnums=(0, 1)))(p, 0.1)
+    ref_p, ref_lam = jax.grad(reference.weight_decay_loss, argnums=(0, 1))(p, 0.1)
+    close(d_p, ref_p, tol=1e-6)
+    close(d_lam, ref_lam, tol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-1.0, -0.5e-6, NAN])
+def test_a_bad_running_variance_gives_nan_in_its_feature(bad):
+    """batch_norm in test mode with a negative running variance was NaN only by accident of
+    the square root, and finite for one above -eps (-0.5e-6 gave 1054.1)."""
+    x = jnp.array([[1.0, 2.0], [3.0, 5.0], [0.0, -1.0]])
+    state = {"running_mean": jnp.zeros(2), "running_var": jnp.array([bad, 1.0])}
+    good = {"running_mean": jnp.zeros(2), "running_var": jnp.array([1.0, 1.0])}
+    bn = lambda x, s, train: batch_norm(x, jnp.ones(2), jnp.zeros(2), s, train)
+    for train in (False, True):
+        with pytest.raises(ValueError, match=r"batch_norm: state\['running_var'\] must be >= 0"):
+            bn(x, state, train)
+    out, new = jax.jit(bn, static_argnums=2)(x, state, False)
+    assert np.isnan(out[:, 0]).all() and np.isnan(new["running_var"][0])
+    np.testing.assert_array_equal(out[:, 1], bn(x, good, False)[0][:, 1])
+    _, new = jax.jit(bn, static_argnums=2)(x, state, True)
+    assert np.isnan(new["running_var"][0]) and np.isfinite(new["running_var"][1])
+    gx = jax.jit(jax.grad(lambda x, s: bn(x, s, False)[0].sum()))(x, state)
+    assert np.isnan(gx[:, 0]).all() and np.isfinite(gx[:, 1]).all()
+    variances = jnp.array([[1.0, 1.0], [bad, 1.0]])
+    outs = jax.vmap(lambda v: bn(x, {**good, "running_var": v}, False)[0])(variances)
+    np.testing.assert_array_equal(outs[0], bn(x, good, False)[0])
+    assert np.isnan(outs[1][:, 0]).all() and np.isfinite(outs[1][:, 1]).all()

@@ -1,5 +1,7 @@
 """5.7: TwoLayerNet, the gradient check three ways."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -83,6 +85,18 @@ def test_gradient_check_on_three_mnist_images(mnist_raw):
         slow = jax.jit(lambda p: gradient.numerical_gradient(lambda q: net.loss(q, xf, t), p))(p)
         assert max_abs(fast, slow) <= 1e-11
         assert max_abs(fast, net.gradient(p, xf, t)) <= 1e-8
+
+
+def test_gradient_check_prints_the_books_order():
+    """Rows W1 b1 W2 b2 as the book's params and README's table (they printed W1 W2 b1 b2)."""
+    lines = []
+    images = np.arange(32, dtype=np.uint8).reshape(2, 16) * 8
+    table = gradient.print_gradient_check(images, [3, 7], hidden_size=4, print=lines.append)
+    assert list(table) == list(net.PARAM_KEYS) == ["W1", "b1", "W2", "b2"]
+    assert [line.split()[0] for line in lines[2:]] == list(net.PARAM_KEYS)
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    block = readme.split("backprop-reference    backprop-numerical   reference-numerical\n")[1]
+    assert [line.split()[0] for line in block.splitlines()[:4]] == list(net.PARAM_KEYS)
 
 
 def test_numerical_gradient_generic_matches_analytic():

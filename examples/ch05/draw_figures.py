@@ -14,24 +14,27 @@ through forward and backward) of
                       Softmax-with-Loss of a 784-50-10 net on a batch of 100.
 into ``./figures`` (or ``--out DIR``; ``--update-docs``: the repository's
 ``docs/figures``, the files README shows), printing each path it writes.
-Rendering needs Graphviz's ``dot`` program (``apt-get install graphviz``).
+The ``.svg`` and ``.png`` need Graphviz's ``dot`` program (``apt-get install graphviz``);
+without it the script writes the ``.html`` pages (they need no Graphviz) and says in one
+line what it skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 
 from jaxbp import two_layer_net
-from jaxbp.drawing import book_sigmoid
 from jaxbp.graph import buy_apple, buy_apple_orange, draw, explore
 
 
 def sigmoid(x):
     """Equation 5.9 from figure 5-19's nodes: x(-1), exp, +1, / (figures 5-19, 5-20)."""
-    return book_sigmoid(x)
+    return 1 / (1 + jnp.exp(x * -1))
 
 
 DOCS_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "figures"
@@ -73,12 +76,18 @@ def main(argv=None):
             "TwoLayerNet (5.7.2): 784-50-10, batch 100",
         ),
     ]
-    for name, f, args, title in figures:
-        drawing = draw(
-            f, *args, title=title + "  (black: forward, red: backward)", filename=out / name
+    out.mkdir(parents=True, exist_ok=True)
+    if shutil.which("dot") is None:
+        names = ", ".join(name for name, *_ in figures)
+        print(
+            f"skipped the pictures of {names} (.svg, .png): Graphviz's dot is not on PATH "
+            "(apt-get install graphviz, brew install graphviz or conda install graphviz)"
         )
-        for path in drawing.files:
-            print(f"wrote {Path(path).resolve()}")
+    else:
+        for name, f, args, title in figures:
+            label = title + "  (black: forward, red: backward)"
+            for path in draw(f, *args, title=label, filename=out / name).files:
+                print(f"wrote {Path(path).resolve()}")
     for name, f, args, title in figures[:3]:  # apple, apple_orange, sigmoid: step through them
         page = explore(f, *args, title=title).save(out / f"{name}.html")
         print(f"wrote {Path(page).resolve()}")

@@ -51,6 +51,9 @@ from jaxbp.layers import relu, sigmoid  # noqa: E402
 from jaxbp.mnist import load_mnist  # noqa: E402
 from jaxbp.weight_init import init_std  # noqa: E402
 
+# no "Software: Matplotlib version ..." text: the same figure gives the same bytes
+PNG_METADATA = {"Software": None}
+
 
 def smoothed(values, window: int = 11, beta: float = 2.0):
     """Kaiser-window moving average with mirrored ends (the book's ``smooth_curve``)."""
@@ -109,7 +112,7 @@ def plot_optimizers(curves: dict, path: str) -> None:
     )
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata=PNG_METADATA)
     plt.close(fig)
 
 
@@ -166,7 +169,7 @@ def plot_histograms(path: str) -> None:
         f"(sigmoid: figures 6-10, 6-11, 6-13; ReLU: figure 6-14, cut at {RELU_YLIM} as the book)"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
     plt.close(fig)
 
 
@@ -227,7 +230,7 @@ def plot_batch_norm(scales, with_bn, without_bn, path: str) -> None:
         "(1000 MNIST images, 5 x 100 ReLU, SGD lr 0.01)"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata=PNG_METADATA)
     plt.close(fig)
 
 

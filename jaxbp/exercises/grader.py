@@ -1,470 +1,247 @@
-"""Grade a learner's ``custom_vjp`` pairs against JAX's own derivatives.
+"""Grade a learner's ``custom_vjp`` pairs: run them, judge them, report as it goes.
 
-For each exercise (see :mod:`jaxbp.exercises.spec`) the learner's forward and
-backward are called directly on a few fixed inputs in float64 (batch 1 and
-larger); the forward is compared with the plain-jnp twin in
-:mod:`jaxbp.reference`, the backward with ``jax.vjp`` of it.  The first
-difference stops that exercise, named by its kind where the grader can tell
-(:data:`jaxbp.exercises.messages.KINDS`), with the input, both answers and the
-book's equation as the hint.  The pair must then also work as a real
-``jax.custom_vjp`` rule.  Anything the learner's code raises becomes one line
-naming the function (and the learner's line), never a traceback.
+Two ways in, one grading loop (:func:`_grade`):
+
+* :func:`grade_file` - the command line's: the learner's file runs in a child
+  process (:mod:`jaxbp.exercises.sandbox`) with a time limit per exercise and
+  a memory limit; the verdicts are computed here, from the right answers this
+  process computes itself (:mod:`jaxbp.exercises.expected`), so nothing the
+  learner's code does or prints can pass for one;
+* :func:`grade` / :func:`check` - a notebook's: the learner's functions are
+  already in its namespace and run in place (no time limit: interrupt the
+  kernel), judged the same way.
+
+For each exercise the runner (:mod:`jaxbp.exercises.runner`) records what the
+learner's functions return on a few fixed inputs in float64, and the
+diagnosis (:mod:`jaxbp.exercises.diagnose`) compares it with JAX's own
+derivatives and names the mistake.  When a network's gradient fails, the
+report also says which of the learner's rules it uses are wrong, and (for
+TwoLayerNet) :func:`jaxbp.rule_check.check_rules`' first wrong node.
+
+One chapter is graded at a time (:data:`jaxbp.exercises.spec.CHAPTERS`):
+the one the exercise names belong to, else the one a file names in a line
+``# jaxbp exercises: chapter N`` (the template's first line), else the one
+whose exercises the file or namespace defines; code that defines exercises
+of several chapters, and names none, is told so in one line.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import inspect
 import os
-import sys
 import types
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from jaxbp import reference
-from jaxbp.exercises.messages import DERIVATION, KINDS, UI, choose_lang, say
-from jaxbp.exercises.spec import EXERCISES, NAMES, NET_NAME, Exercise, net_cases
-
-try:  # the numerical module is the newer home of enable_x64
-    from jaxbp.numerical import enable_x64
-except ImportError:
-    from jaxbp.gradient import enable_x64
-
-__all__ = ["Result", "Report", "LoadError", "check", "grade", "load", "custom_rule"]
-
-PARAM_KEYS = ("W1", "b1", "W2", "b2")
-_NET_RULES = ("relu", "affine", "softmax_with_loss")
-_NOT_MINE = tuple(
-    os.path.dirname(m.__file__) + os.sep for m in (jax, np, importlib.import_module("jaxbp"))
+from jaxbp.exercises import diagnose, diagnose_runs, source
+from jaxbp.exercises.chapters import (
+    all_functions,
+    chapter_from,
+    choose,
+    defined_chapters,
+    header_chapter,
+    is_there,
+    mixed_report,
+    namespace_chapter,
+)
+from jaxbp.exercises.messages import KINDS, NOTES, UI, choose_lang, hint, say, syntax_message
+from jaxbp.exercises.report import Report, Result
+from jaxbp.exercises.sandbox import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, Sandbox, Stopped
+from jaxbp.exercises.spec import (
+    CHAPTERS,
+    Function,
+    Network,
+    Update,
+    item,
+    names_of,
 )
 
-
-@dataclass(frozen=True)
-class Result:
-    """One exercise's outcome: ``status`` is ``"passed"``, ``"failed"`` or ``"skipped"``."""
-
-    name: str
-    status: str
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Report:
-    """Every graded exercise, in order; ``str(report)`` is the printed report."""
-
-    results: tuple[Result, ...]
-    lang: str = "en"
-    source: str = "namespace"
-
-    @property
-    def passed(self) -> bool:
-        """No exercise failed (skipped ones do not count)."""
-        return all(r.status != "failed" for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-    def status(self, name: str) -> str:
-        """The status of exercise ``name``."""
-        return next(r.status for r in self.results if r.name == name)
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    def __str__(self) -> str:
-        out = [say(UI, "header", self.lang, source=self.source)]
-        for r in self.results:
-            word = say(UI, r.status, self.lang)
-            if r.status != "failed" and len(r.lines) == 1:
-                out.append(f"  {r.name:<24}{word}: {r.lines[0]}")
-            else:
-                out += [f"  {r.name:<24}{word}", *(f"      {line}" for line in r.lines)]
-        counts = {s: self.count(s) for s in ("passed", "failed", "skipped")}
-        return "\n".join([*out, say(UI, "summary", self.lang, **counts)])
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{s}={self.count(s)}" for s in ("passed", "failed", "skipped"))
-        return f"<exercises report: {counts}>"
+__all__ = ["check", "grade", "grade_file", "load", "LoadError"]
 
 
 class LoadError(Exception):
     """The learner's file does not import; ``str(e)`` is the one line to print."""
 
 
-class _Stop(Exception):
-    """Stops one exercise with a status and the lines that say why."""
+# ---- the two ways of running the learner's code -----------------------------------------
+class _InProcess:
+    """The learner's namespace, run in this process (a notebook's ``globals()``)."""
 
-    def __init__(self, status: str, *lines: str):
-        super().__init__(status)
-        self.status, self.lines = status, lines
+    def __init__(self, ns: Mapping):
+        from jaxbp.exercises import runner
 
+        self.ns, self.runner = ns, runner
 
-# ---- the learner's code, called safely -------------------------------------------------
-def _where(exc: BaseException, lang: str) -> str:
-    """`` (line N of FILE)`` for the innermost frame of the learner's own code."""
-    tb, found = exc.__traceback__, None
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if not os.path.abspath(name).startswith(_NOT_MINE):
-            found = (tb.tb_lineno, os.path.basename(name))
-        tb = tb.tb_next
-    return say(UI, "where", lang, line=found[0], file=found[1]) if found else ""
+    def run(self, it, cases) -> tuple[dict, str]:
+        from jaxbp.numerical import enable_x64
 
+        with enable_x64():  # float64, as in the child (which turns it on for good)
+            return self.runner.observe(self.ns, it, cases), ""
 
-def _innermost(exc: BaseException, default: str) -> str:
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb.tb_frame.f_code.co_name if tb is not None else default
+    def rule_check(self, net: Network, case) -> tuple[dict, str]:
+        return self.runner.rule_check(self.ns, net, case), ""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else ""
-    return line if len(line) <= 200 else line[:197] + "..."
+class _InChild:
+    """The learner's file, run in a :class:`~jaxbp.exercises.sandbox.Sandbox`."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+
+    def run(self, it, cases) -> tuple[dict, str]:
+        return self.sandbox.request("run", it.name, _wire_cases(it, cases))
+
+    def rule_check(self, net: Network, case) -> tuple[dict, str]:
+        return self.sandbox.request("rule_check", net.name, _wire_cases(net, [case]))
 
 
-def _call(lang: str, label: str, fn, args: tuple, rule: str, skip: str | None = None):
-    """``fn(*args)``; NotImplementedError skips, any other exception fails, in one line.
-
-    A shape error (a ``TypeError``/``ValueError`` about shapes) also gets
-    ``rule``'s hint: it is most often a missing or extra transpose.
-    """
-    try:
-        return fn(*args)
-    except NotImplementedError as e:
-        raise _Stop("skipped", skip or say(UI, "not_written", lang, fn=_innermost(e, label))) from e
-    except Exception as e:  # the learner's code: anything at all
-        msg = _first_line(e)
-        if isinstance(e, (TypeError, ValueError)) and "shape" in msg:
-            line = say(KINDS, "shape_error", lang, fn=label, msg=msg) + _where(e, lang)
-            raise _Stop("failed", line, _hint(rule, lang)) from e
-        exc = type(e).__name__
-        raise _Stop(
-            "failed", say(UI, "raised", lang, fn=label, exc=exc, msg=msg, where=_where(e, lang))
-        ) from e
+def _wire_cases(it, cases: list) -> list:
+    if isinstance(it, Network):
+        return [{"params": p, "x": x, "t": t} for p, x, t in cases]
+    if isinstance(it, Update):
+        return [{"params": c.params, "grads": list(c.grads), "hyper": list(c.hyper)} for c in cases]
+    return [{"inputs": list(c.inputs), "dout": c.dout, "static": list(c.static)} for c in cases]
 
 
-def _lookup(ns: Mapping, name: str, n_args: int, lang: str):
-    """The learner's function ``name``, checked to be callable with ``n_args`` arguments."""
-    if name not in ns:
-        raise _Stop("skipped", say(UI, "not_defined", lang, fn=name))
-    fn = ns[name]
-    if not callable(fn):
-        raise _Stop("failed", say(UI, "not_callable", lang, fn=name))
-    try:
-        sig = inspect.signature(fn)
-        sig.bind(*range(n_args))
-    except (TypeError, ValueError):
-        want = _wanted_args(name)
-        raise _Stop(
-            "failed", say(UI, "signature", lang, fn=name, sig=_sig(fn), want=want)
-        ) from None
-    return fn
-
-
-def _sig(fn) -> str:
-    try:
-        return str(inspect.signature(fn))
-    except (TypeError, ValueError):
-        return "(...)"
-
-
-def _wanted_args(name: str) -> str:
-    if name == NET_NAME:
-        return "params, x, t"
-    ex = EXERCISES[name.rsplit("_", 1)[0]]
-    return ", ".join(ex.args) if name == ex.fwd else "residuals, dout"
-
-
-# ---- describing and comparing values ---------------------------------------------------
-def _is_array(v) -> bool:
-    if isinstance(v, bool) or v is None:
-        return False
-    if isinstance(v, (jax.Array, np.ndarray, np.generic, float, int)):
-        return np.issubdtype(np.asarray(v).dtype, np.number)
-    return False
-
-
-def _describe(v, lang: str) -> str:
-    if _is_array(v):
-        return say(UI, "an_array", lang, shape=tuple(np.shape(v)))
-    if isinstance(v, tuple):
-        return say(UI, "a_tuple", lang, n=len(v))
-    if isinstance(v, list):
-        return say(UI, "a_list", lang, n=len(v))
-    if isinstance(v, dict):
-        return say(UI, "a_dict", lang, keys=" ".join(map(str, v)))
-    return "None" if v is None else type(v).__name__
-
-
-def _show(a) -> str:
-    a = np.asarray(a, dtype=np.float64)
-    text = np.array2string(
-        a, precision=4, separator=", ", threshold=24, suppress_small=True, max_line_width=10**6
-    )
-    return f"{tuple(a.shape)} {' '.join(text.split())}"
-
-
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-8))
-
-
-def _ratio(got: np.ndarray, want: np.ndarray) -> float | None:
-    """The constant ``r`` with ``got == r * want``, if there is one."""
-    big = np.abs(want) > 1e-9
-    if not big.any() or np.any(np.abs(got[~big]) > 1e-8):
-        return None
-    r = got[big] / want[big]
-    return float(r[0]) if np.allclose(r, r[0], rtol=1e-5) else None
-
-
-def _kind(got, want, known, batch: int, lang: str) -> str | None:
-    """What is wrong with ``got`` (``None``: nothing), the known mistakes tried first."""
-    if _close(got, want):
-        return None
-    for kind, value in known:
-        if value is not None and _close(got, np.asarray(value)):
-            return say(KINDS, kind, lang)
-    transposed = got.ndim == 2 and not _close(want.T, want) and _close(got.T, want)
-    if transposed:
-        return say(KINDS, "transposed", lang)
-    if got.shape != want.shape:
-        return say(KINDS, "wrong_shape", lang, got=got.shape, want=want.shape)
-    r = _ratio(got, want)
-    if r is None:
-        return say(KINDS, "values", lang)
-    if np.isclose(r, -1):
-        return say(KINDS, "sign", lang)
-    for key, target in (("factor_n", batch), ("factor_inv_n", 1 / batch)):
-        if batch > 1 and np.isclose(r, target):
-            return say(KINDS, key, lang, r=f"{r:.4g}")
-    return say(KINDS, "factor", lang, r=f"{r:.4g}")
-
-
-def _hint(name: str, lang: str, with_dout: bool = False) -> str:
-    names = [name, "dout"] if with_dout else [name]
-    words = "; ".join(f"{DERIVATION[n][lang]['eq']}: {DERIVATION[n][lang]['why']}" for n in names)
-    return f"{say(UI, 'hint', lang)}: {words}"
-
-
-def _verdict(label: str, what: str, got, want, known, batch: int, shown: str, hint: str, lang):
-    """Stop with the failing input, both answers and the hint, unless ``got`` is right."""
-    if not _is_array(got):
-        raise _Stop(
-            "failed", say(UI, "not_array", lang, fn=label, what=what, got=_describe(got, lang))
-        )
-    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    kind = _kind(got, want, known, batch, lang)
-    if kind is None:
-        return
-    if kind == say(KINDS, "ignores_dout", lang):
-        hint = _hint(hint, lang, with_dout=True)
+# ---- one exercise -----------------------------------------------------------------------
+def _stopped(name: str, s: Stopped, lang: str, timeout: float, memory_mb: int) -> Result:
+    """A failed result for a child that timed out, exited or died."""
+    fn = s.fn or name
+    if s.why == "timeout":
+        lines = [say(KINDS, "timeout", lang, seconds=f"{timeout:g}", fn=fn)]
+        lines.append(f"{say(UI, 'hint', lang)}: {hint(KINDS, 'timeout', lang)}")
     else:
-        hint = _hint(hint, lang)
-    raise _Stop(
-        "failed",
-        f"{label}: {what}: {kind}",
-        f"{say(UI, 'input', lang)}: {shown}",
-        f"{say(UI, 'expected', lang)} {what} = {_show(want)}",
-        f"{say(UI, 'got', lang)} {what} = {_show(got)}",
-        hint,
+        lines = [say(KINDS, s.why, lang, how=s.how, fn=fn)]
+        if s.why == "exited":
+            lines.append(f"{say(UI, 'hint', lang)}: {hint(KINDS, 'exited', lang)}")
+        elif "SIGKILL" in s.how or "SIGABRT" in s.how or "bad_alloc" in s.stderr:
+            lines.append(say(KINDS, "memory", lang, fn=fn, where=""))
+            lines.append(f"{say(UI, 'hint', lang)}: {hint(KINDS, 'memory', lang, limit=memory_mb)}")
+    return Result(name, "failed", tuple(lines), "timeout" if s.why == "timeout" else s.why)
+
+
+def _printed(result: Result, printed: str, lang: str) -> Result:
+    """``result`` with what the learner's code printed, fenced off, and a hint for
+    a printed tracer."""
+    text = printed.rstrip()
+    if not text:
+        return result
+    lines = [say(UI, "printed", lang), *(f"  │ {line}" for line in text.splitlines()[:40])]
+    if "Tracer" in text:
+        lines.append(f"{say(UI, 'note', lang)}: {say(NOTES, 'printed_tracer', lang)}")
+    return replace(result, lines=result.lines + tuple(lines))
+
+
+_ANSWERS: dict[str, list] = {}  # the exercises' inputs are fixed: their answers are too
+
+
+def _answers(*names: str) -> list:
+    """The right answers of exercises ``names``; those not yet known are computed
+    together, in one compiled program."""
+    from jaxbp.exercises.expected import expected  # JAX: after the child has started
+
+    todo = [n for n in dict.fromkeys(names) if n not in _ANSWERS]
+    if todo:
+        items = [item(n) for n in todo]
+        _ANSWERS.update(zip(todo, expected(items, [it.cases() for it in items])))
+    return [_ANSWERS[n] for n in names]
+
+
+def _judge(it, cases, wants, obs, lang, written) -> Result:
+    """The diagnosis's verdict; an answer it cannot read is a failure, never a pass."""
+    judges = (
+        (Network, diagnose_runs.judge_net),
+        (Update, diagnose_runs.judge_update),
+        (Function, diagnose.judge_function),
     )
-
-
-# ---- one custom_vjp pair ----------------------------------------------------------------
-def custom_rule(fwd, bwd):
-    """``fwd``/``bwd`` as one function that ``jax.grad`` differentiates with that rule.
-
-    Args:
-      fwd: ``fwd(*inputs) -> (out, residuals)``.
-      bwd: ``bwd(residuals, dout) -> tuple of one cotangent per input``.
-
-    Returns:
-      ``f(*inputs) -> out``, a :func:`jax.custom_vjp` function.
-
-    >>> double = custom_rule(lambda x: (2 * x, None), lambda res, dout: (2 * dout,))
-    >>> float(jax.grad(double)(3.0))
-    2.0
-    """
-
-    def f(*args):
-        return fwd(*args)[0]
-
-    name = getattr(fwd, "__name__", "rule")  # the rule check's rows are named after it
-    f.__name__ = f.__qualname__ = name[:-4] if name.endswith("_fwd") else name
-    f = jax.custom_vjp(f)
-    f.defvjp(fwd, bwd)
-    return f
-
-
-def _known(ex: Exercise, what: str, inputs: tuple, dout) -> list:
-    """``(kind, value)`` of each known mistake for ``what`` (``None`` where it cannot run)."""
-    out = []
-    for p in ex.patterns:
-        if p.output == what:
-            try:
-                out.append((p.kind, p.fn(inputs, dout)))
-            except ValueError:  # e.g. dout . W without a transpose: the shapes do not fit
-                out.append((p.kind, None))
-    return out
-
-
-def _shown(ex: Exercise, inputs: tuple, dout) -> str:
-    named = [f"{n} {_show(v)}" for n, v in zip(ex.args, inputs)]
-    return "; ".join([*named, f"dout {_show(dout)}"])
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _expected(ref, inputs: tuple, dout):
-    """The reference's forward value and ``jax.vjp`` cotangents, compiled once per shape."""
-    out, vjp = jax.vjp(ref, *inputs)
-    return out, vjp(dout)
-
-
-def _check_case(ex: Exercise, fwd, bwd, case, lang: str) -> None:
-    """One input through the learner's forward and backward, against ``jax.vjp``.
-
-    Both run under ``jax.jit`` (as inside ``jax.grad``'s traced programs), one
-    compilation each instead of one per operation.
-    """
-    inputs = tuple(jnp.asarray(v) for v in case.inputs)
-    dout = jnp.asarray(case.dout)
-    want_out, wants = _expected(ex.reference, inputs, dout)
-    batch = case.inputs[0].shape[0] if case.inputs[0].ndim else 1
-    shown = _shown(ex, case.inputs, case.dout)
-    got = _call(lang, ex.fwd, jax.jit(fwd), inputs, ex.name)
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        raise _Stop("failed", say(UI, "fwd_structure", lang, fn=ex.fwd, got=_describe(got, lang)))
-    label = say(UI, "forward", lang, fn=ex.fwd)
-    known = _known(ex, "out", case.inputs, case.dout)
-    _verdict(label, "out", got[0], want_out, known, batch, shown, ex.name, lang)
-    skip = say(UI, "fwd_only", lang, fn=ex.bwd)
-    cots = _call(lang, ex.bwd, jax.jit(bwd), (got[1], dout), ex.name, skip)
-    want = (
-        "(" + ", ".join(g or "None" for g in ex.grads) + ("," if len(ex.grads) == 1 else "") + ")"
-    )
-    if not isinstance(cots, tuple) or len(cots) != len(ex.grads):
-        got_text = _describe(cots, lang)
-        raise _Stop("failed", say(UI, "bwd_structure", lang, fn=ex.bwd, want=want, got=got_text))
-    label = say(UI, "backward", lang, fn=ex.bwd)
-    for what, c, w in zip(ex.grads, cots, wants):
-        if what is None:
-            if c is not None:
-                line = say(KINDS, "not_none", lang, got=_describe(c, lang))
-                raise _Stop("failed", f"{label}: {line}")
-            continue
-        known = _known(ex, what, case.inputs, case.dout)
-        _verdict(label, what, c, w, known, batch, shown, ex.name, lang)
-
-
-def _check_in_jax(ex: Exercise, fwd, bwd, case) -> str | None:
-    """``None`` if the pair runs as a real ``custom_vjp`` rule under ``jax.vjp``, else why not."""
-    rule = custom_rule(fwd, bwd)
+    judge = next((j for kind, j in judges if isinstance(it, kind)), diagnose.judge_pair)
     try:
-        jax.jit(lambda args, d: jax.vjp(rule, *args)[1](d))(
-            tuple(jnp.asarray(v) for v in case.inputs), jnp.asarray(case.dout)
+        return judge(it, cases, wants, obs, lang, written)
+    except Exception as e:  # noqa: BLE001 - a forged or broken answer from the child
+        line = say(KINDS, "died", lang, how=f"an unreadable answer: {type(e).__name__}", fn=it.name)
+        return Result(it.name, "failed", (line,), "died")
+
+
+class _Grading:
+    """One grading run: the learner's code, the answers, the limits, the results so far."""
+
+    def __init__(self, runs, lang: str, written: dict | None, timeout: float, memory_mb: int):
+        self.runs, self.lang, self.written = runs, lang, written
+        self.timeout, self.memory_mb = timeout, memory_mb
+        self.results: dict[str, Result] = {}
+        # per function: written (not the template's stub); None: judged from what runs
+        self.done = (
+            None if written is None else {f: s == source.WRITTEN for f, s in written.items()}
         )
-    except Exception as e:  # the learner's code under JAX's tracing
-        return _first_line(e)
-    return None
+
+    def wants(self, it) -> list:
+        return _answers(it.name)[0]
+
+    def attempted(self, it) -> bool:
+        return self.done is None or any(self.done.get(fn) for fn in it.functions)
+
+    def unattempted(self, it) -> Result:
+        fn = next(f for f in it.functions if self.written.get(f) != source.WRITTEN)
+        key = "not_written" if self.written.get(fn) == source.STUB else "not_defined"
+        return Result(it.name, "skipped", (say(UI, key, self.lang, fn=fn),))
+
+    def one(self, it) -> Result:
+        """Run, judge and (for a failing network) explain exercise ``it``."""
+        if not self.attempted(it):
+            return self.unattempted(it)
+        cases = it.cases()
+        try:
+            obs, printed = self.runs.run(it, cases)
+        except Stopped as s:
+            return _stopped(it.name, s, self.lang, self.timeout, self.memory_mb)
+        result = _judge(it, cases, self.wants(it), obs, self.lang, self.done)
+        if result.kind == "memory" and self.memory_mb:
+            limit = hint(KINDS, "memory", self.lang, limit=self.memory_mb)
+            result = replace(
+                result, lines=(*result.lines, f"{say(UI, 'hint', self.lang)}: {limit}")
+            )
+        if isinstance(it, Network) and result.status == "failed":
+            result = replace(result, lines=result.lines + tuple(self.explain_net(it, cases)))
+        return _printed(result, printed, self.lang)
+
+    def explain_net(self, net: Network, cases: list) -> list[str]:
+        """Which of the learner's rules the network uses fail, and the rule check's
+        first wrong node."""
+        rules = [self.results.get(r) or self.one(item(r)) for r in dict.fromkeys(net.rules)]
+        words = ", ".join(f"{r.name} {say(UI, r.status, self.lang)}" for r in rules)
+        lines = [say(UI, "rules_verdict", self.lang, rules=words)]
+        lines += [f"  {r.name}: {r.lines[0]}" for r in rules if r.status == "failed"]
+        if not net.rule_check:
+            return lines
+        try:
+            check, _ = self.runs.rule_check(net, cases[0])
+        except Stopped as s:
+            return [*lines, say(UI, "rule_check_not_run", self.lang, why=s.why)]
+        return [*lines, _rule_check_line(check, net, self.lang)]
 
 
-def _grade_pair(ns: Mapping, ex: Exercise, lang: str) -> Result:
-    fwd = _lookup(ns, ex.fwd, len(ex.args), lang)
-    bwd = _lookup(ns, ex.bwd, 2, lang)
-    cases = ex.cases()
-    with enable_x64():
-        for case in cases:
-            _check_case(ex, fwd, bwd, case, lang)
-        why = _check_in_jax(ex, fwd, bwd, cases[0])
-    if why is not None:
-        raise _Stop("failed", f"{ex.name}: {say(UI, 'in_jax', lang, msg=why)}")
-    return Result(ex.name, "passed", (say(UI, "passed_detail", lang, n=len(cases)),))
+def _rule_check_line(check, net: Network, lang: str) -> str:
+    """The rule check's verdict on the learner's loss: its first wrong node, or why none."""
+    check = check if isinstance(check, dict) else {}
+    if check.get("not_run"):
+        why = say(UI, "not_defined", lang, fn=check["not_run"])
+        return say(UI, "rule_check_not_run", lang, why=why)
+    if not isinstance(check.get("rows"), list):
+        why = str((check.get("error") or {}).get("msg", ""))
+        return say(UI, "rule_check_not_run", lang, why=why)
+    bad = next((r for r in check["rows"] if not r.get("passed")), None)
+    if bad is None:
+        return say(UI, "rule_check_ok", lang, fn=net.name, net=net.title)
+    return say(UI, "rule_check", lang, node=bad.get("node"), name=bad.get("name"), net=net.title)
 
 
-# ---- TwoLayerNet (5.7.2) ----------------------------------------------------------------
-def _learner_loss(ns: Mapping):
-    """``loss(params, x, labels)`` = SoftmaxWithLoss(Affine2(Relu1(Affine1(x))), t), the
-    learner's rules, with integer ``labels`` made one-hot ``t`` inside the last rule.
-
-    ``t``'s cotangent is ``None`` by design; as integers the labels are not compared by
-    the rule check (a floating ``t`` would be, against ``-log(y) / N``).
-    """
-    affine = custom_rule(ns["affine_fwd"], ns["affine_bwd"])
-    relu = custom_rule(ns["relu_fwd"], ns["relu_bwd"])
-    fwd, bwd = ns["softmax_with_loss_fwd"], ns["softmax_with_loss_bwd"]
-
-    def softmax_with_loss_fwd(x, labels):
-        return fwd(x, jax.nn.one_hot(labels, x.shape[-1], dtype=x.dtype))
-
-    last = custom_rule(softmax_with_loss_fwd, bwd)
-
-    def loss(params, x, labels):
-        h = relu(affine(x, params["W1"], params["b1"]))
-        return last(affine(h, params["W2"], params["b2"]), labels)
-
-    return loss
-
-
-def _rule_check(ns: Mapping, passed: set[str], case, lang: str) -> tuple[bool, list[str]]:
-    """Run :func:`jaxbp.rule_check.check_rules` over the learner's loss: ``(ok, lines)``."""
-    try:
-        from jaxbp import rule_check
-    except ImportError:
-        return True, [say(UI, "rule_check_missing", lang)]
-    if not set(_NET_RULES) <= passed:
-        return True, [say(UI, "rule_check", lang, status=say(UI, "rule_check_waits", lang))]
-    try:
-        with enable_x64():
-            params, x, t = case
-            labels = jnp.argmax(jnp.asarray(t), axis=-1)
-            result = rule_check.check_rules(_learner_loss(ns), params, x, labels)
-    except Exception as e:  # a rule check that cannot run says so; it is not the learner's
-        return True, [say(UI, "rule_check_error", lang, msg=_first_line(e))]
-    names = " ".join(row.name for row in result)
-    status = say(UI, "passed" if result.passed else "failed", lang)
-    lines = [say(UI, "rule_check", lang, status=f"{status} ({names})")]
-    bad = result.first_failure
-    if bad is not None:
-        why = bad.error or f"autodiff {bad.autodiff_rel:.3g}, numerical {bad.numerical_rel:.3g}"
-        lines.append(f"  node {bad.node} {bad.name} {bad.shapes}: {why}")
-    return bool(result.passed), lines
-
-
-_net_expected = jax.jit(jax.grad(reference.loss))
-
-
-def _check_net_case(fn, params, x, t, lang: str) -> None:
-    p = {k: jnp.asarray(v) for k, v in params.items()}
-    wants = _net_expected(p, jnp.asarray(x), jnp.asarray(t))
-    got = _call(lang, NET_NAME, jax.jit(fn), (p, jnp.asarray(x), jnp.asarray(t)), NET_NAME)
-    if not isinstance(got, dict) or set(got) != set(PARAM_KEYS):
-        raise _Stop(
-            "failed", say(UI, "grads_structure", lang, fn=NET_NAME, got=_describe(got, lang))
-        )
-    shown = "; ".join([*(f"{k} {np.shape(v)}" for k, v in params.items()), f"x {x.shape}"])
-    shown += f"; t {t.shape} one-hot"
-    for k in PARAM_KEYS:
-        _verdict(NET_NAME, k, got[k], wants[k], [], x.shape[0], shown, NET_NAME, lang)
-
-
-def _grade_net(ns: Mapping, passed: set[str], lang: str) -> Result:
-    fn = _lookup(ns, NET_NAME, 3, lang)
-    cases = net_cases()
-    with enable_x64():
-        for params, x, t in cases:
-            _check_net_case(fn, params, x, t, lang)
-    p, x, t = cases[0]
-    ok, lines = _rule_check(ns, passed, ({k: jnp.asarray(v) for k, v in p.items()}, x, t), lang)
-    first = say(UI, "passed_net", lang, n=len(cases))
-    return Result(NET_NAME, "passed" if ok else "failed", (first, *lines))
+def _grade(runs, todo, lang, written, timeout, memory_mb, on_result) -> list[Result]:
+    grading = _Grading(runs, lang, written, timeout, memory_mb)
+    for name in todo:
+        result = grading.one(item(name))
+        grading.results[name] = result
+        if on_result is not None:
+            on_result(result)
+    return [grading.results[n] for n in todo]
 
 
 # ---- the public entry points ------------------------------------------------------------
@@ -479,32 +256,28 @@ def _as_namespace(namespace) -> Mapping:
     )
 
 
-def _names(names) -> tuple[str, ...]:
-    if names is None:
-        return NAMES
-    if isinstance(names, str):
-        names = [names]
-    if not isinstance(names, Iterable):
-        raise TypeError(f"names must be a list of exercise names, got {type(names).__name__}")
-    names = list(names)
-    unknown = [n for n in names if n not in NAMES]
-    if unknown:
-        raise ValueError(f"names: unknown exercise {unknown[0]!r}; choose from {', '.join(NAMES)}")
-    return tuple(n for n in NAMES if n in names)
+def grade(namespace, names=None, lang: str | None = None, source: str = "namespace",
+          chapter: int | None = None) -> Report:  # fmt: skip
+    """Grade the exercises ``names`` (all of a chapter by default) found in ``namespace``.
 
-
-def grade(namespace, names=None, lang: str | None = None, source: str = "namespace") -> Report:
-    """Grade the exercises ``names`` (all by default) found in ``namespace``; no printing.
+    The learner's functions run in this process (a notebook's); nothing is
+    printed.  For a file, :func:`grade_file` runs them in a child process
+    with time limits.
 
     Args:
       namespace: a module, a dict such as ``globals()``, or a ``SimpleNamespace``
-        holding the learner's ``NAME_fwd`` / ``NAME_bwd`` functions.
-      names: exercise names (see :data:`jaxbp.exercises.spec.NAMES`) or ``None`` for all.
+        holding the learner's functions (``NAME_fwd`` / ``NAME_bwd``, ...).
+      names: exercise names of one chapter (see :func:`jaxbp.exercises.spec.names_of`)
+        or ``None`` for all of the chapter.
       lang: ``"en"``, ``"ko"`` or ``None`` (from ``LANG``).
       source: what the report's header calls the learner's code.
+      chapter: 5, 6 or 7; ``None``: that of ``names``, else of the module's
+        ``# jaxbp exercises: chapter N`` line, else of the exercises defined.
 
     Returns:
-      A :class:`Report`: one :class:`Result` per exercise, in the chapter's order.
+      A :class:`~jaxbp.exercises.report.Report`: one result per exercise, in
+      the chapter's order (or one line, ``file_kind`` ``mixed_chapters``, for
+      a namespace that defines exercises of several chapters).
 
     >>> import types
     >>> mine = types.SimpleNamespace(
@@ -512,62 +285,139 @@ def grade(namespace, names=None, lang: str | None = None, source: str = "namespa
     >>> grade(mine, ["add", "mul"], lang="en").status("add")
     'passed'
     """
-    ns, todo, lang = _as_namespace(namespace), _names(names), choose_lang(lang)
-    results: list[Result] = []
-    for name in todo:
-        try:
-            if name == NET_NAME:
-                passed = {r.name for r in results if r.status == "passed"}
-                results.append(_grade_net(ns, passed | _passed_elsewhere(ns, todo, lang), lang))
-            else:
-                results.append(_grade_pair(ns, EXERCISES[name], lang))
-        except _Stop as stop:
-            results.append(
-                Result(name, stop.status, stop.lines + _failed_rules(results, name, lang))
-            )
-    return Report(tuple(results), lang, source)
+    ns, lang = _as_namespace(namespace), choose_lang(lang)
+    chapter, todo = choose(names, chapter)
+    if chapter is None:
+        found = namespace_chapter(namespace, ns)
+        if isinstance(found, list):
+            return mixed_report(source, found, lambda f: callable(ns.get(f)), lang, source)
+        chapter, todo = found, names_of(found)
+    results = _grade(_InProcess(ns), todo, lang, None, 0.0, 0, None)
+    return Report(tuple(results), lang, source, CHAPTERS[chapter].title[lang], chapter=chapter)
 
 
-def _failed_rules(results: list[Result], name: str, lang: str) -> tuple[str, ...]:
-    """For a failing TwoLayerNet: the line naming its own rules that failed above."""
-    rules = [r.name for r in results if r.status == "failed" and r.name in _NET_RULES]
-    if name != NET_NAME or not rules:
-        return ()
-    return (say(UI, "net_uses", lang, rules=", ".join(rules)),)
-
-
-def _passed_elsewhere(ns: Mapping, todo: tuple[str, ...], lang: str) -> set[str]:
-    """The TwoLayerNet's rules that pass, when they were not graded in this call."""
-    out = set()
-    for name in _NET_RULES:
-        if name not in todo:
-            try:
-                _grade_pair(ns, EXERCISES[name], lang)
-                out.add(name)
-            except _Stop:
-                pass
-    return out
-
-
-def check(namespace, names=None, lang: str | None = None) -> Report:
+def check(namespace, names=None, lang: str | None = None, chapter: int | None = None) -> Report:
     """Grade and print the report: for notebooks (``check(globals(), ["relu"])``).
 
-    Args and returns as :func:`grade`; the report goes to standard output.
+    Args and returns as :func:`grade`; the report goes to standard output (a
+    notebook shows it once: the returned report does not print again).
 
-    >>> import types
-    >>> mine = types.SimpleNamespace(relu_fwd=lambda x: (x, None))
+    >>> import types, jax.numpy as jnp
+    >>> mine = types.SimpleNamespace(relu_fwd=lambda x: (jnp.maximum(x, 0), x <= 0))
     >>> report = check(mine, ["relu"], lang="en")
     Chapter 5 exercises (backpropagation): namespace
-      relu                    skipped: relu_bwd is not defined
-    0 passed, 0 failed, 1 skipped
+      relu                    incomplete: forward checked on 3 inputs; relu_bwd not written yet
+    0 passed, 0 failed, 1 incomplete, 0 skipped
     """
-    report = grade(namespace, names, lang)
+    report = grade(namespace, names, lang, chapter=chapter)
     print(report)
-    return report
+    return replace(report, shown=True)
+
+
+def _file_report(path: str, lang: str, failure: tuple[str, list[str]], chapter: int) -> Report:
+    """The report of a file that failed as a whole: ``failure`` is ``(kind, lines)``."""
+    kind, lines = failure
+    return Report((), lang, path, CHAPTERS[chapter].title[lang], tuple(lines), kind,
+                  chapter=chapter)  # fmt: skip
+
+
+def grade_file(
+    path: str | os.PathLike[str],
+    names=None,
+    lang: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    on_result: Callable[[Result], None] | None = None,
+    chapter: int | None = None,
+) -> Report:
+    """Grade the learner's file ``path`` in a child process; the verdicts are made here.
+
+    Args:
+      path: the learner's ``.py`` file (from ``python -m jaxbp.exercises new``).
+      names, lang: as :func:`grade`.
+      timeout: seconds each exercise (and importing the file) may take.
+      memory_mb: the child's address-space limit in MiB (where the OS has one).
+      on_result: called with each :class:`~jaxbp.exercises.report.Result` as
+        soon as it is known (the command line prints it).
+      chapter: as :func:`grade`; ``None``: that of ``names``, else the file's
+        (:func:`jaxbp.exercises.chapters.file_chapter`).
+
+    Raises:
+      FileNotFoundError: no such file.
+    """
+    path, lang = os.fspath(path), choose_lang(lang)
+    chapter, todo = choose(names, chapter)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(say(UI, "no_file", lang, file=path))
+    file = os.path.basename(path)
+    header = None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        header = header_chapter(text)
+        written = source.functions_in(text, all_functions())
+    except SyntaxError as e:
+        ch = chapter or header or 5
+        return _file_report(path, lang, _syntax(file, e.lineno, e.msg, lang), ch)
+    except (UnicodeDecodeError, ValueError) as e:
+        ch = chapter or header or 5
+        return _file_report(path, lang, ("unreadable", [f"{file}: {e}"]), ch)
+    if chapter is None:
+        found = chapter_from(header, defined_chapters(is_there(written)))
+        if isinstance(found, list):
+            return mixed_report(file, found, is_there(written), lang, path)
+        chapter, todo = found, names_of(found)
+    title = CHAPTERS[chapter].title[lang]
+    grading = _Grading(None, lang, written, timeout, memory_mb)
+    if not any(grading.attempted(item(n)) for n in todo):
+        results = [grading.unattempted(item(n)) for n in todo]
+        for r in results:
+            if on_result is not None:
+                on_result(r)
+        return Report(tuple(results), lang, path, title, chapter=chapter)
+    with Sandbox(path, timeout, memory_mb) as sandbox:
+        _answers(*(n for n in todo if grading.attempted(item(n))))  # while the child starts
+        failure = _load(sandbox, file, lang, timeout)
+        if failure is not None:
+            return _file_report(path, lang, failure, chapter)
+        results = _grade(_InChild(sandbox), todo, lang, written, timeout, memory_mb, on_result)
+    return Report(tuple(results), lang, path, title, chapter=chapter)
+
+
+def _syntax(file: str, line, msg: str, lang: str) -> tuple[str, list[str]]:
+    return "syntax_error", [say(UI, "syntax_error", lang, file=file, line=line,
+                                msg=syntax_message(msg, lang))]  # fmt: skip
+
+
+def _load(sandbox: Sandbox, file: str, lang: str, timeout: float) -> tuple[str, list[str]] | None:
+    """Import the file in the child: ``None``, or the file's failure, ``(kind, lines)``."""
+    try:
+        error = sandbox.load()
+    except Stopped as s:
+        if s.why == "timeout":
+            return "timeout", [say(UI, "import_timeout", lang, file=file, seconds=f"{timeout:g}")]
+        return "exited", [say(UI, "import_exited", lang, file=file, how=s.how)]
+    if error is None:
+        return None
+    if error.get("cls") == "exit":
+        return "exited", [say(UI, "import_exited", lang, file=file, how=error.get("msg", ""))]
+    if error.get("cls") == "syntax":
+        return _syntax(file, error.get("line"), str(error.get("msg", "")), lang)
+    where = say(UI, "where", lang, line=error["line"], file=error["file"]) if error.get(
+        "line") else ""  # fmt: skip
+    line = say(UI, "import_error", lang, file=file, exc=error.get("exc", ""),
+               msg=error.get("msg", ""), where=where)  # fmt: skip
+    printed = sandbox.printed.rstrip()
+    return "import_error", [line, *([say(UI, "printed", lang)] if printed else []),
+                            *(f"  │ {x}" for x in printed.splitlines()[:40])]  # fmt: skip
 
 
 def load(path: str | os.PathLike[str], lang: str | None = None) -> types.ModuleType:
-    """Import the learner's file ``path`` as a fresh module.
+    """Import the learner's file ``path`` in *this* process (for :func:`grade`).
+
+    The command line does not use this: it grades files in a child process
+    (:func:`grade_file`).
 
     Raises:
       LoadError: it does not import; ``str(e)`` is one line (a syntax error
@@ -582,6 +432,10 @@ def load(path: str | os.PathLike[str], lang: str | None = None) -> types.ModuleT
     ...
     jaxbp.exercises.grader.LoadError: bad.py:1: syntax error: expected ':'
     """
+    import importlib.util
+
+    from jaxbp.exercises.errors import describe_error
+
     path, lang = os.fspath(path), choose_lang(lang)
     if not os.path.isfile(path):
         raise FileNotFoundError(say(UI, "no_file", lang, file=path))
@@ -592,13 +446,11 @@ def load(path: str | os.PathLike[str], lang: str | None = None) -> types.ModuleT
     try:
         spec.loader.exec_module(module)
     except SyntaxError as e:
-        msg = e.msg
-        raise LoadError(say(UI, "syntax_error", lang, file=file, line=e.lineno, msg=msg)) from None
+        raise LoadError(_syntax(file, e.lineno, e.msg, lang)[1][0]) from None
     except Exception as e:  # the learner's module-level code
-        where = _where(e, lang)
-        exc, msg = type(e).__name__, _first_line(e)
+        err = describe_error(e, "<module>")
+        where = say(UI, "where", lang, line=err["line"], file=err["file"]) if err["line"] else ""
         raise LoadError(
-            say(UI, "import_error", lang, file=file, exc=exc, msg=msg, where=where)
+            say(UI, "import_error", lang, file=file, exc=err["exc"], msg=err["msg"], where=where)
         ) from None
-    sys.modules.pop(name, None)
     return module

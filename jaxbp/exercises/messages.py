@@ -1,327 +1,271 @@
 """Every word the grader prints, in English and Korean (the slides' terms).
 
-Three tables, each written once:
+Four tables, one word per key:
 
-* :data:`DERIVATION` - per exercise, the book's equation and *why* it is so
-  (the derivation words); the hints and the template's docstrings both read it;
-* :data:`KINDS` - the kinds of mistake the grader can tell apart;
+* :data:`DERIVATION` - per exercise, the book's equation and *why* it is so;
+  the hints read it;
+* :data:`KINDS` - the kinds of mistake the grader can tell apart (the same
+  keys as the mistake corpus in ``tests/corpus``), each with its hint;
+* :data:`NOTES` - right answers written another way, said beside the pass;
 * :data:`UI` - the report's own words.
 
-Korean follows the chapter's vocabulary: 순전파 (forward), 역전파 (backward),
-연쇄법칙 (chain rule), 국소적 미분 (local derivative), 상류에서 넘어온 미분
-(``dout``), 형상 (shape), 전치행렬 (transpose).
+The report's own words are written here; each chapter's are written in
+:mod:`jaxbp.exercises.words5` (with the kinds every chapter shares),
+``words6`` and ``words7``, and merged into these tables.
+
+Korean follows the slides' vocabulary (순전파, 역전파, 연쇄법칙, 국소적 미분,
+상류에서 넘어온 미분, 형상, 전치행렬, 정답 레이블) in 합니다체, and a
+particle after a name is chosen by the name's last sound: ``{fn:을}`` prints
+``relu_bwd를`` and ``{what:이}`` prints ``dW가`` (:func:`say`).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import string
 
-from jaxbp.layers import DERIVATIONS
+from jaxbp.exercises import words5, words6, words7
+from jaxbp.exercises.words5 import entry
 
-__all__ = ["DERIVATION", "KINDS", "UI", "LANGS", "choose_lang", "say"]
+__all__ = [
+    "DERIVATION",
+    "KINDS",
+    "NOTES",
+    "UI",
+    "LANGS",
+    "choose_lang",
+    "say",
+    "hint",
+    "particle",
+    "syntax_message",
+]
 
 LANGS = ("en", "ko")
 
-# ---- the derivation words: one entry per exercise ---------------------------
-DERIVATION: dict[str, dict[str, dict[str, str]]] = {
-    "dout": {
-        "en": {
-            "eq": "dout = dL/dout",
-            "why": DERIVATIONS["dout"],  # the words beside the rule, in jaxbp.layers
-        },
-        "ko": {
-            "eq": "dout = dL/dout",
-            "why": "dout은 상류에서 넘어온 미분(JAX의 cotangent)이다. 연쇄법칙에 따라 "
-            "여기에 국소적 미분을 곱해 하류로 흘린다",
-        },
-    },
-    "mul": {
-        "en": {
-            "eq": "dx = dout * y, dy = dout * x (eq. 5.6)",
-            "why": "the local derivative of x * y with respect to x is y: the multiplication "
-            "node swaps its forward inputs",
-        },
-        "ko": {
-            "eq": "dx = dout * y, dy = dout * x ([식 5.6])",
-            "why": "x * y를 x로 미분한 국소적 미분은 y이다. 곱셈 노드의 역전파는 순전파의 "
-            "입력 신호를 '서로 바꿔' 곱한다",
-        },
-    },
-    "add": {
-        "en": {
-            "eq": "dx = dout * 1, dy = dout * 1 (eq. 5.5)",
-            "why": "the local derivative of x + y is 1 for both inputs: the addition node "
-            "passes dout through unchanged",
-        },
-        "ko": {
-            "eq": "dx = dout * 1, dy = dout * 1 ([식 5.5])",
-            "why": "x + y의 국소적 미분은 두 입력 모두 1이다. 덧셈 노드의 역전파는 상류의 "
-            "값을 그대로 흘려보낸다",
-        },
-    },
-    "relu": {
-        "en": {
-            "eq": "dx = dout where x > 0, 0 where x <= 0 (eq. 5.8)",
-            "why": "the local derivative is 1 for x > 0 and 0 for x <= 0; the book keeps "
-            "mask = (x <= 0) and sets dout to 0 where the mask is True",
-        },
-        "ko": {
-            "eq": "x > 0이면 dx = dout, x <= 0이면 0 ([식 5.8])",
-            "why": "국소적 미분은 x > 0에서 1, x <= 0에서 0이다. 책은 mask = (x <= 0)을 "
-            "저장해 두고 mask가 True인 곳의 dout을 0으로 만든다",
-        },
-    },
-    "sigmoid": {
-        "en": {
-            "eq": "dx = dout * y * (1 - y) (figure 5-21)",
-            "why": "dy/dx = exp(-x) / (1 + exp(-x))^2 = y * (1 - y): the backward needs only "
-            "the forward output y",
-        },
-        "ko": {
-            "eq": "dx = dout * y * (1 - y) ([그림 5-21])",
-            "why": "dy/dx = exp(-x) / (1 + exp(-x))^2 = y * (1 - y)이므로 역전파에는 "
-            "순전파의 출력 y만 있으면 된다",
-        },
-    },
-    "affine": {
-        "en": {
-            "eq": "dx = dout . W^T, dW = x^T . dout, db = sum(dout, axis=0) "
-            "(eq. 5.13, figure 5-27)",
-            "why": DERIVATIONS["affine"],  # the words beside the rule, in jaxbp.layers
-        },
-        "ko": {
-            "eq": "dx = dout . W^T, dW = x^T . dout, db = sum(dout, axis=0) "
-            "([식 5.13], [그림 5-27])",
-            "why": "형상이 답을 정한다: dx는 x처럼 (N, n), dW는 W처럼 (n, m)이어야 한다. "
-            "x^T . dout, 즉 (n, N) . (N, m)이 그 형상을 만드는 유일한 행렬의 곱이고 "
-            "배치 전체에 걸쳐 합한다. 편향은 모든 데이터에 더해지므로 역전파 때는 각 "
-            "데이터의 값이 편향에 모여야 한다: 배치 축 0으로 합한다",
-        },
-    },
-    "softmax_with_loss": {
-        "en": {
-            "eq": "dx = dout * (y - t) / N with y = softmax(x) (figure 5-30)",
-            "why": DERIVATIONS["softmax_with_loss"],  # the words beside the rule, in jaxbp.layers
-        },
-        "ko": {
-            "eq": "y = softmax(x)일 때 dx = dout * (y - t) / N ([그림 5-30])",
-            "why": "교차 엔트로피 오차는 소프트맥스의 역전파가 깔끔하게 y - t가 되도록 "
-            "설계되었다. 손실은 N개 데이터의 평균이므로 데이터 하나의 몫은 N으로 나눈다. "
-            "마지막 계층에서 dout은 1이지만 그래도 곱한다 (2 * loss의 기울기는 두 배여야 "
-            "한다)",
-        },
-    },
-    "two_layer_net_gradient": {
-        "en": {
-            "eq": "grads = jax.grad(loss)(params), "
-            "loss = SoftmaxWithLoss(Affine2(Relu1(Affine1(x))), t) (5.7.2)",
-            "why": "the chain rule: the backward runs through the layers in reverse order, "
-            "each multiplying dout by its local derivative; wrapped with jax.custom_vjp, "
-            "your rules are the ones jax.grad runs",
-        },
-        "ko": {
-            "eq": "grads = jax.grad(loss)(params), "
-            "loss = SoftmaxWithLoss(Affine2(Relu1(Affine1(x))), t) (5.7.2)",
-            "why": "연쇄법칙: 역전파는 계층을 역순으로 지나며 각 계층이 dout에 국소적 "
-            "미분을 곱한다. jax.custom_vjp로 감싸면 jax.grad가 여러분의 규칙을 실행한다",
-        },
-    },
-}
-
-# ---- the kinds of mistake ------------------------------------------------------
-KINDS: dict[str, dict[str, str]] = {
-    "values": {"en": "wrong values", "ko": "값이 틀림"},
-    "wrong_shape": {
-        "en": "wrong shape: {got}, expected {want}",
-        "ko": "형상이 틀림: {got}, 기대한 형상은 {want}",
-    },
-    "transposed": {
-        "en": "transposed: got the transpose of the right answer",
-        "ko": "전치됨: 정답의 전치행렬이 나왔다",
-    },
-    "sign": {
-        "en": "sign flipped: got -1 times the right answer",
-        "ko": "부호가 반대: 정답에 -1을 곱한 값이 나왔다",
-    },
-    "factor_n": {
-        "en": "wrong by a constant factor {r} = N, the batch size (a missing / N?)",
-        "ko": "상수배 {r} = N (배치 크기)만큼 틀림 (/ N을 빠뜨렸나?)",
-    },
-    "factor_inv_n": {
-        "en": "wrong by a constant factor {r} = 1/N (divided by the batch size once too often, "
-        "or a mean where a sum belongs?)",
-        "ko": "상수배 {r} = 1/N만큼 틀림 (배치 크기로 한 번 더 나누었거나 합 대신 평균?)",
-    },
-    "factor": {"en": "wrong by a constant factor {r}", "ko": "상수배 {r}만큼 틀림"},
-    "ignores_dout": {
-        "en": "dout is not used: multiply the local derivative by dout (chain rule)",
-        "ko": "dout을 쓰지 않았다: 국소적 미분에 dout을 곱해야 한다 (연쇄법칙)",
-    },
-    "mul_not_swapped": {
-        "en": "inputs not swapped: got dout * x for dx (the multiplication node's dx is dout * y)",
-        "ko": "입력을 바꾸지 않았다: dx로 dout * x가 나왔다 (곱셈 노드의 dx는 dout * y)",
-    },
-    "relu_mask_inverted": {
-        "en": "the ReLU mask is inverted: dout passes where x <= 0 instead of where x > 0",
-        "ko": "ReLU의 mask가 반대: dout이 x > 0이 아니라 x <= 0인 곳으로 흐른다",
-    },
-    "relu_fwd_mask_inverted": {
-        "en": "the ReLU mask is inverted: out keeps x where x <= 0 instead of where x > 0",
-        "ko": "ReLU의 mask가 반대: x > 0이 아니라 x <= 0인 곳의 x를 남겼다",
-    },
-    "sigmoid_dout_y": {
-        "en": "dout * y instead of dout * y * (1 - y)",
-        "ko": "dout * y * (1 - y)가 아니라 dout * y",
-    },
-    "sigmoid_dout_1my": {
-        "en": "dout * (1 - y) instead of dout * y * (1 - y)",
-        "ko": "dout * y * (1 - y)가 아니라 dout * (1 - y)",
-    },
-    "sigmoid_used_x": {
-        "en": "used the input x instead of the output y: dout * x * (1 - x)",
-        "ko": "출력 y가 아니라 입력 x를 썼다: dout * x * (1 - x)",
-    },
-    "sigmoid_fwd_sign": {
-        "en": "1 / (1 + exp(x)) instead of 1 / (1 + exp(-x))",
-        "ko": "1 / (1 + exp(-x))가 아니라 1 / (1 + exp(x))",
-    },
-    "db_wrong_axis": {
-        "en": "db summed over axis 1 (the features) instead of axis 0 (the batch)",
-        "ko": "db를 배치 축 0이 아니라 축 1(특성)로 합했다",
-    },
-    "db_not_summed": {
-        "en": "db is not summed over the batch (db = sum(dout, axis=0))",
-        "ko": "db를 배치 축으로 합하지 않았다 (db = sum(dout, axis=0))",
-    },
-    "w_not_transposed": {
-        "en": "dx = dout . W: W^T, the transpose, belongs there",
-        "ko": "dx = dout . W: W가 아니라 전치행렬 W^T를 곱해야 한다",
-    },
-    "shape_error": {
-        "en": "the shapes do not fit inside {fn} (a missing or extra transpose?): {msg}",
-        "ko": "{fn} 안에서 형상이 맞지 않는다 (전치를 빠뜨렸거나 더했나?): {msg}",
-    },
-    "not_none": {
-        "en": "the cotangent for t must be None (the labels are not differentiated), got {got}",
-        "ko": "t에 대한 cotangent는 None이어야 한다 (정답 레이블은 미분하지 않는다): {got}",
-    },
-}
-
-# ---- the report's own words ------------------------------------------------------
+# ---- the report's own words -----------------------------------------------------------------
 UI: dict[str, dict[str, str]] = {
-    "header": {
-        "en": "Chapter 5 exercises (backpropagation): {source}",
-        "ko": "5장 연습문제 (오차역전파법): {source}",
-    },
-    "passed": {"en": "passed", "ko": "통과"},
-    "failed": {"en": "FAILED", "ko": "실패"},
-    "skipped": {"en": "skipped", "ko": "건너뜀"},
-    "passed_detail": {
-        "en": "forward and backward agree on {n} inputs (batch 1 and larger, float64)",
-        "ko": "순전파와 역전파가 입력 {n}개에서 일치 (배치 1과 그 이상, float64)",
-    },
-    "passed_net": {
-        "en": "gradients of W1 b1 W2 b2 agree on {n} inputs",
-        "ko": "W1 b1 W2 b2의 기울기가 입력 {n}개에서 일치",
-    },
-    "not_defined": {
-        "en": "{fn} is not defined",
-        "ko": "{fn}이(가) 정의되지 않았다",
-    },
-    "not_written": {
-        "en": "not written yet ({fn} raises NotImplementedError)",
-        "ko": "아직 작성하지 않음 ({fn}이(가) NotImplementedError를 던진다)",
-    },
-    "fwd_only": {
-        "en": "forward checked; {fn} not written yet",
-        "ko": "순전파는 확인함; {fn}은(는) 아직 작성하지 않음",
-    },
-    "forward": {"en": "forward ({fn})", "ko": "순전파 ({fn})"},
-    "backward": {"en": "backward ({fn})", "ko": "역전파 ({fn})"},
-    "raised": {
-        "en": "{fn} raised {exc}: {msg}{where}",
-        "ko": "{fn}에서 {exc} 발생: {msg}{where}",
-    },
-    "where": {"en": " (line {line} of {file})", "ko": " ({file} {line}번째 줄)"},
-    "not_callable": {"en": "{fn} is not a function", "ko": "{fn}은(는) 함수가 아니다"},
-    "signature": {
-        "en": "{fn}{sig} cannot be called as {fn}({want})",
-        "ko": "{fn}{sig}은(는) {fn}({want})으로 호출할 수 없다",
-    },
-    "fwd_structure": {
-        "en": "{fn} must return a pair (out, residuals), got {got}",
-        "ko": "{fn}은(는) (out, residuals) 한 쌍을 반환해야 한다: {got}",
-    },
-    "bwd_structure": {
-        "en": "{fn} must return a tuple ({want}) with one entry per input, got {got}",
-        "ko": "{fn}은(는) 입력마다 하나씩 튜플 ({want})을 반환해야 한다: {got}",
-    },
-    "not_array": {
-        "en": "{fn} must give {what} as an array, got {got}",
-        "ko": "{fn}은(는) {what}을(를) 배열로 주어야 한다: {got}",
-    },
-    "grads_structure": {
-        "en": "{fn} must return a dict with the keys W1 b1 W2 b2, got {got}",
-        "ko": "{fn}은(는) 키 W1 b1 W2 b2를 가진 딕셔너리를 반환해야 한다: {got}",
-    },
-    "in_jax": {
-        "en": "works when called directly, but not as a jax.custom_vjp rule: {msg}",
-        "ko": "직접 호출하면 되지만 jax.custom_vjp 규칙으로는 실패: {msg}",
-    },
-    "input": {"en": "input", "ko": "입력"},
-    "an_array": {"en": "an array of shape {shape}", "ko": "형상 {shape}인 배열"},
-    "a_tuple": {"en": "a tuple of {n}", "ko": "길이 {n}인 튜플"},
-    "a_list": {
-        "en": "a list of {n} (a tuple is needed)",
-        "ko": "길이 {n}인 리스트 (튜플이어야 한다)",
-    },
-    "a_dict": {"en": "a dict with keys {keys}", "ko": "키가 {keys}인 딕셔너리"},
-    "rule_check_error": {
-        "en": "the rule check could not run: {msg}",
-        "ko": "규칙 검사를 실행할 수 없었다: {msg}",
-    },
-    "expected": {"en": "expected", "ko": "기대값"},
-    "got": {"en": "got     ", "ko": "결과값"},
-    "hint": {"en": "hint", "ko": "힌트"},
-    "summary": {
-        "en": "{passed} passed, {failed} failed, {skipped} skipped",
-        "ko": "통과 {passed}, 실패 {failed}, 건너뜀 {skipped}",
-    },
-    "rule_check": {
-        "en": "rule check of your TwoLayerNet loss (jaxbp.rule_check): {status}",
-        "ko": "여러분의 TwoLayerNet 손실에 대한 규칙 검사 (jaxbp.rule_check): {status}",
-    },
-    "rule_check_missing": {
-        "en": "jaxbp.rule_check is not available in this jaxbp: not run",
-        "ko": "이 jaxbp에는 jaxbp.rule_check가 없다: 실행하지 않음",
-    },
-    "net_uses": {
-        "en": "it uses your {rules}, which failed above: fix those first",
-        "ko": "위에서 실패한 {rules}을(를) 사용한다: 그것부터 고치세요",
-    },
-    "rule_check_waits": {
-        "en": "not run until relu, affine and softmax_with_loss pass",
-        "ko": "relu, affine, softmax_with_loss가 통과한 뒤에 실행",
-    },
-    "syntax_error": {
-        "en": "{file}:{line}: syntax error: {msg}",
-        "ko": "{file}:{line}: 문법 오류: {msg}",
-    },
-    "import_error": {
-        "en": "{file}: importing it raised {exc}: {msg}{where}",
-        "ko": "{file}: 불러오는 중 {exc} 발생: {msg}{where}",
-    },
-    "no_file": {"en": "{file}: no such file", "ko": "{file}: 파일이 없다"},
-    "exists": {
-        "en": "{file} exists already; not overwritten (pick another name or remove it)",
-        "ko": "{file}이(가) 이미 있어 덮어쓰지 않았다 (다른 이름을 쓰거나 지우세요)",
-    },
-    "wrote": {
-        "en": "wrote {file}: fill in the bodies, then run: python -m jaxbp.exercises check {file}",
-        "ko": "{file}을(를) 만들었다: 함수 본문을 채운 뒤 실행: "
+    "passed": entry("passed", "통과"),
+    "failed": entry("FAILED", "실패"),
+    "skipped": entry("skipped", "건너뜀"),
+    "incomplete": entry("incomplete", "미완성"),
+    "passed_detail": entry(
+        "forward and backward agree on {n} inputs ({which}), also as a jax.custom_vjp rule",
+        "순전파와 역전파가 입력 {n}개({which})에서 일치하고, jax.custom_vjp 규칙으로도 일치합니다",
+    ),
+    "cases_pair": entry("batch 1 and larger, float64", "배치 1과 그 이상, float64"),
+    "cases_relu": entry(
+        "batch 1 and larger, inputs exactly 0, float64",
+        "배치 1과 그 이상, 정확히 0인 입력, float64",
+    ),
+    "cases_softmax": entry(
+        "batch 1 and larger, logits near 1000, float64",
+        "배치 1과 그 이상, 1000 근처의 로짓, float64",
+    ),
+    "cases_affine": entry(
+        "batch 1 and larger, non-square W, float64", "배치 1과 그 이상, 정사각이 아닌 W, float64"
+    ),
+    "passed_net": entry(
+        "gradients of {keys} agree on {n} inputs", "{keys}의 기울기가 입력 {n}개에서 일치합니다"
+    ),
+    "not_defined": entry("{fn} is not defined", "{fn:이} 정의되지 않았습니다"),
+    "not_callable": entry("{fn} is not a function", "{fn:은} 함수가 아닙니다"),
+    "not_written": entry(
+        "not written yet ({fn} raises NotImplementedError)",
+        "아직 작성하지 않았습니다 ({fn:이} NotImplementedError를 던집니다)",
+    ),
+    "fwd_only": entry(
+        "forward checked on {n} inputs; {fn} not written yet",
+        "순전파는 입력 {n}개에서 확인했습니다. {fn:은} 아직 작성하지 않았습니다",
+    ),
+    "fwd_raised": entry(
+        "forward checked on {n} inputs; {what}", "순전파는 입력 {n}개에서 확인했습니다. {what}"
+    ),
+    "forward": entry("forward ({fn})", "순전파 ({fn})"),
+    "backward": entry("backward ({fn})", "역전파 ({fn})"),
+    "as_rule": entry("as a jax.custom_vjp rule", "jax.custom_vjp 규칙으로"),
+    "where": entry(" (line {line} of {file})", " ({file} {line}번째 줄)"),
+    "input": entry("input", "입력"),
+    "expected": entry("expected", "기대값"),
+    "got": entry("got     ", "결과값"),
+    "hint": entry("hint", "힌트"),
+    "note": entry("note", "참고"),
+    "an_array": entry("an array of shape {shape}", "형상 {shape}인 배열"),
+    "array_of": entry("an array of {dtype} of shape {shape}", "형상 {shape}인 {dtype} 배열"),
+    "tuple": entry("a tuple of {n}", "길이 {n}인 튜플"),
+    "list": entry("a list of {n} (a tuple is needed)", "길이 {n}인 리스트 (튜플이어야 합니다)"),
+    "dict": entry("a dict with keys {keys}", "키가 {keys}인 딕셔너리"),
+    "other": entry("a {type}", "{type} 값"),
+    "one_hot": entry("one-hot", "원-핫"),
+    "summary": entry(
+        "{passed} passed, {failed} failed, {incomplete} incomplete, {skipped} skipped",
+        "통과 {passed}, 실패 {failed}, 미완성 {incomplete}, 건너뜀 {skipped}",
+    ),
+    "printed": entry("your code printed:", "여러분의 코드가 출력한 내용:"),
+    "rules_verdict": entry(
+        "your rules in this network: {rules}", "이 신경망에 쓰인 여러분의 규칙: {rules}"
+    ),
+    "rule_check": entry(
+        "rule check of your {net} loss (jaxbp.rule_check, each rule at its own inputs): "
+        "first wrong rule: node {node}, {name}",
+        "여러분의 {net} 손실에 대한 규칙 검사 (jaxbp.rule_check, 각 규칙을 그 입력에서 "
+        "검사): 처음 틀린 규칙은 노드 {node}, {name}입니다",
+    ),
+    "rule_check_ok": entry(
+        "rule check of your {net} loss (jaxbp.rule_check): every rule agrees, so the "
+        "mistake is in how {fn} puts them together",
+        "여러분의 {net} 손실에 대한 규칙 검사 (jaxbp.rule_check): 모든 규칙이 "
+        "일치하므로 {fn:이} 규칙을 조합하는 방식에 실수가 있습니다",
+    ),
+    "rule_check_not_run": entry(
+        "rule check not run: {why}", "규칙 검사를 실행하지 않았습니다: {why}"
+    ),
+    "syntax_error": entry("{file}:{line}: syntax error: {msg}", "{file}:{line}: 문법 오류: {msg}"),
+    "import_error": entry(
+        "{file}: importing it raised {exc}: {msg}{where}",
+        "{file}: 불러오는 중 {exc} 발생: {msg}{where}",
+    ),
+    "import_timeout": entry(
+        "{file}: importing it did not finish within {seconds} s (an endless loop at the top "
+        "level?); nothing was graded",
+        "{file}: {seconds}초 안에 불러오기가 끝나지 않았습니다 (최상위 수준의 무한 루프입니까?). "
+        "아무것도 채점하지 않았습니다",
+    ),
+    "import_exited": entry(
+        "{file}: importing it ended the grading process ({how}); nothing was graded",
+        "{file}: 불러오는 중 채점 프로세스가 끝났습니다 ({how}). 아무것도 채점하지 않았습니다",
+    ),
+    "no_file": entry("{file}: no such file", "{file}: 파일이 없습니다"),
+    "interrupted": entry(
+        "interrupted: {done} of {total} exercises graded",
+        "중단됨: 연습문제 {total}개 중 {done}개 채점",
+    ),
+    "nothing": entry(
+        "nothing to grade yet: no exercise is written (exit status 3)",
+        "아직 채점할 것이 없습니다: 작성한 연습문제가 없습니다 (종료 상태 3)",
+    ),
+    "exists": entry(
+        "{file} exists already; not overwritten (pick another name or remove it)",
+        "{file:이} 이미 있어 덮어쓰지 않았습니다 (다른 이름을 쓰거나 지우세요)",
+    ),
+    "wrote": entry(
+        "wrote {file}: fill in the bodies, then run: python -m jaxbp.exercises check {file}",
+        "{file:을} 만들었습니다. 함수 본문을 채운 뒤 실행하세요: "
         "python -m jaxbp.exercises check {file}",
+    ),
+    "passed_function": {
+        "en": "agrees on {n} inputs ({which})",
+        "ko": "입력 {n}개({which})에서 일치합니다",
+    },
+    "passed_update": {
+        "en": "params agree after every step of {n} runs ({steps} steps in all; the book's "
+        "hyperparameters and others, gradients with exact zeros and entries of 1e-3), float64",
+        "ko": "실행 {n}번의 모든 단계 뒤에 매개변수가 일치합니다(모두 {steps}단계, 책의 "
+        "하이퍼파라미터와 다른 값, 정확히 0인 기울기와 1e-3인 기울기), float64",
+    },
+    "step": {"en": "step {step}", "ko": "{step}번째 단계"},
+    "steps_input": {
+        "en": "{params}; {steps} steps of gradients; {hyper}",
+        "ko": "{params}; 기울기 {steps}단계; {hyper}",
+    },
+    "mixed_chapters": {
+        "en": "{file} defines exercises of chapters {chapters} ({names}): keep one chapter per "
+        "file, or say which: a first line # jaxbp exercises: chapter N in a file, "
+        "check(globals(), chapter=N) in a notebook",
+        "ko": "{file:은} {chapters}장의 연습문제를 함께 정의합니다({names}). 한 파일에는 한 "
+        "장만 두거나, 어느 장인지 쓰세요: 파일에서는 첫 줄에 # jaxbp exercises: chapter N, "
+        "노트북에서는 check(globals(), chapter=N)",
     },
 }
+
+
+# ---- every chapter's words, in one table each -------------------------------------------------
+DERIVATION: dict[str, dict[str, dict[str, str]]] = {}
+KINDS: dict[str, dict[str, str]] = {}
+NOTES: dict[str, dict[str, str]] = {}
+for _words in (words5, words6, words7):
+    for _table, _more in (
+        (DERIVATION, _words.DERIVATION),
+        (KINDS, _words.KINDS),
+        (NOTES, getattr(_words, "NOTES", {})),
+        (UI, getattr(_words, "UI", {})),
+    ):
+        assert not set(_table) & set(_more), set(_table) & set(_more)  # one word per key
+        _table.update(_more)
+
+
+# ---- Python's syntax errors, said in Korean (the original follows in parentheses) -------------
+SYNTAX_KO = (
+    (r"expected ':'", "':'가 필요합니다"),
+    (r"invalid syntax\. Perhaps you forgot a comma\?", "잘못된 문법입니다. 쉼표를 빠뜨렸습니까?"),
+    (r"invalid syntax", "잘못된 문법입니다"),
+    (r"unexpected indent", "예상하지 못한 들여쓰기입니다"),
+    (r"expected an indented block.*", "들여쓴 블록이 필요합니다"),
+    (r"unindent does not match any outer indentation level",
+     "들여쓰기가 바깥 블록과 맞지 않습니다"),
+    (r"inconsistent use of tabs and spaces in indentation", "들여쓰기에 탭과 공백을 섞어 썼습니다"),
+    (r"'(.)' was never closed", "'\\1'가 닫히지 않았습니다"),
+    (r"unmatched '(.)'", "짝이 없는 '\\1'입니다"),
+    (r"closing parenthesis '(.)' does not match opening parenthesis '(.)'.*",
+     "닫는 괄호 '\\1'가 여는 괄호 '\\2'와 짝이 맞지 않습니다"),
+    (r"unterminated (triple-quoted )?string literal.*", "문자열이 닫히지 않았습니다"),
+    (r"invalid character .*", "쓸 수 없는 문자가 있습니다"),
+    (r"cannot assign to .*", "여기에는 값을 대입할 수 없습니다"),
+    (r"'return' outside function", "함수 밖에서 return을 썼습니다"),
+)  # fmt: skip
+
+
+def syntax_message(msg: str, lang: str) -> str:
+    """Python's syntax-error message ``msg`` in ``lang`` (Korean: the common ones
+    translated, the original kept in parentheses).
+
+    >>> syntax_message("expected ':'", "ko")
+    "':'가 필요합니다 (expected ':')"
+    """
+    if lang != "ko":
+        return msg
+    for pattern, words in SYNTAX_KO:
+        match = re.fullmatch(pattern, msg)
+        if match:
+            return f"{match.expand(words)} ({msg})"
+    return msg
+
+
+# ---- particles --------------------------------------------------------------------------------
+_PAIRS = {"은": ("은", "는"), "이": ("이", "가"), "을": ("을", "를"), "과": ("과", "와")}
+_PAIRS.update({v[1]: v for v in list(_PAIRS.values())})
+# Latin letters and digits read aloud: those whose Korean reading ends in a consonant
+# (엘, 엠, 엔, 알; 영, 일, 삼, 육, 칠, 팔, 십).
+_CLOSED = set("lmnr" + "LMNR" + "0136780")
+
+
+def particle(word: str, pair: str) -> str:
+    """``word`` followed by the particle of ``pair`` its last sound takes.
+
+    ``pair`` is either form: ``은``/``는``, ``이``/``가``, ``을``/``를``, ``과``/``와``.
+
+    >>> particle("relu_bwd", "을"), particle("가중치", "은"), particle("형상", "이")
+    ('relu_bwd를', '가중치는', '형상이')
+    """
+    closed_form, open_form = _PAIRS[pair]
+    last = next((c for c in reversed(word) if c.isalnum()), "")
+    if "가" <= last <= "힣":
+        closed = (ord(last) - ord("가")) % 28 != 0
+    else:
+        closed = last in _CLOSED
+    return word + (closed_form if closed else open_form)
+
+
+class _Formatter(string.Formatter):
+    """``{name:을}`` puts the right particle after ``name``; other specs as usual."""
+
+    def format_field(self, value, format_spec):
+        if format_spec in _PAIRS:
+            return particle(str(value), format_spec)
+        return super().format_field(value, format_spec)
+
+
+_FORMAT = _Formatter()
 
 
 def choose_lang(lang: str | None = None) -> str:
@@ -350,7 +294,13 @@ def choose_lang(lang: str | None = None) -> str:
 def say(table: dict[str, dict[str, str]], key: str, lang: str, **fields: object) -> str:
     """The message ``key`` of ``table`` in ``lang``, its ``{fields}`` filled in.
 
-    >>> say(UI, "summary", "ko", passed=2, failed=1, skipped=0)
-    '통과 2, 실패 1, 건너뜀 0'
+    >>> say(UI, "not_defined", "ko", fn="relu_bwd")
+    'relu_bwd가 정의되지 않았습니다'
     """
-    return table[key][lang].format(**fields)
+    return _FORMAT.format(table[key][lang], **fields)
+
+
+def hint(table: dict[str, dict[str, str]], key: str, lang: str, **fields: object) -> str:
+    """The kind's own hint in ``lang`` (``""`` if it has none)."""
+    text = table[key].get(f"hint_{lang}", "")
+    return _FORMAT.format(text, **fields) if text else ""

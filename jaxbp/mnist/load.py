@@ -241,7 +241,9 @@ def _load_files(
 # --------------------------------------------------------------------------
 
 
-def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
+def _download(
+    dataset: str, base: str, target: Path, progress: bool, given_as: str = "data_dir"
+) -> Path:
     """Fetch ``<base>.gz`` into ``target`` from the first mirror that works
     (:func:`jaxbp.mnist.download.from_mirrors`: verified before it is written).
 
@@ -253,7 +255,7 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
     except OSError as e:
         raise DatasetError(
             f"cannot create {target} to download {dataset} into: {idx.one_line(e)}. "
-            + _manual_hint(dataset, target)
+            + _manual_hint(dataset, target, given_as=given_as)
         ) from e
     fname = base + ".gz"
     final = target / fname
@@ -263,7 +265,8 @@ def _download(dataset: str, base: str, target: Path, progress: bool) -> Path:
         return _from_mirrors(urls, final, verify, progress, fetch=_fetch)
     except DownloadError as e:
         raise DatasetError(
-            f"could not download {fname} for {dataset} ({e}). " + _manual_hint(dataset, target)
+            f"could not download {fname} for {dataset} ({e}). "
+            + _manual_hint(dataset, target, given_as=given_as)
         ) from None
 
 
@@ -318,7 +321,7 @@ def _explicit_files(
             f"{why}. " + _manual_hint(dataset, directory, origin, given_as)
         )
     for base in missing:
-        files[base] = _download(dataset, base, directory, progress)
+        files[base] = _download(dataset, base, directory, progress, given_as)
     return files  # type: ignore[return-value]
 
 
@@ -340,7 +343,7 @@ def _default_files(dataset: str, download: bool, progress: bool, given_as: str) 
             + _manual_hint(dataset, target, "the default search", given_as)
         )
     for base in missing:
-        files[base] = _download(dataset, base, target, progress)
+        files[base] = _download(dataset, base, target, progress, given_as)
     return files  # type: ignore[return-value]
 
 

@@ -8,10 +8,12 @@
     models      the registry of networks and the protocol the trainer relies on
     data        the images and labels as the trainer holds them
     evaluation  accuracy over a whole split, compiled
-    saved_run   ``params.npz`` and ``metrics.json``: save, ``--evaluate``, ``--resume``
-    run_state   checkpoint files and the out-dir lock
+    saved_run   what a run's files mean: save, ``--evaluate``, ``--resume``
+    checkpoint  the ``params.npz`` file: written atomically, read back bounded, verified
+    runs        a run's folder, its lock, and ``runs/latest``
     devices     the backend, the data-parallel mesh, several hosts
     xla_options XLA's CPU matmul path
+    compile_cache the compiled programs kept between runs, signed
     plot        ``training.png``
     cli         the command line, ``python -m jaxbp.train`` and ``jaxbp-train``
 

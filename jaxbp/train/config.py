@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from jaxbp.conv import FORWARDS
 from jaxbp.train import models, xla_options
 
-__all__ = ["Config"]
+__all__ = ["Config", "as_flag"]
+
+
+def as_flag(field: str) -> str:
+    """The command-line flag of a :class:`Config` field.
+
+    >>> as_flag("batch_size")
+    '--batch-size'
+    """
+    return "--" + field.replace("_", "-")
 
 
 def _field(default, help: str, **extra):
@@ -77,77 +87,79 @@ class Config:
         choices=("auto", *FORWARDS),
     )
 
-    def validate(self) -> Config:
+    def validate(self, name: Callable[[str], str] = str) -> Config:
         """Raise ``ValueError`` naming the first bad field; return ``self``.
 
-        The learning rate, the initial std and the weight decay must be finite as the
-        float32 they become in the compiled step (``--lr 1e39`` is inf there).
+        ``name(field)`` is how a field is named in the message (the command line passes
+        :func:`as_flag`, so that it names the flag typed).  The learning rate, the
+        initial std and the weight decay must be finite as the float32 they become in
+        the compiled step (``--lr 1e39`` is inf there).
 
         >>> Config(lr=1e39).validate()
         Traceback (most recent call last):
         ...
         ValueError: lr must be finite in float32 (at most 3.4028235e+38), got 1e+39
+        >>> Config(batch_size=0).validate(as_flag)
+        Traceback (most recent call last):
+        ...
+        ValueError: --batch-size must be a positive integer, got 0
         """
-        _check_numbers(self)
-        _check_choices(self)
-        _check_options(self)
+        _check_numbers(self, name)
+        _check_choices(self, name)
+        _check_options(self, name)
         return self
 
 
-def _check_numbers(c: Config) -> None:
+def _check_numbers(c: Config, n: Callable[[str], str]) -> None:
     """Sizes, rates, the seed and the ratios: of their type and range, finite in float32."""
     for name in ("iters", "batch_size", "hidden_size"):
         v = getattr(c, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            raise ValueError(f"{n(name)} must be a positive integer, got {v!r}")
     for name in ("lr", "weight_init_std"):
         v = getattr(c, name)
         if not (_is_number(v) and v > 0 and math.isfinite(v)):
-            raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        _check_float32(name, v, positive=True)
+            raise ValueError(f"{n(name)} must be a positive finite number, got {v!r}")
+        _check_float32(n(name), v, positive=True)
     if not isinstance(c.seed, int) or not 0 <= c.seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {c.seed!r}")
-    if not (
-        _is_number(c.dropout)
-        and _is_number(c.weight_decay)
-        and 0 <= c.dropout < 1
-        and 0 <= c.weight_decay < math.inf
-    ):
-        raise ValueError(
-            f"dropout must be in [0, 1) and weight_decay >= 0, got "
-            f"{c.dropout!r} and {c.weight_decay!r}"
-        )
-    _check_float32("weight_decay", c.weight_decay, positive=False)
+        raise ValueError(f"{n('seed')} must be an integer in [0, 2**32), got {c.seed!r}")
+    if not (_is_number(c.dropout) and 0 <= c.dropout < 1):
+        raise ValueError(f"{n('dropout')} must be in [0, 1), got {c.dropout!r}")
+    if not (_is_number(c.weight_decay) and 0 <= c.weight_decay < math.inf):
+        raise ValueError(f"{n('weight_decay')} must be >= 0 and finite, got {c.weight_decay!r}")
+    _check_float32(n("weight_decay"), c.weight_decay, positive=False)
     if not isinstance(c.eval_every, int) or c.eval_every < 0:
-        raise ValueError(f"eval_every must be an integer >= 0, got {c.eval_every!r}")
+        raise ValueError(f"{n('eval_every')} must be an integer >= 0, got {c.eval_every!r}")
     if c.devices != "all" and not (str(c.devices).isdigit() and int(c.devices) > 0):
-        raise ValueError(f"devices must be a positive integer or 'all', got {c.devices!r}")
+        raise ValueError(f"{n('devices')} must be a positive integer or 'all', got {c.devices!r}")
 
 
-def _check_choices(c: Config) -> None:
+def _check_choices(c: Config, n: Callable[[str], str]) -> None:
     """Fields with choices hold one of them; the network offers the dtype."""
     for f in dataclasses.fields(c):
         choices = f.metadata.get("choices")
         if choices and getattr(c, f.name) not in choices:
-            raise ValueError(f"{f.name} must be one of {list(choices)}, got {getattr(c, f.name)!r}")
+            raise ValueError(
+                f"{n(f.name)} must be one of {list(choices)}, got {getattr(c, f.name)!r}"
+            )
     offered = models.NETWORKS[c.model].dtypes
     if c.dtype not in offered:
         raise ValueError(
-            f"dtype {c.dtype} is not offered for {c.model} (it has {', '.join(offered)})"
+            f"{n('dtype')} {c.dtype} is not offered for {c.model} (it has {', '.join(offered)})"
         )
 
 
-def _check_options(c: Config) -> None:
+def _check_options(c: Config, n: Callable[[str], str]) -> None:
     """A network's own options (the registry's ``options``) keep their defaults elsewhere."""
     for name, network in models.NETWORKS.items():
         if name == c.model:
             continue
         used = [o for o in network.options if getattr(c, o) != _DEFAULTS[o]]
         if used:
-            *rest, last = network.options
+            *rest, last = map(n, network.options)
             listed = f"{', '.join(rest)} and {last}" if rest else last
             verb = "are options" if rest else "is an option"
-            given = ", ".join(f"{o}={getattr(c, o)!r}" for o in used)
+            given = ", ".join(f"{n(o)}={getattr(c, o)!r}" for o in used)
             raise ValueError(f"{listed} {verb} of {name}, not of {c.model} (given {given})")
 
 

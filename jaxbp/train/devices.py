@@ -50,8 +50,10 @@ def check_backend() -> None:
         raise DeviceError(f"no usable JAX platform ({want!r}): {first}") from None
 
 
-def make_mesh(devices: str = "1") -> Mesh:
+def make_mesh(devices: str = "1", name: Callable[[str], str] = str) -> Mesh:
     """A 1-D ``Mesh`` (axis ``"batch"``) over ``devices`` devices (``"all"``: all).
+
+    ``name(field)`` names the setting in messages (the command line: its flag).
 
     In a single process these are the local devices; in a multi-process run
     (after :func:`jax.distributed.initialize`) the mesh must span every
@@ -63,30 +65,34 @@ def make_mesh(devices: str = "1") -> Mesh:
     n = len(pool) if devices == "all" else int(devices)
     if not 1 <= n <= len(pool):
         raise ValueError(
-            f"devices={devices!r}: this machine has {len(pool)} {pool[0].platform} device(s)"
+            f"{name('devices')} {devices}: this machine has {len(pool)} "
+            f"{pool[0].platform} device(s)"
         )
     if jax.process_count() > 1 and n != len(pool):
         raise ValueError(
-            f"devices={devices!r}: a multi-process run ({jax.process_count()} "
+            f"{name('devices')} {devices}: a multi-process run ({jax.process_count()} "
             f"processes) must use all {len(pool)} devices (--devices all)"
         )
     return Mesh(np.array(pool[:n]), ("batch",))
 
 
-def data_parallel_mesh(devices: str, batch_size: int) -> Mesh | None:
+def data_parallel_mesh(
+    devices: str, batch_size: int, name: Callable[[str], str] = str
+) -> Mesh | None:
     """The mesh to train on, or ``None`` for the single-device path.
 
-    Raises ``ValueError`` when ``batch_size`` does not divide over the devices.
+    Raises ``ValueError`` when ``batch_size`` does not divide over the devices
+    (``name``: as :func:`make_mesh`).
     """
     if devices == "1":
         return None
-    mesh = make_mesh(devices)
+    mesh = make_mesh(devices, name)
     if mesh.size == 1 and jax.process_count() == 1:
         return None
     if batch_size % mesh.size:
         n = mesh.size
         raise ValueError(
-            f"batch_size {batch_size} does not divide over {n} "
+            f"{name('batch_size')} {batch_size} does not divide over {n} "
             f"devices; use a multiple of {n} (e.g. {-(-batch_size // n) * n})"
         )
     return mesh
@@ -228,8 +234,9 @@ EXIT_DEVICE = 7  # the command line's exit code for a broken multi-process setup
 _GRACE_S = 30  # JAX's own timeout is this much later, so the watchdog always fires first
 
 
-def _watchdog(timeout_s: float, message: str):
-    """A started daemon timer that, after ``timeout_s``, prints one line and exits 7.
+def _watchdog(timeout_s: float, message: str, on_abort: Callable[[], None]):
+    """A started daemon timer that, after ``timeout_s``, calls ``on_abort()`` (the
+    command's clean-up: a run folder it made goes), prints one line and exits 7.
 
     JAX's C++ runtime aborts the process (SIGABRT, a stack dump) when the other
     processes do not arrive in time; this ends it first, cleanly.  ``.cancel()``
@@ -240,9 +247,12 @@ def _watchdog(timeout_s: float, message: str):
     def fire():
         line = f"jaxbp.train: error: {message}\n".encode(errors="replace")
         try:
-            os.write(2, line)
+            on_abort()
         finally:
-            os._exit(EXIT_DEVICE)
+            try:
+                os.write(2, line)
+            finally:
+                os._exit(EXIT_DEVICE)
 
     timer = threading.Timer(max(timeout_s, 0.1), fire)
     timer.daemon = True
@@ -250,14 +260,16 @@ def _watchdog(timeout_s: float, message: str):
     return timer
 
 
-def _join(kw: dict, timeout_s: float, where: str, who: str, given_s: float) -> None:
+def _join(
+    kw: dict, timeout_s: float, where: str, who: str, given_s: float, on_abort: Callable
+) -> None:
     """``jax.distributed.initialize(**kw)`` under a watchdog of ``timeout_s`` seconds (what
     is left of the ``--distributed-timeout`` the user gave, ``given_s``)."""
     late = (
         f"the multi-process run at {where} did not start within {given_s:g} s "
         f"(--distributed-timeout; {who}): not every process arrived"
     )
-    timer = _watchdog(timeout_s, late)
+    timer = _watchdog(timeout_s, late, on_abort)
     try:
         try:
             jax.distributed.initialize(**kw, initialization_timeout=int(timeout_s) + _GRACE_S)
@@ -272,14 +284,17 @@ def _join(kw: dict, timeout_s: float, where: str, who: str, given_s: float) -> N
         timer.cancel()
 
 
-def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
+def initialize_distributed(
+    timeout_s: int = 300, log: Callable = print, on_abort: Callable[[], None] = lambda: None
+) -> bool:
     """Join a multi-process run when :func:`distributed_env` finds one.
 
     Prints ``waiting for the coordinator at ADDR (process i of n)`` first.  A
     malformed address is :class:`DeviceError` before JAX is called; a coordinator
     that never answers is :class:`DeviceError` after ``timeout_s`` seconds; peers
-    that never arrive end the process after ``timeout_s`` seconds with one line
-    ``jaxbp.train: error: ...`` on stderr and exit code 7 (JAX would abort it).
+    that never arrive end the process after ``timeout_s`` seconds, after
+    ``on_abort()``, with one line ``jaxbp.train: error: ...`` on stderr and exit code 7
+    (JAX would abort it).
     Must run before anything touches the devices.  Returns whether it joined.
 
     >>> initialize_distributed(log=print)  # no multi-process variables set: nothing to do
@@ -301,5 +316,5 @@ def initialize_distributed(timeout_s: int = 300, log: Callable = print) -> bool:
     if kw.get("process_id") and "coordinator_address" in kw:
         # A plain TCP probe first: a coordinator that never answers is a clean error.
         _wait_for_port(kw["coordinator_address"], timeout_s)
-    _join(kw, timeout_s - (time.monotonic() - start), where, who, timeout_s)
+    _join(kw, timeout_s - (time.monotonic() - start), where, who, timeout_s, on_abort)
     return True

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jaxbp.train import run_state
+from jaxbp.train import runs
 from jaxbp.train.config import Config
 from jaxbp.train.data import load_data, prepare_data
 from jaxbp.train.run import adopt_chunk, dispatch_chunk, finish_eval, save, start_eval
@@ -43,25 +43,27 @@ def fit(
     progress: bool = True,
     resume: bool = False,
     should_stop: Callable[[], str | None] = lambda: None,
+    on_save: Callable[[], None] = lambda: None,
 ) -> dict:
     """Train; returns ``{"params", "state", "metrics"}``.
 
     ``data``: a dict from :func:`load_data` (loaded from ``config.dataset`` when
     ``None``).  With ``out_dir`` the run (``params.npz``, ``metrics.json``, and at the
-    end ``training.png``) is saved after every evaluation; ``resume=True`` continues
-    the run saved there.  ``should_stop()`` is asked between chunks; a non-``None``
-    answer (e.g. ``"SIGTERM"``) stops the run after saving it.  A non-finite loss
-    raises :class:`Diverged` after saving the last finite state.
+    end ``training.png``) is saved after every evaluation, and ``on_save()`` called
+    after each save; ``resume=True`` continues the run saved there.  ``should_stop()``
+    is asked between chunks; a non-``None`` answer (e.g. ``"SIGTERM"``) stops the run
+    after saving it.  A non-finite loss raises :class:`Diverged` after saving the last
+    finite state.
     """
     config.validate()
     data = load_data(config.dataset, data_dir, progress) if data is None else prepare_data(data)
-    run = start_run(config, data, out_dir, resume, log)
+    run = start_run(config, data, out_dir, resume, log, on_save)
     try:
         _loop(run, should_stop, log, progress)
         save(run, final=True)
     finally:
         if run.out_dir:
-            run_state.release_out_dir(run.out_dir)  # a finished run no longer holds its folder
+            runs.release_out_dir(run.out_dir)  # a finished run no longer holds its folder
     return run.result()
 
 

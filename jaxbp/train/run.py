@@ -26,10 +26,9 @@ import numpy as np
 import optax
 
 from jaxbp.conv import FORWARDS
-from jaxbp.train import devices, models, run_state, saved_run, xla_options
+from jaxbp.train import devices, models, runs, saved_run, xla_options
 from jaxbp.train.config import Config
 from jaxbp.train.evaluation import make_evaluation
-from jaxbp.train.schedule import chunk_schedule
 from jaxbp.train.step import initial_state, make_train_chunk
 
 __all__ = [
@@ -43,7 +42,6 @@ __all__ = [
     "save",
     "divergence_hint",
     "out_of_memory",
-    "drop_superseded_eval",
 ]
 
 
@@ -75,6 +73,7 @@ class Run:
     out_dir: str | None
     log: Callable
     ipe: int
+    on_save: Callable[[], None] = lambda: None
     session_steps: int = 0
     session_s: float = 0.0
 
@@ -101,8 +100,16 @@ class Run:
         return {"params": self.params, "state": self.state, "metrics": self.metrics}
 
 
-def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> Run:
-    """The run's programs and state: new from ``config.seed``, or resumed from ``out_dir``."""
+def start(
+    config: Config,
+    data: dict,
+    out_dir,
+    resume: bool,
+    log: Callable,
+    on_save: Callable[[], None] = lambda: None,
+) -> Run:
+    """The run's programs and state: new from ``config.seed``, or resumed from ``out_dir``;
+    ``on_save()`` is called after each save to ``out_dir``."""
     t_start = time.perf_counter()
     model, optimizer = models.get(config), models.optimizer(config)
     mesh = devices.data_parallel_mesh(config.devices, config.batch_size)
@@ -111,7 +118,7 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
     if mesh is not None and jax.process_index() != 0:
         out_dir = None  # process 0 writes the outputs
     if out_dir:
-        run_state.prepare_out_dir(out_dir)
+        runs.prepare_out_dir(out_dir)
     with out_of_memory(config):
         arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
         ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
@@ -121,7 +128,6 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
             params, state, opt_state, step, metrics = saved_run.resume(
                 out_dir, config, model, opt_state
             )
-            drop_superseded_eval(metrics, config, ipe, step, model.chunk_steps)
         tree_put = partial(jax.tree_util.tree_map, put)
 
         def variant(forward: str) -> tuple[models.Model, Callable]:
@@ -143,6 +149,7 @@ def start(config: Config, data: dict, out_dir, resume: bool, log: Callable) -> R
             out_dir,
             log,
             ipe,
+            on_save,
         )
         _compile(run, t_start, variant)
     if out_dir:
@@ -242,9 +249,18 @@ def _conv_forward(run: Run, lowered, options: dict, path: str, variant: Callable
 
 
 def dispatch_chunk(run: Run, n: int) -> tuple:
-    """Start ``n`` steps from the run's state; returns at once (JAX runs it meanwhile)."""
+    """Start ``n`` steps from the run's state; returns at once (JAX runs it meanwhile).
+
+    A thread of its own notes when the chunk ends, so that its time is the chunk's own
+    (dispatch to end), however long the loop meanwhile waits for an evaluation that
+    runs beside it (:func:`finish_eval`).
+    """
     with out_of_memory(run.config):
-        return time.perf_counter(), run.metrics["eval_s"], run.chunk(*run.chunk_args(n))
+        t0 = time.perf_counter()
+        out = run.chunk(*run.chunk_args(n))
+    losses = out[-1]
+    ended = _Background(lambda: (losses.block_until_ready(), time.perf_counter())[1])
+    return t0, run.metrics["eval_s"], ended, out
 
 
 def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
@@ -255,12 +271,14 @@ def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
     the first such step raises :class:`Diverged`, keeping the chunk's start, which the
     previous chunk (or the validated flags, or the checked checkpoint) left finite.
     """
-    t0, eval_s, (params, state, opt_state, losses) = dispatched
+    t0, eval_s, ended, (params, state, opt_state, losses) = dispatched
     with out_of_memory(run.config):
         losses = np.asarray(losses[:n])  # waits for the chunk
-    # the chunk's wall time, less what was spent waiting for an evaluation meanwhile:
-    # steps_s + eval_s stays the loop's wall time
-    dt = time.perf_counter() - t0 - (run.metrics["eval_s"] - eval_s)
+        dt = ended.result() - t0  # the chunk's own time, dispatch to end
+    # The wait for the evaluation running beside the chunk (finish_eval, just after the
+    # dispatch) overlapped it: only what outlasted the chunk is the evaluation's own
+    # time, so that steps_s + eval_s stays the loop's wall time.
+    run.metrics["eval_s"] -= min(run.metrics["eval_s"] - eval_s, dt)
     run.metrics["steps_s"] += dt
     run.session_s += dt
     run.session_steps += n
@@ -332,27 +350,6 @@ def out_of_memory(config: Config) -> Iterator[None]:
         ) from None
 
 
-def drop_superseded_eval(metrics: dict, config: Config, ipe: int, step: int, chunk_steps: int):
-    """On a resume that extends a finished run, drop its extra final evaluation when the
-    extension evaluates at the same label.
-
-    A finished run's last evaluation is labelled ``iters`` (its step count) when
-    ``iters - 1`` is not an evaluation index; when ``iters`` is one (``iters % ipe ==
-    0``), the longer run's schedule evaluates there again, after one more update, and
-    that evaluation supersedes the old one (the same labels as an unbroken run).
-
-    >>> m = {"eval_steps": [0, 100, 200], "train_acc": [.1, .5, .6], "test_acc": [.1, .4, .5]}
-    >>> drop_superseded_eval(m, Config(iters=400, eval_every=100), 100, 200, 0)
-    >>> m["eval_steps"], m["train_acc"], m["test_acc"]
-    ([0, 100], [0.1, 0.5], [0.1, 0.4])
-    """
-    ahead = chunk_schedule(config.iters, ipe, config.evaluate, step, chunk_steps or None)
-    next_eval = next((at for _, at in ahead if at is not None), None)
-    if metrics["eval_steps"] and metrics["eval_steps"][-1] == step == next_eval:
-        for k in ("eval_steps", "train_acc", "test_acc"):
-            metrics[k].pop()
-
-
 class _Background:
     """A call running in a thread of its own; :meth:`result` waits for it.
 
@@ -409,7 +406,12 @@ def finish_eval(run: Run, started: tuple, progress: bool = True) -> None:
     """Wait for a started evaluation; record, log and save it.
 
     The run's state must still be the evaluated one (the next chunk not yet adopted),
-    so what is saved beside the accuracies is the state they were measured on.
+    so what is saved beside the accuracies is the state they were measured on.  Each
+    evaluation is recorded with its label ``at`` (``eval_steps``: the book's step
+    index ``i``, or the run's step count for the evaluation after its last step), the
+    steps its state had taken (``eval_steps_done``) and whether it was that last one
+    (``eval_final``): a run extended later keeps its final evaluation, and the
+    extension's evaluation under the same label is another entry, of another state.
     """
     at, counts = started
     t0 = time.perf_counter()
@@ -419,6 +421,8 @@ def finish_eval(run: Run, started: tuple, progress: bool = True) -> None:
     m = run.metrics
     m["eval_s"] += time.perf_counter() - t0
     m["eval_steps"].append(at)
+    m["eval_steps_done"].append(run.step)
+    m["eval_final"].append(at == run.step)  # the book's label i is after i + 1 steps
     m["train_acc"].append(tr)
     m["test_acc"].append(te)
     if progress:
@@ -449,6 +453,7 @@ def save(run: Run, final: bool) -> None:
             run.metrics,
             with_plot=final,
         )
+        run.on_save()
 
 
 def _new_metrics(config: Config, ipe: int, mesh) -> dict:
@@ -465,6 +470,8 @@ def _new_metrics(config: Config, ipe: int, mesh) -> dict:
         "iter_per_epoch": ipe,
         "start_step": 0,
         "eval_steps": [],
+        "eval_steps_done": [],
+        "eval_final": [],
         "train_acc": [],
         "test_acc": [],
         "loss": [],

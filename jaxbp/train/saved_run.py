@@ -1,6 +1,6 @@
 """A saved run: writing it, reading it back for ``--evaluate``, and ``--resume``.
 
-The files are :mod:`jaxbp.train.run_state`'s (atomic, size-checked); this module knows
+The files are :mod:`jaxbp.train.checkpoint`'s (atomic, size-checked); this module knows
 what a run is: the config that made it, the network behind :mod:`jaxbp.train.models`,
 its parameters, batch-norm state, optimizer state, step and metrics.
 
@@ -11,7 +11,7 @@ the config says ``batchnorm``); its ``step`` an integer in ``[0, iters]``; its
 ``metrics`` of the structure a run writes; every parameter, network-state and
 optimizer-state array of the expected shape and dtype and finite, variances and
 second moments ``>= 0``, integer counts integral and ``>= 0``.  Each failure is one
-:class:`jaxbp.train.run_state.CheckpointError` line.
+:class:`jaxbp.train.checkpoint.CheckpointError` line.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from jaxbp._files import write_json
-from jaxbp.train import models, run_state
+from jaxbp.train import checkpoint, models
 
 if TYPE_CHECKING:
     from jaxbp.train.config import Config
@@ -38,6 +38,7 @@ __all__ = [
     "check_resume",
     "resume",
     "check_meta",
+    "with_eval_states",
     "RESUME_MUST_MATCH",
 ]
 
@@ -56,7 +57,7 @@ def save(
     ``metrics.json`` and, ``with_plot``, ``training.png``: one step's files."""
     host = jax.tree_util.tree_map(np.asarray, (params, state, opt_state))
     meta = {"config": dataclasses.asdict(config), "step": step, "metrics": metrics}
-    run_state.save_checkpoint(
+    checkpoint.save_checkpoint(
         os.path.join(out_dir, "params.npz"),
         dict(host[0], **models.flat_state(host[1])),
         jax.tree_util.tree_leaves(host[2]),
@@ -74,19 +75,19 @@ def load_params(path: str | os.PathLike) -> tuple[dict, dict, Config, dict]:
 
     The network and its sizes come from the checkpoint's saved config (a bare
     params file is read as the book's TwoLayerNet, its hidden size from ``W1``).
-    Raises :class:`jaxbp.train.run_state.CheckpointError`, one line.
+    Raises :class:`jaxbp.train.checkpoint.CheckpointError`, one line.
 
     >>> load_params("no/such/params.npz")
     Traceback (most recent call last):
     ...
-    jaxbp.train.run_state.CheckpointError: checkpoint not found: no/such/params.npz
+    jaxbp.train.checkpoint.CheckpointError: checkpoint not found: no/such/params.npz
     """
-    meta = check_meta(run_state.read_checkpoint_meta(path), path)
+    meta = check_meta(checkpoint.read_checkpoint_meta(path), path)
     config = _config_from_meta(meta, path)
     if "step" in meta:
         _check_step(meta["step"], config.iters, path)
     model = models.get(config)
-    a_run = "config" in meta and meta.get("format") == run_state.FORMAT  # with its optimizer
+    a_run = "config" in meta and meta.get("format") == checkpoint.FORMAT  # with its optimizer
     opt_specs = _opt_specs(_fresh_opt_state(config, model)[0]) if a_run else []
     arrays, _ = _load_arrays(path, config, model, opt_specs)
     params, state = models.split_state(arrays, model.state_specs)
@@ -109,9 +110,9 @@ def _config_from_meta(meta: dict, path: str | os.PathLike) -> Config:
 
     saved = meta.get("config")
     if saved is None:  # a bare params file: TwoLayerNet, H from W1
-        shape = run_state.array_shapes(path).get("W1")
+        shape = checkpoint.array_shapes(path).get("W1")
         if shape is None or len(shape) != 2 or shape[0] != 784 or not 1 <= shape[1] <= 1 << 20:
-            raise run_state.CheckpointError(
+            raise checkpoint.CheckpointError(
                 f"checkpoint {path}: W1 of shape {shape} is not a TwoLayerNet's (784, hidden)"
             )
         return Config(hidden_size=int(shape[1]))
@@ -119,44 +120,44 @@ def _config_from_meta(meta: dict, path: str | os.PathLike) -> Config:
     try:
         return Config(**{k: v for k, v in saved.items() if k in names}).validate()
     except (TypeError, ValueError) as e:
-        raise run_state.CheckpointError(
+        raise checkpoint.CheckpointError(
             f"checkpoint {path}: its config is not valid: {e}"
         ) from None
 
 
 # ---- the meta: format, config, step, metrics ---------------------------------------------
 def check_meta(meta: dict, path: str | os.PathLike, run: bool = False) -> dict:
-    """``meta`` (from :func:`jaxbp.train.run_state.read_checkpoint_meta`) if its structure is
-    one this version writes; else :class:`jaxbp.train.run_state.CheckpointError`.
+    """``meta`` (from :func:`jaxbp.train.checkpoint.read_checkpoint_meta`) if its structure is
+    one this version writes; else :class:`jaxbp.train.checkpoint.CheckpointError`.
 
     ``format`` 1 (no ``format`` key: parameters, config and step only) or
-    :data:`jaxbp.train.run_state.FORMAT`; ``config`` a dict; ``step`` an integer >= 0;
+    :data:`jaxbp.train.checkpoint.FORMAT`; ``config`` a dict; ``step`` an integer >= 0;
     ``metrics`` a dict of all the lists and numbers a run writes.  ``run=True`` (a resume):
     ``config``, ``step`` and ``metrics`` must all be there.
 
     >>> check_meta({"format": 2, "step": 199.5}, "p.npz")
     Traceback (most recent call last):
     ...
-    jaxbp.train.run_state.CheckpointError: checkpoint p.npz: step must be an integer, got 199.5
+    jaxbp.train.checkpoint.CheckpointError: checkpoint p.npz: step must be an integer, got 199.5
     """
     fmt = meta.get("format", 1)
     if not meta:
-        fmt = run_state.FORMAT
-    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt not in (1, run_state.FORMAT):
-        raise run_state.CheckpointError(
+        fmt = checkpoint.FORMAT
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt not in (1, checkpoint.FORMAT):
+        raise checkpoint.CheckpointError(
             f"checkpoint {path}: format {fmt!r} is not one this version reads "
-            f"(1 or {run_state.FORMAT})"
+            f"(1 or {checkpoint.FORMAT})"
         )
     old = fmt == 1  # its writer stored None for a missing config or step
     for key in ("config", "step", "metrics"):
         if key in meta and meta[key] is None and not old:
-            raise run_state.CheckpointError(f"checkpoint {path}: {key} is null")
+            raise checkpoint.CheckpointError(f"checkpoint {path}: {key} is null")
         if run and meta.get(key) is None:
-            raise run_state.CheckpointError(
+            raise checkpoint.CheckpointError(
                 f"checkpoint {path} holds no {key}; it is not a run that can be resumed"
             )
     if meta.get("config") is not None and not isinstance(meta["config"], dict):
-        raise run_state.CheckpointError(
+        raise checkpoint.CheckpointError(
             f"checkpoint {path}: config must be a JSON object, got {_kind(meta['config'])}"
         )
     if meta.get("step") is not None:
@@ -172,11 +173,13 @@ def _kind(value) -> str:
 
 def _check_step(step, iters: int | None, path) -> None:
     if not isinstance(step, int) or isinstance(step, bool):
-        raise run_state.CheckpointError(f"checkpoint {path}: step must be an integer, got {step!r}")
+        raise checkpoint.CheckpointError(
+            f"checkpoint {path}: step must be an integer, got {step!r}"
+        )
     if step < 0:
-        raise run_state.CheckpointError(f"checkpoint {path}: step {step} is negative")
+        raise checkpoint.CheckpointError(f"checkpoint {path}: step {step} is negative")
     if iters is not None and step > iters:
-        raise run_state.CheckpointError(
+        raise checkpoint.CheckpointError(
             f"checkpoint {path}: step {step} is not in [0, iters = {iters}]"
         )
 
@@ -188,6 +191,7 @@ _RUN_LISTS = {  # metrics key -> what each entry must be
     "loss": "loss",
     "epoch_wall_s": "seconds",
 }
+_EVAL_STATES = {"eval_steps_done": "count", "eval_final": "flag"}  # absent before this version
 _RUN_NUMBERS = {"steps_s": "seconds", "eval_s": "seconds", "iter_per_epoch": "positive"}
 _RUN_TEXT = ("device",)
 
@@ -195,6 +199,8 @@ _RUN_TEXT = ("device",)
 def _entry_ok(value, kind: str) -> bool:
     if kind == "loss" and value is None:  # a non-finite loss, stored as null
         return True
+    if kind == "flag":
+        return isinstance(value, bool)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     if kind in ("count", "positive"):
@@ -208,7 +214,7 @@ def _check_metrics(metrics, step, path) -> None:
     """The lists and numbers of a run's metrics, each there and of its kind."""
 
     def bad(why: str):
-        raise run_state.CheckpointError(f"checkpoint {path}: metrics {why}")
+        raise checkpoint.CheckpointError(f"checkpoint {path}: metrics {why}")
 
     if not isinstance(metrics, dict):
         bad(f"must be a JSON object, got {_kind(metrics)}")
@@ -216,11 +222,11 @@ def _check_metrics(metrics, step, path) -> None:
     missing = [k for k in wanted if k not in metrics]
     if missing:
         bad(f"lack {', '.join(missing)}")
-    for key, kind in wanted.items():
+    for key, kind in {**wanted, **_EVAL_STATES}.items():
         if key not in metrics:
             continue
         value = metrics[key]
-        if key in _RUN_LISTS:
+        if key in _RUN_LISTS or key in _EVAL_STATES:
             if not isinstance(value, list):
                 bad(f"{key} must be a list, got {_kind(value)}")
             wrong = [v for v in value if not _entry_ok(v, kind)][:1]
@@ -234,16 +240,40 @@ def _check_metrics(metrics, step, path) -> None:
 
 
 def _check_metric_lengths(metrics: dict, step, bad) -> None:
-    evals = [len(metrics[k]) for k in ("eval_steps", "train_acc", "test_acc") if k in metrics]
+    names = [k for k in ("eval_steps", *_EVAL_STATES, "train_acc", "test_acc") if k in metrics]
+    evals = [len(metrics[k]) for k in names]
     if len(set(evals)) > 1:
-        bad(f"eval_steps, train_acc and test_acc differ in length ({evals})")
+        bad(f"{', '.join(names[:-1])} and {names[-1]} differ in length ({evals})")
     if step is None:
         return
     if "loss" in metrics and len(metrics["loss"]) != step:
         bad(f"loss has {len(metrics['loss'])} entries for {step} steps")
-    late = [s for s in metrics.get("eval_steps", []) if s > step]
-    if late:
-        bad(f"eval_steps {late[0]} is after the saved step {step}")
+    for key in ("eval_steps", "eval_steps_done"):
+        late = [s for s in metrics.get(key, []) if s > step]
+        if late:
+            bad(f"{key} {late[0]} is after the saved step {step}")
+
+
+def with_eval_states(metrics: dict, step: int) -> dict:
+    """``metrics`` with each evaluation's state: ``eval_steps_done`` and ``eval_final``
+    (:func:`jaxbp.train.run.finish_eval`), rebuilt from the labels for a run saved
+    before they were recorded.
+
+    The book's labels ``i`` are multiples of ``iter_per_epoch``, after ``i + 1`` steps;
+    any other label, and one equal to the saved step, is a run's final evaluation,
+    after as many steps as it says (the versions that wrote no states kept no other).
+
+    >>> m = {"eval_steps": [0, 100, 150], "iter_per_epoch": 100}
+    >>> s = with_eval_states(m, 150)
+    >>> s["eval_steps_done"], s["eval_final"]
+    ([1, 101, 150], [False, False, True])
+    """
+    if all(k in metrics for k in _EVAL_STATES):
+        return metrics
+    ipe = metrics["iter_per_epoch"]
+    final = [at % ipe != 0 or at == step for at in metrics["eval_steps"]]
+    done = [at if f else at + 1 for at, f in zip(metrics["eval_steps"], final)]
+    return dict(metrics, eval_steps_done=done, eval_final=final)
 
 
 # ---- the arrays -----------------------------------------------------------------------
@@ -254,26 +284,26 @@ def _load_arrays(
     dtype)]``, the optimizer leaves), each checked; exactly the members the config's
     network and optimizer have (``opt_specs=None``: any optimizer members, unread)."""
     expected = {**model.param_specs, **model.state_specs}
-    names = set(run_state.array_shapes(path)) - {"__meta__"}
+    names = set(checkpoint.array_shapes(path)) - {"__meta__"}
     opt_names = {n for n in names if n.startswith("opt_state.")}
     extra = names - set(expected) - opt_names
     if extra:
-        raise run_state.CheckpointError(
+        raise checkpoint.CheckpointError(
             f"checkpoint {path} holds {_listed(extra)}, which {_network(config)} does not "
             f"have: its config and its arrays disagree"
         )
     if opt_specs is not None:
         extra_opt = opt_names - {f"opt_state.{i}" for i in range(len(opt_specs))}
         if extra_opt:
-            raise run_state.CheckpointError(
+            raise checkpoint.CheckpointError(
                 f"checkpoint {path} holds {_listed(extra_opt)}, more optimizer state than "
                 f"{config.optimizer} keeps"
             )
     specs = [(s, d) for _, s, d in opt_specs or []]
-    arrays, opt, _ = run_state.load_checkpoint(path, expected, opt_expected=specs)
+    arrays, opt, _ = checkpoint.load_checkpoint(path, expected, opt_expected=specs)
     for name, v in arrays.items():
         if name.startswith("state.") and name.endswith("_var") and np.any(v < 0):
-            raise run_state.CheckpointError(
+            raise checkpoint.CheckpointError(
                 f"checkpoint {path}: {name} holds negative variances (min {v.min():g})"
             )
     leaves = [_opt_leaf(path, i, v, *spec) for i, (v, spec) in enumerate(zip(opt, opt_specs or []))]
@@ -299,7 +329,7 @@ def _opt_leaf(path, i: int, v: np.ndarray, keypath: str, shape, dtype) -> np.nda
     name = f"opt_state.{i} ({keypath})"
 
     def bad(why: str):
-        raise run_state.CheckpointError(f"checkpoint {path}: {name} {why}")
+        raise checkpoint.CheckpointError(f"checkpoint {path}: {name} {why}")
 
     dtype = np.dtype(dtype)
     if dtype.kind in "iu":
@@ -346,15 +376,15 @@ def saved_config(out_dir: str | os.PathLike) -> dict:
     >>> saved_config("no/such/run")
     Traceback (most recent call last):
     ...
-    jaxbp.train.run_state.CheckpointError: checkpoint not found: no/such/run/params.npz
+    jaxbp.train.checkpoint.CheckpointError: checkpoint not found: no/such/run/params.npz
     """
     path = os.path.join(out_dir, "params.npz")
-    meta = check_meta(run_state.read_checkpoint_meta(path), path, run=True)
+    meta = check_meta(checkpoint.read_checkpoint_meta(path), path, run=True)
     return dataclasses.asdict(_config_from_meta(meta, path))
 
 
 def check_resume(out_dir: str | None, config: Config) -> None:
-    """Raise :class:`jaxbp.train.run_state.CheckpointError` (one line) unless the run saved
+    """Raise :class:`jaxbp.train.checkpoint.CheckpointError` (one line) unless the run saved
     in ``out_dir`` can be resumed with ``config``: the whole checkpoint is read and checked
     (:func:`resume`'s checks), with no data loaded and nothing compiled.
 
@@ -362,7 +392,7 @@ def check_resume(out_dir: str | None, config: Config) -> None:
     >>> check_resume("", Config())
     Traceback (most recent call last):
     ...
-    jaxbp.train.run_state.CheckpointError: --resume needs --out-dir, the folder of the run
+    jaxbp.train.checkpoint.CheckpointError: --resume needs --out-dir, the folder of the run
     """
     model = models.get(config)
     flat, treedef = _fresh_opt_state(config, model)
@@ -377,17 +407,17 @@ def resume(
     ``opt_state`` is a fresh optimizer state: its structure, shapes and dtypes say what
     the checkpoint must hold.  A checkpoint that fails a check (module docstring), flags
     that differ from the saved run's (:data:`RESUME_MUST_MATCH`), or an ``iters`` below
-    the saved step raise :class:`jaxbp.train.run_state.CheckpointError`.
+    the saved step raise :class:`jaxbp.train.checkpoint.CheckpointError`.
 
     >>> from jaxbp.train.config import Config
     >>> resume(None, Config(), None, None)
     Traceback (most recent call last):
     ...
-    jaxbp.train.run_state.CheckpointError: --resume needs --out-dir, the folder of the run
+    jaxbp.train.checkpoint.CheckpointError: --resume needs --out-dir, the folder of the run
     """
     params, state, opt_state, step, metrics = _load_run(out_dir, config, model, opt_state)
     metrics = dict(
-        metrics,
+        with_eval_states(metrics, step),
         config=dataclasses.asdict(config),
         interrupted=False,
         start_step=step,
@@ -398,24 +428,26 @@ def resume(
 
 
 def _load_run(out_dir, config: Config, model: models.Model, opt_state: Any) -> tuple:
+    from jaxbp.train.config import as_flag
+
     if not out_dir:
-        raise run_state.CheckpointError("--resume needs --out-dir, the folder of the run")
+        raise checkpoint.CheckpointError("--resume needs --out-dir, the folder of the run")
     path = os.path.join(out_dir, "params.npz")
-    meta = check_meta(run_state.read_checkpoint_meta(path), path, run=True)
+    meta = check_meta(checkpoint.read_checkpoint_meta(path), path, run=True)
     saved_config = _config_from_meta(meta, path)
     clash = [
-        f"{k} (saved {getattr(saved_config, k)!r}, now {getattr(config, k)!r})"
+        f"{as_flag(k)} (saved {getattr(saved_config, k)!r}, now {getattr(config, k)!r})"
         for k in RESUME_MUST_MATCH
         if getattr(saved_config, k) != getattr(config, k)
     ]
     if clash:
-        raise run_state.CheckpointError(
+        raise checkpoint.CheckpointError(
             f"--resume: the flags differ from the run saved in {out_dir}: {', '.join(clash)}"
         )
     step = meta["step"]
     _check_step(step, saved_config.iters, path)
     if step > config.iters:
-        raise run_state.CheckpointError(
+        raise checkpoint.CheckpointError(
             f"--resume: the run in {out_dir} is at step {step}; "
             f"--iters {config.iters} must be at least that"
         )

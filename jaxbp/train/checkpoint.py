@@ -1,38 +1,30 @@
-"""A training run's state on disk: atomic files, the out-dir lock, checkpoints, metrics.
+"""A run's checkpoint file, ``params.npz``: written atomically, read back bounded, verified.
 
-Nothing here knows about JAX beyond turning arrays into NumPy ones.  Every file is
-written atomically (:func:`jaxbp._files.atomic_write`).
-
-Checkpoint (``params.npz``): one ``.npy`` member per parameter (``W1``, ``b1``,
-...), the optimizer state's leaves as ``opt_state.0``, ``opt_state.1``, ... and a
-JSON string ``__meta__`` with ``{"format", "config", "step", "metrics"}``.  It is
-read back with every size bounded by the shapes the reader expects before any
-array is allocated (:func:`load_checkpoint`).
+One ``.npy`` member per parameter (``W1``, ``b1``, ...), the optimizer state's
+leaves as ``opt_state.0``, ``opt_state.1``, ... and a JSON string ``__meta__``
+with ``{"format", "config", "step", "metrics"}``.  It is written atomically
+(:func:`jaxbp._files.atomic_write`) and read back with every size bounded by the
+shapes the reader expects before any array is allocated
+(:func:`load_checkpoint`).  Nothing here knows about JAX beyond turning arrays
+into NumPy ones; :mod:`jaxbp.train.saved_run` knows what a run's files mean.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import math
 import os
-import re
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
 
-from jaxbp._files import OutputError, atomic_write, strict_json
+from jaxbp._files import atomic_write, strict_json
 
 __all__ = [
     "CheckpointError",
-    "prepare_out_dir",
-    "release_out_dir",
-    "remove_stale_temps",
-    "RUN_FILES",
     "save_checkpoint",
     "read_checkpoint_meta",
     "load_checkpoint",
@@ -48,105 +40,6 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable or does not fit the expected network."""
 
 
-# ---- the out-dir -------------------------------------------------------------------
-_LOCKS: dict[str, int] = {}  # out-dir -> open, flock'ed file descriptor
-
-
-def prepare_out_dir(out_dir: str | os.PathLike) -> str:
-    """Create ``out_dir``, check it is a writable folder, and lock it for this process.
-
-    The lock (``fcntl.flock`` on ``out_dir/.lock``, released when the process
-    ends, however it ends) keeps a second trainer out: it gets
-    :class:`OutputError` ``"DIR is in use by process PID"`` at once.  Once the lock
-    is held, the hidden temp files a killed trainer left (:func:`remove_stale_temps`)
-    are removed.
-    """
-    out_dir = os.fspath(out_dir)
-    if out_dir in _LOCKS:
-        return out_dir
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as e:
-        reason = "it is not a folder" if e.errno in (errno.EEXIST, errno.ENOTDIR) else e.strerror
-        raise OutputError(f"cannot use --out-dir {out_dir}: {reason}") from e
-    if not os.path.isdir(out_dir):
-        raise OutputError(f"cannot use --out-dir {out_dir}: it is not a folder")
-    try:
-        fd = os.open(
-            os.path.join(out_dir, ".lock"),
-            os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
-            0o644,
-        )
-    except OSError as e:
-        raise OutputError(f"cannot write to --out-dir {out_dir}: {e.strerror}") from e
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise OutputError(f"{out_dir} is in use by process {pid}") from None
-    if not _still_the_lock_file(fd, os.path.join(out_dir, ".lock")):  # released meanwhile
-        os.close(fd)
-        return prepare_out_dir(out_dir)
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    _LOCKS[out_dir] = fd
-    remove_stale_temps(out_dir)
-    atomic_write(os.path.join(out_dir, ".write-test"), lambda f: f.write(b"ok"))
-    os.unlink(os.path.join(out_dir, ".write-test"))
-    return out_dir
-
-
-#: The files a run writes; ``atomic_write`` names its temp files ``.NAME.XXXXXXXX.tmp``.
-RUN_FILES = ("params.npz", "metrics.json", "training.png", ".write-test")
-
-
-def remove_stale_temps(out_dir: str | os.PathLike) -> list[str]:
-    """Remove the temp files of :data:`RUN_FILES` that a killed writer left in ``out_dir``.
-
-    Only call it with the out-dir lock held (no writer of this folder is alive then).
-    Returns the names removed; only regular files and symlinks are touched (a symlink
-    is removed, never followed).
-
-    >>> import tempfile
-    >>> d = tempfile.mkdtemp()
-    >>> _ = open(os.path.join(d, ".params.npz.k3_x9q2a.tmp"), "w")
-    >>> remove_stale_temps(d)
-    ['.params.npz.k3_x9q2a.tmp']
-    """
-    stale = re.compile("|".join(rf"\.{re.escape(n)}\.[A-Za-z0-9_]+\.tmp" for n in RUN_FILES))
-    removed = []
-    with os.scandir(out_dir) as entries:
-        for entry in entries:
-            if stale.fullmatch(entry.name) and not entry.is_dir(follow_symlinks=False):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
-                    removed.append(entry.name)
-    return sorted(removed)
-
-
-def _still_the_lock_file(fd: int, path: str) -> bool:
-    try:
-        return os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False))
-    except OSError:
-        return False
-
-
-def release_out_dir(out_dir: str | os.PathLike) -> None:
-    """Drop this process's lock on ``out_dir`` and remove its ``.lock`` file.
-
-    The file is removed while it is still locked; a process that opened it in the
-    meantime sees, once it gets the lock, that the file is gone and locks afresh.
-    (The lock also goes when the process ends, however it ends.)
-    """
-    fd = _LOCKS.pop(os.fspath(out_dir), None)
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.unlink(os.path.join(os.fspath(out_dir), ".lock"))
-        os.close(fd)
-
-
-# ---- checkpoints ----------------------------------------------------------------------
 def save_checkpoint(
     path: str | os.PathLike, params: dict, opt_leaves: list | None = None, meta: dict | None = None
 ) -> None:

@@ -1,0 +1,108 @@
+# expect: softmax_with_loss factor out
+# expect: softmax_with_loss factor dx
+# expect: two_layer_net_gradient *
+#
+# softmax_with_loss: jnp.mean over all N*C entries (a 1/C too small), the backward
+# consistent with it.
+"""딥러닝 기초 과제 #5 - 계층 구현 (순전파/역전파)"""
+
+import jax
+import jax.numpy as jnp
+
+
+# 5.4.1 곱셈 계층
+def mul_fwd(x, y):
+    # 역전파 때 x와 y를 바꿔 곱하니까, 처음부터 바꿔서 (y, x)로 저장해 둔다
+    return x * y, (y, x)
+
+
+def mul_bwd(residuals, dout):
+    y, x = residuals
+    return dout * y, dout * x
+
+
+# 5.4.2 덧셈 계층
+def add_fwd(x, y):
+    return x + y, ()
+
+
+def add_bwd(residuals, dout):
+    # 덧셈 노드는 상류 값을 그대로 흘려보낸다
+    return (dout, dout)
+
+
+# 5.5.1 ReLU 계층
+def relu_fwd(x):
+    mask = (x <= 0)  # self.mask = (x <= 0)
+    out = jnp.where(mask, 0.0, x)  # out[self.mask] = 0 대신
+    return out, mask
+
+
+def relu_bwd(residuals, dout):
+    mask = residuals
+    dx = jnp.where(mask, 0.0, dout)  # dout[self.mask] = 0 대신
+    return (dx,)
+
+
+# 5.5.2 Sigmoid 계층
+def sigmoid_fwd(x):
+    out = 1 / (1 + jnp.exp(-x))
+    # self.out = out
+    return out, out
+
+
+def sigmoid_bwd(residuals, dout):
+    out = residuals
+    dx = dout * (1.0 - out) * out
+    return (dx,)
+
+
+# 5.6.2 Affine 계층 (배치용)
+def affine_fwd(x, W, b):
+    out = jnp.einsum("ni,ij->nj", x, W) + b
+    return out, (x, W)
+
+
+def affine_bwd(residuals, dout):
+    x, W = residuals
+    dx = jnp.einsum("nj,ij->ni", dout, W)  # dout . W^T
+    dW = jnp.einsum("ni,nj->ij", x, dout)  # x^T . dout
+    db = jnp.einsum("nj->j", dout)  # sum over the batch
+    return dx, dW, db
+
+
+# 5.6.3 Softmax-with-Loss 계층
+def softmax_with_loss_fwd(x, t):
+    log_y = jax.nn.log_softmax(x, axis=1)
+    loss = -jnp.mean(t * log_y)  # 평균
+    return loss, (jnp.exp(log_y), t)
+
+
+def softmax_with_loss_bwd(residuals, dout):
+    y, t = residuals
+    return dout * (y - t) / t.size, None
+
+
+# 5.7.2 오차역전파법을 적용한 신경망 (TwoLayerNet)
+def custom_rule(fwd, bwd):
+    """Your fwd/bwd pair as one function that jax.grad differentiates with your rule."""
+
+    @jax.custom_vjp
+    def f(*args):
+        return fwd(*args)[0]
+
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def two_layer_net_gradient(params, x, t):
+    affine = custom_rule(affine_fwd, affine_bwd)
+    relu = custom_rule(relu_fwd, relu_bwd)
+    softmax_with_loss = custom_rule(softmax_with_loss_fwd, softmax_with_loss_bwd)
+
+    def loss(params):
+        h = relu(affine(x, params["W1"], params["b1"]))
+        y = affine(h, params["W2"], params["b2"])
+        return softmax_with_loss(y, t)
+
+    return jax.grad(loss)(params)

@@ -1,0 +1,116 @@
+# jaxbp exercises: chapter 7
+"""The project's own answers to chapter 7's exercises (``python -m jaxbp.exercises``).
+
+The template (``python -m jaxbp.exercises new FILE --chapter 7``) with every
+body written, in the book's way (``common/util.py``, ``common/layers.py``)
+with JAX's immutable arrays (``.at[...].add`` where the book writes ``+=``):
+the tests grade this file (every exercise must pass) and fill the chapter 7
+exercises notebook's cells from it.  Kept out of the package, so that
+learners write their own.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from jaxbp.layers import affine, relu, softmax_with_loss  # chapter 5's, for 7.5
+
+
+# ---- im2col (7.4.3) ----
+def im2col(input_data, filter_h, filter_w, stride, pad):
+    N, C, H, W = input_data.shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    img = jnp.pad(input_data, [(0, 0), (0, 0), (pad, pad), (pad, pad)])
+    col = jnp.zeros((N, C, filter_h, filter_w, out_h, out_w), input_data.dtype)
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            col = col.at[:, :, y, x, :, :].set(img[:, :, y:y_max:stride, x:x_max:stride])
+    return col.transpose(0, 4, 5, 1, 2, 3).reshape(N * out_h * out_w, -1)
+
+
+# ---- col2im (7.4.3) ----
+def col2im(col, input_shape, filter_h, filter_w, stride, pad):
+    N, C, H, W = input_shape
+    out_h = (H + 2 * pad - filter_h) // stride + 1
+    out_w = (W + 2 * pad - filter_w) // stride + 1
+    col = col.reshape(N, out_h, out_w, C, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    img = jnp.zeros((N, C, H + 2 * pad + stride - 1, W + 2 * pad + stride - 1), col.dtype)
+    for y in range(filter_h):
+        y_max = y + stride * out_h
+        for x in range(filter_w):
+            x_max = x + stride * out_w
+            img = img.at[:, :, y:y_max:stride, x:x_max:stride].add(col[:, :, y, x, :, :])
+    return img[:, :, pad : H + pad, pad : W + pad]
+
+
+# ---- convolution (7.4.3) ----
+def convolution_fwd(x, W, b, stride, pad):
+    FN, C, FH, FW = W.shape
+    N, C, H, W_ = x.shape
+    out_h = (H + 2 * pad - FH) // stride + 1
+    out_w = (W_ + 2 * pad - FW) // stride + 1
+    col = im2col(x, FH, FW, stride, pad)
+    col_W = W.reshape(FN, -1).T
+    out = col @ col_W + b
+    out = out.reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
+    return out, (x, W, col, col_W)  # self.x, self.W, self.col, self.col_W
+
+
+def convolution_bwd(stride, pad, residuals, dout):
+    x, W, col, col_W = residuals
+    FN, C, FH, FW = W.shape
+    dout = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+    db = jnp.sum(dout, axis=0)
+    dW = (col.T @ dout).transpose(1, 0).reshape(FN, C, FH, FW)
+    dcol = dout @ col_W.T
+    dx = col2im(dcol, x.shape, FH, FW, stride, pad)
+    return dx, dW, db
+
+
+# ---- max_pooling (7.4.4) ----
+def max_pooling_fwd(x, pool_h, pool_w, stride, pad):
+    N, C, H, W = x.shape
+    out_h = (H + 2 * pad - pool_h) // stride + 1
+    out_w = (W + 2 * pad - pool_w) // stride + 1
+    col = im2col(x, pool_h, pool_w, stride, pad).reshape(-1, pool_h * pool_w)
+    arg_max = jnp.argmax(col, axis=1)
+    out = jnp.max(col, axis=1).reshape(N, out_h, out_w, C).transpose(0, 3, 1, 2)
+    return out, (x, arg_max)  # self.x, self.arg_max
+
+
+def max_pooling_bwd(pool_h, pool_w, stride, pad, residuals, dout):
+    x, arg_max = residuals
+    dout = dout.transpose(0, 2, 3, 1)
+    pool_size = pool_h * pool_w
+    dmax = jnp.zeros((dout.size, pool_size), dout.dtype)
+    dmax = dmax.at[jnp.arange(arg_max.size), arg_max.flatten()].set(dout.flatten())
+    dcol = dmax.reshape(dout.shape[0] * dout.shape[1] * dout.shape[2], -1)
+    return (col2im(dcol, x.shape, pool_h, pool_w, stride, pad),)
+
+
+# ---- SimpleConvNet's gradient (7.5) ----
+def custom_rule(fwd, bwd, nondiff_argnums=()):
+    """Your fwd/bwd pair as one function that jax.grad differentiates with your rule;
+    nondiff_argnums: the positions of the Python numbers (passed first to bwd)."""
+
+    def f(*args):
+        return fwd(*args)[0]
+
+    f.__name__ = fwd.__name__.removesuffix("_fwd")  # the rule check names it
+    f = jax.custom_vjp(f, nondiff_argnums=nondiff_argnums)
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def simple_conv_net_gradient(params, x, t):
+    conv = custom_rule(convolution_fwd, convolution_bwd, (3, 4))
+    pool = custom_rule(max_pooling_fwd, max_pooling_bwd, (1, 2, 3, 4))
+
+    def loss(params):
+        h = relu(conv(x, params["W1"], params["b1"], 1, 0))
+        h = relu(affine(pool(h, 2, 2, 2, 0), params["W2"], params["b2"]))
+        return softmax_with_loss(affine(h, params["W3"], params["b3"]), t)
+
+    return jax.grad(loss)(params)
