@@ -439,11 +439,11 @@ def test_a_failed_start_leaves_no_folder_and_keeps_latest(tmp_path):
 # ---- messages in the user's words ----------------------------------------------------
 FLAG_DRIVER = """
 import contextlib, io, json, sys
-import jaxbp.mnist.load as load
+from jaxbp.mnist import download, files
 def offline(url, out, progress):
     raise OSError("no network here")
-load._fetch = offline
-load._SYSTEM_DIRS = {"mnist": (), "fashion-mnist": ()}
+download.fetch = offline
+files.SYSTEM_DIRS = {"mnist": (), "fashion-mnist": ()}
 from jaxbp.train.cli import main
 out = []
 for argv in json.loads(sys.argv[1]):

@@ -1,6 +1,6 @@
 """Tests for jaxbp.mnist: the real MNIST copy when present, and every error path
-on small synthetic IDX files.  The network is never used: ``_fetch`` is
-replaced by a stub in every test (the real one is exercised with file:// URLs).
+on small synthetic IDX files.  The network is never used: ``jaxbp.mnist.download.fetch``
+is replaced by a stub in every test (the real one is exercised with file:// URLs).
 Root ignores file permissions, so unreadable folders and files are also
 simulated (``os.listdir`` / ``open`` raising ``PermissionError``).
 """
@@ -24,13 +24,12 @@ import pytest
 
 from conftest import mnist_missing_reason
 from jaxbp import mnist
-from jaxbp.mnist import DatasetError, idx, load_mnist, load_raw
-from jaxbp.mnist import load as mnist_load
+from jaxbp.mnist import DatasetError, download, files, idx, load, load_mnist, load_raw
 
 # Captured at import, before the autouse fixture clears the environment.
 _REAL_MNIST_DIR = str(mnist.find_data_dir("mnist") or "")  # the loader's own rule
 
-_REAL_FETCH = mnist_load._fetch  # saved before the autouse fixture stubs it out
+_REAL_FETCH = download.fetch  # saved before the autouse fixture stubs it out
 BASES = dict(mnist.FILES)  # key -> base name
 N_TRAIN, N_TEST = 5, 3
 
@@ -68,12 +67,12 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     for var in ("JAXBP_DATA_DIR", "JAXBP_FASHION_DATA_DIR", "JAXBP_NO_CACHE"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(mnist_load, "_SYSTEM_DIRS", {"mnist": (), "fashion-mnist": ()})
+    monkeypatch.setattr(files, "SYSTEM_DIRS", {"mnist": (), "fashion-mnist": ()})
 
     def no_network(url, out, progress):
         raise AssertionError(f"test tried to download {url}")
 
-    monkeypatch.setattr(mnist_load, "_fetch", no_network)
+    monkeypatch.setattr(download, "fetch", no_network)
 
 
 class Synth:
@@ -97,15 +96,10 @@ class Synth:
             else:
                 (directory / base).write_bytes(data)
         hashes = {b: hashlib.sha256(d).hexdigest() for b, d in payloads.items()}
-        self.monkeypatch.setitem(mnist_load._EXPECTED_SHA256, dataset, hashes)
+        self.monkeypatch.setitem(files.SHA256, dataset, hashes)
         sizes = {b: len(d) for b, d in payloads.items()}
-        self.monkeypatch.setattr(
-            mnist_load,
-            "_EXPECTED_BYTES",
-            {**getattr(mnist, "_EXPECTED_BYTES", {}), dataset: sizes},
-            raising=False,
-        )
-        self.monkeypatch.setitem(mnist_load._ACCEPTED_GZ_MD5, dataset, {})
+        self.monkeypatch.setitem(files.SIZES, dataset, sizes)
+        self.monkeypatch.setitem(files.GZ_MD5, dataset, {})
         return directory
 
 
@@ -278,7 +272,7 @@ def test_checksum_mismatch(synth, monkeypatch):
     d = synth.write()
     base = BASES["x_test"]
     actual = hashlib.sha256(synth.payloads[base]).hexdigest()
-    monkeypatch.setitem(mnist_load._EXPECTED_SHA256["mnist"], base, "ab" * 32)
+    monkeypatch.setitem(files.SHA256["mnist"], base, "ab" * 32)
     with pytest.raises(DatasetError) as ei:
         load_raw(data_dir=d, download=False)
     msg = str(ei.value)
@@ -299,10 +293,10 @@ def test_gz_md5_fallback(synth, monkeypatch):
     d = synth.write(dataset="fashion-mnist")
     base = BASES["t_train"]
     md5 = hashlib.md5((d / (base + ".gz")).read_bytes()).hexdigest()
-    monkeypatch.setitem(mnist_load._EXPECTED_SHA256["fashion-mnist"], base, "00" * 32)
+    monkeypatch.setitem(files.SHA256["fashion-mnist"], base, "00" * 32)
     with pytest.raises(DatasetError, match="SHA-256"):
         load_raw("fashion-mnist", data_dir=d, download=False)
-    monkeypatch.setitem(mnist_load._ACCEPTED_GZ_MD5, "fashion-mnist", {base: md5})
+    monkeypatch.setitem(files.GZ_MD5, "fashion-mnist", {base: md5})
     assert load_raw("fashion-mnist", data_dir=d, download=False)["t_train"].shape == (N_TRAIN,)
 
 
@@ -367,7 +361,7 @@ def test_fashion_env_var_and_system_dir(synth, monkeypatch, tmp_path):
     monkeypatch.setenv("JAXBP_FASHION_DATA_DIR", str(d))
     assert load_raw("fashion-mnist", download=False)["t_test"].tolist() == [7, 3, 5]
     monkeypatch.delenv("JAXBP_FASHION_DATA_DIR")
-    monkeypatch.setattr(mnist_load, "_SYSTEM_DIRS", {"mnist": (), "fashion-mnist": (str(d),)})
+    monkeypatch.setattr(files, "SYSTEM_DIRS", {"mnist": (), "fashion-mnist": (str(d),)})
     assert load_raw("fashion-mnist", download=False)["t_test"].tolist() == [7, 3, 5]
 
 
@@ -387,7 +381,7 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------
-# downloading (stubbed _fetch; never the network)
+# downloading (stubbed download.fetch; never the network)
 # --------------------------------------------------------------------------
 
 
@@ -405,14 +399,14 @@ def _copying_fetch(source_dir, calls, fail_prefixes=()):
 def test_download_success(synth, monkeypatch, tmp_path):
     src = synth.write(directory=tmp_path / "mirror")
     calls = []
-    monkeypatch.setattr(mnist_load, "_fetch", _copying_fetch(src, calls))
+    monkeypatch.setattr(download, "fetch", _copying_fetch(src, calls))
     raw = load_raw(progress=False)
     assert raw["t_train"].tolist() == [0, 1, 2, 9, 4]
     target = mnist.default_cache_dir("mnist")
     assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".npz")) == sorted(
         b + ".gz" for b in BASES.values()
     )  # no temp files left
-    assert len(calls) == 4 and all(c.startswith(mnist_load._MIRRORS["mnist"][0]) for c in calls)
+    assert len(calls) == 4 and all(c.startswith(files.MIRRORS["mnist"][0]) for c in calls)
     # next time nothing is fetched (npz cache, or else the downloaded files)
     monkeypatch.setenv("JAXBP_NO_CACHE", "1")
     load_raw(progress=False)
@@ -424,7 +418,7 @@ def test_download_only_missing_files_into_data_dir(synth, monkeypatch, tmp_path)
     d = synth.write()
     (d / (BASES["t_test"] + ".gz")).unlink()
     calls = []
-    monkeypatch.setattr(mnist_load, "_fetch", _copying_fetch(src, calls))
+    monkeypatch.setattr(download, "fetch", _copying_fetch(src, calls))
     assert load_raw(data_dir=d, progress=False)["t_test"].tolist() == [7, 3, 5]
     assert [c.rsplit("/", 1)[-1] for c in calls] == ["t10k-labels-idx1-ubyte.gz"]
     assert (d / "t10k-labels-idx1-ubyte.gz").is_file()
@@ -432,9 +426,9 @@ def test_download_only_missing_files_into_data_dir(synth, monkeypatch, tmp_path)
 
 def test_download_falls_back_to_next_mirror(synth, monkeypatch, tmp_path):
     src = synth.write(directory=tmp_path / "mirror")
-    first = mnist_load._MIRRORS["mnist"][0]
+    first = files.MIRRORS["mnist"][0]
     calls = []
-    monkeypatch.setattr(mnist_load, "_fetch", _copying_fetch(src, calls, fail_prefixes=[first]))
+    monkeypatch.setattr(download, "fetch", _copying_fetch(src, calls, fail_prefixes=[first]))
     load_raw(progress=False)
     assert len(calls) == 8
     assert [c.startswith(first) for c in calls] == [True, False] * 4
@@ -448,46 +442,46 @@ def test_download_all_mirrors_fail(monkeypatch, tmp_path):
         out.write(b"partial")
         raise OSError("Name or service not known")
 
-    monkeypatch.setattr(mnist_load, "_fetch", failing)
+    monkeypatch.setattr(download, "fetch", failing)
     d = tmp_path / "dl"
     d.mkdir()
     with pytest.raises(DatasetError) as ei:
         load_raw(data_dir=d, progress=False)
     msg = str(ei.value)
     assert "train-images-idx3-ubyte.gz" in msg and str(d) in msg and "JAXBP_DATA_DIR" in msg
-    for mirror in mnist_load._MIRRORS["mnist"]:
+    for mirror in files.MIRRORS["mnist"]:
         assert mirror in msg
     assert "Name or service not known" in msg
-    assert len(calls) == len(mnist_load._MIRRORS["mnist"])  # stops at the first file
+    assert len(calls) == len(files.MIRRORS["mnist"])  # stops at the first file
     assert list(d.iterdir()) == []  # no temp files, no final file
 
 
 def test_download_failed_verify_leaves_nothing(synth, monkeypatch, tmp_path):
     src = synth.write(directory=tmp_path / "mirror")
-    monkeypatch.setitem(mnist_load._EXPECTED_SHA256["mnist"], BASES["x_train"], "cd" * 32)
+    monkeypatch.setitem(files.SHA256["mnist"], BASES["x_train"], "cd" * 32)
     calls = []
-    monkeypatch.setattr(mnist_load, "_fetch", _copying_fetch(src, calls))
+    monkeypatch.setattr(download, "fetch", _copying_fetch(src, calls))
     d = tmp_path / "dl"
     d.mkdir()
     with pytest.raises(
         DatasetError, match=r"(?s)could not download train-images-idx3-ubyte\.gz.*SHA-256"
     ):
         load_raw(data_dir=d, progress=False)
-    assert len(calls) == len(mnist_load._MIRRORS["mnist"])
+    assert len(calls) == len(files.MIRRORS["mnist"])
     assert list(d.iterdir()) == []
 
 
 def test_download_fashion_mirrors(synth, monkeypatch, tmp_path):
     src = synth.write(directory=tmp_path / "mirror", dataset="fashion-mnist")
     calls = []
-    monkeypatch.setattr(mnist_load, "_fetch", _copying_fetch(src, calls))
+    monkeypatch.setattr(download, "fetch", _copying_fetch(src, calls))
     load_raw("fashion-mnist", progress=False)
-    assert all(c.startswith(mnist_load._MIRRORS["fashion-mnist"][0]) for c in calls)
+    assert all(c.startswith(files.MIRRORS["fashion-mnist"][0]) for c in calls)
     assert (mnist.default_cache_dir("fashion-mnist") / "train-images-idx3-ubyte.gz").is_file()
 
 
 def test_real_fetch_with_file_url(tmp_path, capsys):
-    """The real urllib-based _fetch, on file:// URLs (no network)."""
+    """The real urllib-based download.fetch, on file:// URLs (no network)."""
     src = tmp_path / "t10k-images-idx3-ubyte.gz"
     payload = os.urandom(200_000)
     src.write_bytes(payload)
@@ -806,7 +800,7 @@ def test_offline_is_one_line_with_how_to_get_the_data(monkeypatch, tmp_path):
     def offline(url, out, progress):
         raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
 
-    monkeypatch.setattr(mnist_load, "_fetch", offline)
+    monkeypatch.setattr(download, "fetch", offline)
     with pytest.raises(DatasetError) as ei:
         load_raw(progress=False)
     msg = str(ei.value)
@@ -821,7 +815,7 @@ def test_cache_write_replaces_planted_symlink(synth, tmp_path):
     victim = tmp_path / "victim"
     victim.write_bytes(b"keep me")
     synth.write()
-    npz = mnist_load._cache_path("mnist")  # (keyed by the expected hashes set just above)
+    npz = load.cache_path("mnist")  # (keyed by the expected hashes set just above)
     npz.parent.mkdir(parents=True)
     npz.symlink_to(victim)
     load_raw(data_dir=synth.dir, download=False)

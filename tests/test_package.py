@@ -241,8 +241,9 @@ def test_no_private_name_is_imported_across_modules():
     assert _private_imports(planted) == ["jaxbp/forward.py: from jaxbp.layers import _as_batch"]
 
 
-def test_the_trainers_table_lists_every_module_of_it():
-    table = (PACKAGE / "train" / "__init__.py").read_text(encoding="utf-8").split('"""')[1]
+@pytest.mark.parametrize("package", ["train", "mnist"])
+def test_the_machinerys_table_lists_every_module_of_it(package):
+    table = (PACKAGE / package / "__init__.py").read_text(encoding="utf-8").split('"""')[1]
     listed = {line.split()[0] for line in table.splitlines() if line.startswith("    ")}
-    modules = {p.stem for p in (PACKAGE / "train").glob("*.py")} - {"__init__", "__main__"}
+    modules = {p.stem for p in (PACKAGE / package).glob("*.py")} - {"__init__", "__main__"}
     assert listed == modules

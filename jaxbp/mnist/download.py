@@ -15,8 +15,8 @@ abandoned beyond it, so an endless or oversized response cannot fill memory.
 Network URLs must be https, redirects included (``file://`` is a local file and
 allowed); plain http is accepted only for a loopback address and only when the
 caller asks for it (``allow_http_loopback=True``, for tests).  The tests never
-use the network: they replace ``jaxbp.mnist._fetch``, which the loader passes as
-``fetch=``, or serve files from 127.0.0.1.
+use the network: they replace :func:`fetch` here, which the loader looks up at each
+call and passes as ``fetch=``, or serve files from 127.0.0.1.
 """
 
 from __future__ import annotations

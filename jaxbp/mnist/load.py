@@ -17,26 +17,11 @@ cache whose arrays it has just checked against the same checksums.
 
 Where the files are looked for
 ------------------------------
-The four IDX files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
-``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` are accepted either
-gzip-compressed (``<name>.gz``, preferred when both exist) or raw.
-
-1. ``data_dir=`` given (the trainer's ``--data-dir``): that folder and nothing
-   else.  A folder that does not exist, cannot be read, or holds a corrupt
-   file is a :class:`DatasetError` naming it; missing files are downloaded
-   into it when ``download=True``.
-2. otherwise, when the dataset's environment variable is set
-   (``JAXBP_DATA_DIR`` for ``"mnist"``, ``JAXBP_FASHION_DATA_DIR`` for
-   ``"fashion-mnist"``; each names the dataset's folder itself, e.g.
-   ``/data/mnist``): that folder and nothing else, which must exist
-   and hold all four valid files.  Nothing is ever downloaded into it (it may
-   be a read-only shared copy).
-3. otherwise: the per-user cache folder
-   ``$XDG_CACHE_HOME/jaxbp/<dataset>`` (default ``~/.cache/jaxbp/<dataset>``),
-   then for ``"fashion-mnist"`` ``/usr/share/datasets/fashion-mnist`` (Debian
-   package ``dataset-fashion-mnist``); the first folder holding all four files
-   is used.  When none does and ``download=True``, the missing files are
-   fetched into the per-user cache folder.
+:mod:`jaxbp.mnist.find` says it: ``data_dir=`` (the trainer's ``--data-dir``),
+else the dataset's environment variable (``JAXBP_DATA_DIR``,
+``JAXBP_FASHION_DATA_DIR``), else the per-user cache folder and the system
+folders; missing files are downloaded only into ``data_dir`` or the per-user
+cache folder, and only with ``download=True``.
 
 Integrity
 ---------
@@ -53,10 +38,10 @@ Parsed cache
 After a verified load the four arrays are saved as an ``.npz`` in the per-user
 cache folder (:mod:`jaxbp.mnist.cache`); a cache whose arrays do not reproduce
 the expected SHA-256s is ignored and rebuilt, never returned.  The cache is used
-only when the folder found (1, 2 or 3) holds files byte-identical to files already
-verified (a fast hash of the ``.gz`` bytes instead of a full decompression);
-otherwise they are verified in full.  It is never a source of data by itself: the
-files are always looked for by the rule above.
+only when the folder found holds files byte-identical to files already verified
+(a fast hash of the ``.gz`` bytes instead of a full decompression); otherwise they
+are verified in full.  It is never a source of data by itself: the files are always
+looked for by the rule of :mod:`jaxbp.mnist.find`.
 ``JAXBP_NO_CACHE=1`` disables the cache.
 
 Errors
@@ -78,124 +63,17 @@ from typing import BinaryIO
 
 import numpy as np
 
-from jaxbp._files import user_cache_dir
 from jaxbp.mnist import cache as mnist_cache
-from jaxbp.mnist import idx
-from jaxbp.mnist.download import DownloadError
-from jaxbp.mnist.download import fetch as _fetch
-from jaxbp.mnist.download import from_mirrors as _from_mirrors
+from jaxbp.mnist import download as mnist_download
+from jaxbp.mnist import files as mnist_files
+from jaxbp.mnist import find, idx
 from jaxbp.mnist.files import DATASETS, FILES
-from jaxbp.mnist.files import ENV_VARS as _ENV_VARS
-from jaxbp.mnist.files import GZ_MD5 as _ACCEPTED_GZ_MD5
-from jaxbp.mnist.files import MIRRORS as _MIRRORS
-from jaxbp.mnist.files import SHA256 as _EXPECTED_SHA256
-from jaxbp.mnist.files import SIZES as _EXPECTED_BYTES
-from jaxbp.mnist.files import SYSTEM_DIRS as _SYSTEM_DIRS
 from jaxbp.mnist.idx import DatasetError
 
-# The tables of jaxbp.mnist.files and download.fetch are read through the names
-# above, at each call, so that a test can replace them here (no network in tests).
+# The tables of jaxbp.mnist.files and jaxbp.mnist.download.fetch are read through
+# their modules at each call, so that a test can replace them there (no network in tests).
 
-__all__ = [
-    "DatasetError",
-    "DATASETS",
-    "FILES",
-    "load_mnist",
-    "load_raw",
-    "default_cache_dir",
-    "find_data_dir",
-]
-
-
-# --------------------------------------------------------------------------
-# helpers: names, folders, messages
-# --------------------------------------------------------------------------
-
-
-def _check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
-    return dataset
-
-
-def default_cache_dir(dataset: str = "mnist") -> Path:
-    """Per-user folder for downloads and the parsed ``.npz`` cache.
-
-    ``$XDG_CACHE_HOME/jaxbp/<dataset>`` when ``XDG_CACHE_HOME`` is set (and
-    absolute), else ``~/.cache/jaxbp/<dataset>``.
-    """
-    _check_dataset(dataset)
-    return user_cache_dir(dataset)
-
-
-def _manual_hint(dataset: str, target: Path, origin: str = "", given_as: str = "data_dir") -> str:
-    """How to get the files, in the words of how the user named the folder."""
-    names = ", ".join(b + ".gz" for b in FILES.values())
-    put = f"Put the files {names} (gzipped or not) into {target}"
-    if origin == given_as:  # the folder was named by the argument (or flag) itself
-        return f"{put}, or give {given_as} the folder that holds them."
-    return (
-        f"{put}, or set the environment variable {_ENV_VARS[dataset]} to the folder "
-        f"that holds them (or use {given_as})."
-    )
-
-
-def _explicit_dir(dataset: str, data_dir, given_as: str) -> tuple[Path, str] | None:
-    """The folder named by ``data_dir`` or else by the dataset's environment
-    variable, with where the name came from (``given_as`` or ``$VAR``); None
-    when neither is given."""
-    if data_dir is not None:
-        return Path(data_dir), given_as
-    env = os.environ.get(_ENV_VARS[dataset], "")
-    if env:
-        return Path(env), "$" + _ENV_VARS[dataset]
-    return None
-
-
-def _search_dirs(dataset: str) -> list[Path]:
-    """The folders of the default search (no ``data_dir``, no variable), in order."""
-    return [default_cache_dir(dataset)] + [Path(d) for d in _SYSTEM_DIRS[dataset]]
-
-
-def _find_files(directory: Path) -> dict[str, Path | None] | None:
-    """IDX base name -> ``<base>.gz`` (preferred) or ``<base>`` in ``directory``,
-    None for a file that is in neither form; None when the folder does not exist.
-
-    Raises :class:`DatasetError` when ``directory`` exists but cannot be listed.
-    """
-    try:
-        names = set(os.listdir(directory))
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise DatasetError(f"cannot read the data folder {directory}: {idx.one_line(e)}") from e
-    found: dict[str, Path | None] = {}
-    for base in FILES.values():
-        hits = [n for n in (base + ".gz", base) if n in names and os.path.isfile(directory / n)]
-        found[base] = directory / hits[0] if hits else None
-    return found
-
-
-def _complete(files: dict[str, Path | None] | None) -> bool:
-    return files is not None and all(p is not None for p in files.values())
-
-
-def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The folder :func:`load_raw` would read the four files from, or None.
-
-    ``data_dir`` (or else the dataset's environment variable) when it holds
-    all four files, otherwise the first folder of the default search that
-    does (see the module docstring).  None means :func:`load_raw` would need
-    the parsed cache or a download.  Only looks at file names: nothing is
-    read or verified.  Raises :class:`DatasetError` for a folder that cannot
-    be listed and ``ValueError`` for an unknown dataset.
-    """
-    _check_dataset(dataset)
-    explicit = _explicit_dir(dataset, data_dir, "data_dir")
-    for d in [explicit[0]] if explicit else _search_dirs(dataset):
-        if _complete(_find_files(d)):
-            return d
-    return None
+__all__ = ["DatasetError", "DATASETS", "FILES", "load_mnist", "load_raw"]
 
 
 # --------------------------------------------------------------------------
@@ -206,9 +84,9 @@ def find_data_dir(dataset: str = "mnist", data_dir: str | os.PathLike | None = N
 def _expected(dataset: str, base: str) -> idx.Expected:
     """What the file ``base`` of ``dataset`` must be (checksum, size)."""
     return idx.Expected(
-        size=_EXPECTED_BYTES.get(dataset, {}).get(base, idx.MAX_BYTES),
-        sha256=_EXPECTED_SHA256.get(dataset, {}).get(base),
-        gz_md5=_ACCEPTED_GZ_MD5.get(dataset, {}).get(base),
+        size=mnist_files.SIZES.get(dataset, {}).get(base, idx.MAX_BYTES),
+        sha256=mnist_files.SHA256.get(dataset, {}).get(base),
+        gz_md5=mnist_files.GZ_MD5.get(dataset, {}).get(base),
         name=f"{dataset} file {base}",
     )
 
@@ -225,14 +103,14 @@ def _load_file(
 
 
 def _load_files(
-    dataset: str, files: dict[str, Path]
+    dataset: str, paths: dict[str, Path]
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The four arrays, verified and parsed, and the on-disk SHA-256 of each file."""
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     for key, base in FILES.items():
-        arrays[key], sources[base] = _load_file(files[base], dataset, base)
-    idx.check_splits(arrays, str(files[FILES["x_train"]].parent))
+        arrays[key], sources[base] = _load_file(paths[base], dataset, base)
+    idx.check_splits(arrays, str(paths[FILES["x_train"]].parent))
     return arrays, sources
 
 
@@ -255,19 +133,31 @@ def _download(
     except OSError as e:
         raise DatasetError(
             f"cannot create {target} to download {dataset} into: {idx.one_line(e)}. "
-            + _manual_hint(dataset, target, given_as=given_as)
+            + find.manual_hint(dataset, target, given_as=given_as)
         ) from e
     fname = base + ".gz"
     final = target / fname
-    urls = [mirror + fname for mirror in _MIRRORS[dataset]]
+    urls = [mirror + fname for mirror in mnist_files.MIRRORS[dataset]]
     verify = lambda f: _load_file(final, dataset, base, f)
+    fetch = mnist_download.fetch  # looked up at each call: the tests replace it
     try:
-        return _from_mirrors(urls, final, verify, progress, fetch=_fetch)
-    except DownloadError as e:
+        return mnist_download.from_mirrors(urls, final, verify, progress, fetch=fetch)
+    except mnist_download.DownloadError as e:
         raise DatasetError(
             f"could not download {fname} for {dataset} ({e}). "
-            + _manual_hint(dataset, target, given_as=given_as)
+            + find.manual_hint(dataset, target, given_as=given_as)
         ) from None
+
+
+def _fetch_missing(
+    dataset: str, folder: Path, found: find.Files, progress: bool, given_as: str
+) -> dict[str, Path]:
+    """``found`` with each missing file (None) downloaded into ``folder``."""
+    paths = dict(found)
+    for base, path in found.items():
+        if path is None:
+            paths[base] = _download(dataset, base, folder, progress, given_as)
+    return paths  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------
@@ -277,15 +167,19 @@ def _download(
 
 def _cache_spec(dataset: str) -> mnist_cache.Spec:
     """The parsed cache of ``dataset``, keyed by the checksums expected now."""
-    files = {
+    sources = {
         key: mnist_cache.Source(base, _kind(base), _expected(dataset, base))
         for key, base in FILES.items()
     }
-    return mnist_cache.Spec(default_cache_dir(dataset), dataset, files)
+    return mnist_cache.Spec(find.default_cache_dir(dataset), dataset, sources)
 
 
-def _cache_path(dataset: str) -> Path:
-    """Where the parsed cache of ``dataset`` is (or would be)."""
+def cache_path(dataset: str) -> Path:
+    """Where the parsed cache of ``dataset`` is (or would be) for the checksums expected now.
+
+    >>> cache_path("mnist").parent == find.default_cache_dir("mnist")
+    True
+    """
     return mnist_cache.cache_path(_cache_spec(dataset))
 
 
@@ -294,68 +188,15 @@ def _read_cache(dataset: str) -> tuple[dict[str, np.ndarray], dict[str, set]] | 
     return mnist_cache.read(_cache_spec(dataset)) if mnist_cache.enabled() else None
 
 
-# --------------------------------------------------------------------------
-# finding the four files
-# --------------------------------------------------------------------------
-
-
-def _explicit_files(
-    dataset: str, directory: Path, origin: str, download: bool, progress: bool, given_as: str
-) -> dict[str, Path]:
-    """The four files in the folder named by ``data_dir`` or the variable.
-
-    The folder must exist; a missing file is downloaded into it only for
-    ``data_dir`` with ``download=True``.
-    """
-    files = _find_files(directory)
-    if files is None:
-        raise DatasetError(
-            f"the {dataset} data folder {directory} (from {origin}) does not exist. "
-            + _manual_hint(dataset, directory, origin, given_as)
-        )
-    missing = [base for base, p in files.items() if p is None]
-    if missing and (origin != given_as or not download):
-        why = "download=False" if origin == given_as else f"nothing is downloaded into {origin}"
-        raise DatasetError(
-            f"{directory} (from {origin}) lacks {', '.join(missing)} (.gz or raw); "
-            f"{why}. " + _manual_hint(dataset, directory, origin, given_as)
-        )
-    for base in missing:
-        files[base] = _download(dataset, base, directory, progress, given_as)
-    return files  # type: ignore[return-value]
-
-
-def _default_files(dataset: str, download: bool, progress: bool, given_as: str) -> dict[str, Path]:
-    """The four files from the first complete folder of the default search,
-    else downloaded (the missing ones) into the per-user cache folder."""
-    dirs = _search_dirs(dataset)
-    for d in dirs:
-        files = _find_files(d)
-        if _complete(files):
-            return files  # type: ignore[return-value]
-    target = dirs[0]
-    files = _find_files(target) or {base: None for base in FILES.values()}
-    missing = [base for base, p in files.items() if p is None]
-    if not download:
-        raise DatasetError(
-            f"{dataset} files not found (looked in: {', '.join(str(d) for d in dirs)}); "
-            f"missing in {target}: {', '.join(missing)}; download=False. "
-            + _manual_hint(dataset, target, "the default search", given_as)
-        )
-    for base in missing:
-        files[base] = _download(dataset, base, target, progress, given_as)
-    return files  # type: ignore[return-value]
-
-
-def _load_verified(dataset: str, files: dict[str, Path], cached) -> dict[str, np.ndarray]:
-    """The arrays of ``files``: from the (verified) cache when every file is
+def _load_verified(dataset: str, paths: dict[str, Path], cached) -> dict[str, np.ndarray]:
+    """The arrays of the files ``paths``: from the (verified) cache when every file is
     byte-identical to one the cache was built from, else verified and parsed
     in full, then cached."""
     if cached is not None:
         arrays, sources = cached
-        if all(idx.file_sha256(p) in sources[base] for base, p in files.items()):
+        if all(idx.file_sha256(p) in sources[base] for base, p in paths.items()):
             return arrays
-    arrays, digests = _load_files(dataset, files)
+    arrays, digests = _load_files(dataset, paths)
     if mnist_cache.enabled():
         old = cached[1] if cached is not None else {}
         sources = {b: old.get(b, set()) | {d} for b, d in digests.items()}
@@ -387,8 +228,8 @@ def load_raw(
     ``"fashion-mnist"`` (same file names and IDX format).  ``data_dir`` (else
     ``$JAXBP_DATA_DIR`` / ``$JAXBP_FASHION_DATA_DIR``) names the only folder
     used; ``download`` allows fetching missing files; ``progress`` shows
-    download progress on stderr.  See the module docstring for the search
-    order, the checks and the cache.
+    download progress on stderr.  See :mod:`jaxbp.mnist.find` for the search
+    order and the module docstring for the checks and the cache.
 
     Raises ``ValueError`` for an unknown dataset and :class:`DatasetError`
     (one line, naming the path) when a named folder does not exist or cannot
@@ -401,13 +242,9 @@ def load_raw(
     data by itself (so a copy read once through ``JAXBP_DATA_DIR`` is not found
     later without it).
     """
-    _check_dataset(dataset)
-    explicit = _explicit_dir(dataset, data_dir, given_as)
-    if explicit is not None:
-        files = _explicit_files(dataset, *explicit, download, progress, given_as)
-    else:
-        files = _default_files(dataset, download, progress, given_as)
-    return _load_verified(dataset, files, _read_cache(dataset))
+    folder, found = find.locate(dataset, data_dir, download, given_as)
+    paths = _fetch_missing(dataset, folder, found, progress, given_as)
+    return _load_verified(dataset, paths, _read_cache(dataset))
 
 
 def load_mnist(
