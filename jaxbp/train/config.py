@@ -183,3 +183,25 @@ def _check_float32(name: str, v: float, positive: bool) -> None:
 
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
+
+
+def divergence_hint(config: Config) -> str:
+    """What to change after a divergence: the flag most likely responsible.
+
+    A large initial std (``--weight-init-std`` >= 1, set by hand) or weight decay
+    (``--weight-decay`` >= 1) blows up before a large learning rate does.
+
+    >>> divergence_hint(Config(weight_init_std=1e19))
+    'try a smaller --weight-init-std (1e+19 is huge; the default is 0.01)'
+    >>> divergence_hint(Config(lr=1e30))
+    'try a smaller --lr'
+    """
+    default_std = Config.__dataclass_fields__["weight_init_std"].default
+    if config.weight_init_std != default_std and config.weight_init_std >= 1:
+        return (
+            f"try a smaller --weight-init-std ({config.weight_init_std:g} is huge; "
+            f"the default is {default_std:g})"
+        )
+    if config.weight_decay >= 1:
+        return f"try a smaller --weight-decay ({config.weight_decay:g} is huge; 0.1 is strong)"
+    return "try a smaller --lr"

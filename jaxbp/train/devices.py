@@ -8,8 +8,9 @@ is exactly the single-device path (no mesh).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import jax
@@ -318,3 +319,20 @@ def initialize_distributed(
         _wait_for_port(kw["coordinator_address"], timeout_s)
     _join(kw, timeout_s - (time.monotonic() - start), where, who, timeout_s, on_abort)
     return True
+
+
+@contextlib.contextmanager
+def out_of_memory(batch_size: int) -> Iterator[None]:
+    """Turn XLA's ``RESOURCE_EXHAUSTED`` into one :class:`DeviceError` line naming
+    ``--batch-size`` (the CLI's exit 7, 'device')."""
+    try:
+        yield
+    except jax.errors.JaxRuntimeError as e:
+        text = str(e)
+        if "RESOURCE_EXHAUSTED" not in text:
+            raise
+        detail = text.split("RESOURCE_EXHAUSTED:", 1)[-1].strip().splitlines()[0][:200]
+        raise DeviceError(
+            f"out of memory on {device_name()} with --batch-size {batch_size} "
+            f"({detail}); try a smaller --batch-size"
+        ) from None

@@ -12,12 +12,11 @@ runs while the next chunk does.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 
 import jax
@@ -27,7 +26,7 @@ import optax
 
 from jaxbp.conv import FORWARDS
 from jaxbp.train import devices, models, runs, saved_run, xla_options
-from jaxbp.train.config import Config
+from jaxbp.train.config import Config, divergence_hint
 from jaxbp.train.evaluation import make_evaluation
 from jaxbp.train.step import initial_state, make_train_chunk
 
@@ -40,8 +39,6 @@ __all__ = [
     "Diverged",
     "start",
     "save",
-    "divergence_hint",
-    "out_of_memory",
 ]
 
 
@@ -119,7 +116,7 @@ def start(
         out_dir = None  # process 0 writes the outputs
     if out_dir:
         runs.prepare_out_dir(out_dir)
-    with out_of_memory(config):
+    with devices.out_of_memory(config.batch_size):
         arrays = tuple(put(data[k]) for k in ("x_train", "t_train", "x_test", "t_test"))
         ipe = config.eval_every or max(data["x_train"].shape[0] // config.batch_size, 1)
         params, state, opt_state, data_key = initial_state(model, optimizer, config.seed)
@@ -255,7 +252,7 @@ def dispatch_chunk(run: Run, n: int) -> tuple:
     (dispatch to end), however long the loop meanwhile waits for an evaluation that
     runs beside it (:func:`finish_eval`).
     """
-    with out_of_memory(run.config):
+    with devices.out_of_memory(run.config.batch_size):
         t0 = time.perf_counter()
         out = run.chunk(*run.chunk_args(n))
     losses = out[-1]
@@ -272,7 +269,7 @@ def adopt_chunk(run: Run, dispatched: tuple, n: int) -> None:
     previous chunk (or the validated flags, or the checked checkpoint) left finite.
     """
     t0, eval_s, ended, (params, state, opt_state, losses) = dispatched
-    with out_of_memory(run.config):
+    with devices.out_of_memory(run.config.batch_size):
         losses = np.asarray(losses[:n])  # waits for the chunk
         dt = ended.result() - t0  # the chunk's own time, dispatch to end
     # The wait for the evaluation running beside the chunk (finish_eval, just after the
@@ -309,45 +306,6 @@ def _diverged(run: Run, bad_step: int):
         f"the parameters or the optimizer state); {divergence_hint(run.config)}. {where}",
         run.result(),
     )
-
-
-def divergence_hint(config: Config) -> str:
-    """What to change after a divergence: the flag most likely responsible.
-
-    A large initial std (``--weight-init-std`` >= 1, set by hand) or weight decay
-    (``--weight-decay`` >= 1) blows up before a large learning rate does.
-
-    >>> divergence_hint(Config(weight_init_std=1e19))
-    'try a smaller --weight-init-std (1e+19 is huge; the default is 0.01)'
-    >>> divergence_hint(Config(lr=1e30))
-    'try a smaller --lr'
-    """
-    default_std = Config.__dataclass_fields__["weight_init_std"].default
-    if config.weight_init_std != default_std and config.weight_init_std >= 1:
-        return (
-            f"try a smaller --weight-init-std ({config.weight_init_std:g} is huge; "
-            f"the default is {default_std:g})"
-        )
-    if config.weight_decay >= 1:
-        return f"try a smaller --weight-decay ({config.weight_decay:g} is huge; 0.1 is strong)"
-    return "try a smaller --lr"
-
-
-@contextlib.contextmanager
-def out_of_memory(config: Config) -> Iterator[None]:
-    """Turn XLA's ``RESOURCE_EXHAUSTED`` into one :class:`jaxbp.train.devices.DeviceError`
-    line naming the batch size (the CLI's exit 7, 'device')."""
-    try:
-        yield
-    except jax.errors.JaxRuntimeError as e:
-        text = str(e)
-        if "RESOURCE_EXHAUSTED" not in text:
-            raise
-        detail = text.split("RESOURCE_EXHAUSTED:", 1)[-1].strip().splitlines()[0][:200]
-        raise devices.DeviceError(
-            f"out of memory on {devices.device_name()} with --batch-size {config.batch_size} "
-            f"({detail}); try a smaller --batch-size"
-        ) from None
 
 
 class _Background:
@@ -396,7 +354,7 @@ def start_eval(run: Run, at: int) -> tuple:
     if run.model.eval_in_background:
         return at, _Background(count)
     t0 = time.perf_counter()
-    with out_of_memory(run.config):
+    with devices.out_of_memory(run.config.batch_size):
         done = _Done(count())
     run.metrics["eval_s"] += time.perf_counter() - t0
     return at, done
@@ -415,7 +373,7 @@ def finish_eval(run: Run, started: tuple, progress: bool = True) -> None:
     """
     at, counts = started
     t0 = time.perf_counter()
-    with out_of_memory(run.config):
+    with devices.out_of_memory(run.config.batch_size):
         correct = counts.result()
     tr, te = (float(c) / a.shape[0] for c, a in zip(correct, run.arrays[::2]))
     m = run.metrics
