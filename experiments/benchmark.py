@@ -91,7 +91,8 @@ def pin_lowers(isa: str) -> bool:
     """Whether ``--xla_cpu_max_isa=isa`` takes from XLA an instruction set this CPU has:
     AVX2 or below on a CPU with AVX-512, anything below AVX2 on one without."""
     own = xla_options.cpu_isa()
-    return "avx512f" in own if isa.upper() == "AVX2" else not isa.upper().startswith("AVX512")
+    has_avx512 = "avx512f" in own.split(", ")  # "avx2, fma, no avx512f" has none
+    return has_avx512 if isa.upper() == "AVX2" else not isa.upper().startswith("AVX512")
 
 
 def run_all(argv: list, spec: dict, only: list, flags: str) -> dict:
