@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+
+from jaxbp.train.xla_options import cpu_model
 
 CHILD = r"""
 import json, sys, time
@@ -60,17 +61,6 @@ print(json.dumps(dict(nodes=len(graph.nodes), imports=t1 - t0, trace=t2 - t1,
 """
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def run(n: int, timeout: float) -> dict | None:
     try:
         out = subprocess.run(
@@ -95,7 +85,7 @@ def main(argv=None) -> None:
     import jax
 
     load = os.getloadavg()[0]
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; JAX {jax.__version__}; load {load:.1f}")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; JAX {jax.__version__}; load {load:.1f}")
     print(f"{'operations':>10} {'nodes':>6} {'trace s':>8} {'explore s':>10} {'page kB':>8}  d/dx")
     for n in a.sizes:
         t = time.perf_counter()

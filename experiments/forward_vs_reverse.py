@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import resource
 import statistics
 import time
@@ -42,20 +41,9 @@ from jax.flatten_util import ravel_pytree
 
 from jaxbp import forward, two_layer_net
 from jaxbp.numerical import enable_x64, numerical_gradient
+from jaxbp.train.xla_options import cpu_model
 
 SIZES, BATCH = (784, 50, 10), 100
-
-
-def cpu_name() -> str:
-    """The CPU's ``model name`` from /proc/cpuinfo (else the platform's word for it)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def batch(dtype, seed: int = 0) -> tuple[jax.Array, jax.Array, str]:
@@ -157,7 +145,7 @@ def report(r: dict, repeats: int, chunk: int) -> None:
     n_cpu = os.cpu_count()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(
-        f"CPU: {cpu_name()}, {n_cpu} cores, load average {load} (jax {jax.__version__}, "
+        f"CPU: {cpu_model()}, {n_cpu} cores, load average {load} (jax {jax.__version__}, "
         f"{jax.devices()[0]})"
     )
     print(

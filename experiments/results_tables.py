@@ -32,6 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from jaxbp.train.xla_options import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1, 2)
 RUNS = {  # table -> [(column label, extra flags)]
@@ -88,18 +90,6 @@ def isa(flags: set[str]) -> tuple[str, list[tuple[str, bool]]]:
     if "avx2" in flags:
         return "avx2", [("AVX2", True), ("AVX-512", False)]
     return platform.machine().lower() or "cpu", []
-
-
-def cpu_model() -> str:
-    """The CPU's ``model name`` from /proc/cpuinfo (else the platform's word for it)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine() -> dict:

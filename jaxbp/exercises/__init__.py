@@ -42,8 +42,9 @@ The modules, in the order a file is graded:
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from jaxbp import _lazy
 
 # The face's names, each imported from its module on first use (PEP 562), so that
 # ``python -m jaxbp.exercises check`` starts the learner's process before JAX loads here.
@@ -78,13 +79,4 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp.exercises.template import template_text as template_text
 
 
-def __getattr__(name: str):
-    if name in _FACE:
-        value = getattr(_importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_FACE))
+__getattr__, __dir__ = _lazy.face(__name__, _FACE)

@@ -26,8 +26,9 @@ The names below are this package's face; each is imported on first use, so that
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from jaxbp import _lazy
 
 _FACE = {
     "fit": "loop",
@@ -64,14 +65,4 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see
     from jaxbp.train.step import make_train_chunk as make_train_chunk
 
 
-def __getattr__(name: str):
-    """The face's names, each from its module on first use (PEP 562)."""
-    if name in _FACE:
-        value = getattr(_importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_FACE))
+__getattr__, __dir__ = _lazy.face(__name__, _FACE)
