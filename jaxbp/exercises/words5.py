@@ -136,6 +136,11 @@ def entry(en: str, ko: str, hint_en: str = "", hint_ko: str = "") -> dict[str, s
     return out
 
 
+def derivation(eq_en: str, why_en: str, eq_ko: str, why_ko: str) -> dict[str, dict[str, str]]:
+    """An exercise's equation and why it holds, in both languages (a :data:`DERIVATION` entry)."""
+    return {"en": {"eq": eq_en, "why": why_en}, "ko": {"eq": eq_ko, "why": why_ko}}
+
+
 # ---- the kinds of mistake -------------------------------------------------------------------
 # Fields: {what} the output ("dx", "out", "W1"), {fn} a function, {where} " (line N of F)".
 KINDS: dict[str, dict[str, str]] = {
