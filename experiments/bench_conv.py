@@ -148,11 +148,10 @@ def report(times, args, source):
     col = jax.eval_shape(
         lambda x: conv.im2col(x, 5, 5), jax.ShapeDtypeStruct((BATCH, 1, 28, 28), jnp.float32)
     )
-    cpus = [s.split(":", 1)[1].strip() for s in open("/proc/cpuinfo") if s.startswith("model name")]
     print(
-        f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: {cpus[0]} "
-        f"x{len(cpus)}; jax {jax.__version__} on {jax.devices()[0].platform}, "
-        f"cpu matmul {args.cpu_matmul}"
+        f"\nSimpleConvNet step, batch {BATCH}, Adam; data: {source}; CPU: "
+        f"{xla_options.cpu_model()} x{os.cpu_count()}; jax {jax.__version__} on "
+        f"{jax.devices()[0].platform}, cpu matmul {args.cpu_matmul}"
     )
     print(
         f"book-numpy: {args.book_steps} steps per round (12000 steps would take "
