@@ -212,7 +212,7 @@ def test_ctrl_c_at_any_moment_exits_130_never_a_segfault(mnist_raw, tmp_path, de
 def test_exit_fast_flushes_runs_atexit_and_keeps_the_code(tmp_path):
     code = (
         "import atexit, threading, time\n"
-        "from jaxbp.train.cli import exit_fast\n"
+        "from jaxbp.train.signals import exit_fast\n"
         "atexit.register(lambda: print('atexit ran', end=''))\n"
         "threading.Thread(target=lambda: (time.sleep(0.3), print('thread ', end=''))).start()\n"
         "print('buffered ', end='')\n"

@@ -16,6 +16,7 @@
     compile_cache the compiled programs kept between runs, signed
     plot        ``training.png``
     cli         the command line, ``python -m jaxbp.train`` and ``jaxbp-train``
+    signals     SIGINT/SIGTERM as a flag read between phases, and the quick exit
 
 The names below are this package's face; each is imported on first use, so that
 ``python -m jaxbp.train`` notes SIGINT/SIGTERM before JAX is imported.

@@ -1,6 +1,6 @@
 """``python -m jaxbp.train``: note SIGINT/SIGTERM first, then import and run the CLI."""
 
-from jaxbp.train.cli import StopSignals  # the CLI module imports nothing heavy
+from jaxbp.train.signals import StopSignals  # imports nothing heavy
 
 StopSignals.install()  # from the first moment, even during the imports below
 

@@ -21,7 +21,6 @@ import dataclasses
 import difflib
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from jaxbp._files import OutputError
 from jaxbp.train import runs
+from jaxbp.train.signals import Stopped, StopSignals, exit_fast
 
 if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
     from jaxbp.train.config import Config
@@ -36,10 +36,8 @@ if TYPE_CHECKING:  # jaxbp.train imports JAX; the CLI imports it late
 __all__ = [
     "main",
     "entry",
-    "exit_fast",
     "parser",
     "EXIT_CODES",
-    "StopSignals",
     "stream_lines",
 ]
 
@@ -64,44 +62,6 @@ A stopped run is saved and continues with --resume. JAXBP_DEBUG=1 shows tracebac
 
 class UsageError(ValueError):
     """Flags that cannot work together or are out of range (exit 2)."""
-
-
-class Stopped(Exception):
-    """A stop signal arrived between start-up phases."""
-
-
-class StopSignals:
-    """Turn SIGINT and SIGTERM into a flag (``.received``) instead of an exception.
-
-    Raising ``KeyboardInterrupt`` inside XLA's compiler or a running computation
-    can crash the process (Ctrl-C during a compile segfaulted in 12 of 50 tries);
-    a flag is read only between Python-level phases and chunks.
-    """
-
-    _installed: StopSignals | None = None
-
-    def __init__(self) -> None:
-        self.received: str | None = None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._note)
-
-    @classmethod
-    def install(cls) -> StopSignals:
-        """The process's handler, installed once (first thing ``python -m jaxbp.train`` does)."""
-        if cls._installed is None:
-            cls._installed = cls()
-        return cls._installed
-
-    def _note(self, signum, frame):
-        self.received = self.received or signal.Signals(signum).name
-
-    def __call__(self) -> str | None:
-        return self.received
-
-    def check(self) -> None:
-        """Raise :class:`Stopped` if a signal arrived."""
-        if self.received:
-            raise Stopped(self.received)
 
 
 # ---- flags ------------------------------------------------------------------------------
@@ -292,29 +252,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m jaxbp.train") -> 
 def entry() -> NoReturn:
     """The console script and ``python -m jaxbp.train``: :func:`main`, then :func:`exit_fast`."""
     exit_fast(main(prog=program_name()))
-
-
-def exit_fast(code: int) -> NoReturn:
-    """End the process with ``code`` without the interpreter's teardown.
-
-    Non-daemon threads are joined, ``atexit`` handlers run (JAX's among them) and
-    the output is flushed, as at a normal exit; what is skipped is freeing every
-    module and object one by one, which takes about 0.3 s once JAX and matplotlib
-    are loaded.  Every file the trainer writes is already closed and fsync'd.
-    """
-    import atexit
-    import threading
-
-    for t in threading.enumerate():
-        if t is not threading.main_thread() and not t.daemon:
-            t.join()
-    getattr(atexit, "_run_exitfuncs", lambda: None)()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more to say
-            pass
-    os._exit(code)
 
 
 def _run(args, stop: StopSignals) -> int:
